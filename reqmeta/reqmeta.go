@@ -1,0 +1,82 @@
+package reqmeta
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// Meta is what authz knows about the request being served.
+type Meta struct {
+	RequestID  string
+	ClientAddr string
+	// Actor is who is acting, once authenticated: "client:<id>",
+	// "legacy-key:<id>", "admin:<client id>", or "system".
+	Actor string
+}
+
+type ctxKey struct{}
+
+// With returns ctx carrying m.
+func With(ctx context.Context, m Meta) context.Context {
+	return context.WithValue(ctx, ctxKey{}, m)
+}
+
+// From returns the Meta carried by ctx (zero if none).
+func From(ctx context.Context) Meta {
+	m, _ := ctx.Value(ctxKey{}).(Meta)
+	return m
+}
+
+// WithActor returns ctx with the actor set, keeping the rest.
+func WithActor(ctx context.Context, actor string) context.Context {
+	m := From(ctx)
+	m.Actor = actor
+	return With(ctx, m)
+}
+
+// Header is the response (and accepted request) header for the request id.
+const Header = "X-Request-Id"
+
+// NewID returns a fresh request id (16 random bytes, hex).
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validID accepts a caller-supplied request id only if it is short and
+// plain, so that it cannot inject into logs or headers.
+func validID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Middleware assigns a request id (reusing a well-formed X-Request-Id from
+// the caller, for tracing across proxies), echoes it in the response, and
+// records the client address. It does not trust X-Forwarded-For: put authz
+// behind a proxy that terminates TLS and the address is the proxy's.
+func Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(Header)
+		if !validID(id) {
+			id = NewID()
+		}
+		w.Header().Set(Header, id)
+		addr := r.RemoteAddr
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			addr = host
+		}
+		next.ServeHTTP(w, r.WithContext(With(r.Context(), Meta{RequestID: id, ClientAddr: addr})))
+	})
+}

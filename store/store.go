@@ -1,0 +1,317 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends translate driver errors into these (wrapped with
+// context); callers test with errors.Is and never see a raw driver error.
+var (
+	// ErrNotFound: no object with that identity.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a uniqueness constraint was violated (the object, its name,
+	// external id, hash or jti already exists).
+	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the database cannot be reached or timed out. Callers
+	// refuse the request (SPEC §3 "unavailable") and retry later.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// SystemTenantID is the tenant created on first start; the bootstrap admin
+// client lives in it.
+const SystemTenantID = "system"
+
+// Page selects a slice of a listing ordered by the listing's key (id, or seq
+// for audit events). After is the opaque cursor returned by the previous call.
+type Page struct {
+	Limit int    // 0: DefaultLimit; capped at MaxLimit
+	After string // "": from the start
+}
+
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Filters. Zero values match everything.
+type (
+	TenantFilter struct {
+		Status Status
+	}
+	PrincipalFilter struct {
+		TenantID   string
+		Status     Status
+		Kind       PrincipalKind
+		ExternalID string
+	}
+	ClientFilter struct {
+		TenantID string
+		OwnerID  string
+		Status   Status
+	}
+	RoleFilter struct {
+		TenantID string
+	}
+	BindingFilter struct {
+		TenantID    string
+		PrincipalID string
+		RoleID      string
+	}
+	LegacyKeyFilter struct {
+		TenantID string
+		OwnerID  string
+		OwnerRef string
+		Status   Status
+		// ExpiresBefore selects keys with an expiry before this instant.
+		ExpiresBefore *time.Time
+		// ExpiryNoticePending selects keys whose ExpiryNoticeAt is nil.
+		ExpiryNoticePending bool
+	}
+	AuditFilter struct {
+		TenantID  string
+		Actor     string
+		Target    string
+		Action    string
+		Outcome   string
+		ErrorCode string
+		Since     *time.Time // inclusive
+		Until     *time.Time // exclusive
+		// Descending lists newest first; the cursor then counts down.
+		Descending bool
+	}
+	WebhookFilter struct {
+		// Pending selects undelivered webhooks only.
+		Pending bool
+	}
+)
+
+// KeyStats is the per-tenant legacy key usage summary of the migration report.
+type KeyStats struct {
+	TenantID  string
+	Active    int64 // keys with status active
+	Used7d    int64 // active keys used in the 7 days before the report time
+	Used30d   int64 // active keys used in the 30 days before the report time
+	NeverUsed int64 // active keys never used
+}
+
+// HolderStats summarises one principal that owns (or owned) legacy keys.
+type HolderStats struct {
+	TenantID         string
+	PrincipalID      string
+	ActiveKeys       int64
+	KeysUsedSince    int64 // active keys used since the given instant
+	ClientsUsedSince int64 // clients owned by the principal used since the given instant
+	LastKeyUse       *time.Time
+}
+
+// OrphanKey is an active legacy key whose owner chain is broken. OwnerStatus
+// is "" when the owner does not exist; TenantStatus is "" when the tenant
+// does not exist.
+type OrphanKey struct {
+	Key          LegacyKey
+	OwnerStatus  Status
+	TenantStatus Status
+}
+
+// StatusEntry is one index of the Token Status List with the state of the
+// credential it stands for. A Status of "" means that object does not exist.
+type StatusEntry struct {
+	Idx           int64
+	Credential    string // "client:<id>" or "key:<id>"
+	InvalidatedAt *time.Time
+	// CredentialStatus is the client's status, or the legacy key's.
+	CredentialStatus Status
+	// CredentialExpiresAt is the legacy key's expiry, if any.
+	CredentialExpiresAt *time.Time
+	OwnerStatus         Status
+	TenantStatus        Status
+}
+
+// PoolStats describes a backend's connection pool.
+type PoolStats struct {
+	Open         int
+	InUse        int
+	Idle         int
+	WaitCount    int64
+	WaitDuration time.Duration
+}
+
+// Queries are the reads every backend offers, in or out of a transaction.
+type Queries interface {
+	GetTenant(ctx context.Context, id string) (Tenant, error)
+	ListTenants(ctx context.Context, f TenantFilter, p Page) ([]Tenant, string, error)
+
+	GetPrincipal(ctx context.Context, id string) (Principal, error)
+	// GetPrincipalByExternalID finds the non-deleted principal of a tenant
+	// with that external id.
+	GetPrincipalByExternalID(ctx context.Context, tenantID, externalID string) (Principal, error)
+	ListPrincipals(ctx context.Context, f PrincipalFilter, p Page) ([]Principal, string, error)
+
+	GetClient(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context, f ClientFilter, p Page) ([]Client, string, error)
+
+	GetRole(ctx context.Context, id string) (Role, error)
+	GetRoleByName(ctx context.Context, tenantID, name string) (Role, error)
+	ListRoles(ctx context.Context, f RoleFilter, p Page) ([]Role, string, error)
+	ListBindings(ctx context.Context, f BindingFilter, p Page) ([]Binding, string, error)
+	// RolesOfPrincipal returns every role bound to the principal, by name.
+	RolesOfPrincipal(ctx context.Context, principalID string) ([]Role, error)
+
+	GetLegacyKey(ctx context.Context, id string) (LegacyKey, error)
+	GetLegacyKeyByHash(ctx context.Context, hash []byte) (LegacyKey, error)
+	ListLegacyKeys(ctx context.Context, f LegacyKeyFilter, p Page) ([]LegacyKey, string, error)
+	// ListOrphanKeys lists active keys whose owner is missing, deleted or
+	// suspended, or whose tenant is suspended or missing. tenantID "" = all.
+	ListOrphanKeys(ctx context.Context, tenantID string, p Page) ([]OrphanKey, string, error)
+	// LegacyKeyStats summarises key usage per tenant relative to now.
+	LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]KeyStats, error)
+	// HolderStats summarises, per key owner, active keys and what was used
+	// since the given instant.
+	HolderStats(ctx context.Context, tenantID string, since time.Time) ([]HolderStats, error)
+
+	// ListSigningKeys returns all signing keys, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+
+	// ListAudit lists events by seq (ascending unless f.Descending).
+	ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, string, error)
+	// CountAuditByCode counts matching events grouped by error_code.
+	CountAuditByCode(ctx context.Context, f AuditFilter) (map[string]int64, error)
+
+	// TokenRevoked reports whether an access token's jti was revoked.
+	TokenRevoked(ctx context.Context, jti string) (bool, error)
+
+	ListWebhooks(ctx context.Context, f WebhookFilter, p Page) ([]Webhook, string, error)
+
+	// GetStatusIndex returns the current Token Status List index of a
+	// credential ("client:<id>" or "key:<id>"), ErrNotFound if it has none.
+	GetStatusIndex(ctx context.Context, credential string) (int64, error)
+	// ListStatusEntries lists status-list entries with idx > afterIdx, by
+	// idx, joined with the state of their credential's chain.
+	ListStatusEntries(ctx context.Context, afterIdx int64, limit int) ([]StatusEntry, error)
+
+	// GetSetting returns a server-wide setting, ErrNotFound if unset.
+	GetSetting(ctx context.Context, key string) (string, error)
+
+	// Generation increases with every committed change to tenants,
+	// principals, clients, roles, bindings, legacy keys (not their usage
+	// counters) or signing keys, on any replica. Caches compare it to know
+	// they are stale.
+	Generation(ctx context.Context) (int64, error)
+}
+
+// Mutations are the writes every backend offers, in or out of a
+// transaction. Update* read the current object, pass it to fn and store what
+// fn returns, atomically: concurrent updates of one object serialise, and fn
+// may observe the result of the one that committed first. If fn returns an
+// error, nothing is written and Update returns that error.
+type Mutations interface {
+	CreateTenant(ctx context.Context, t Tenant) error
+	UpdateTenant(ctx context.Context, id string, fn func(Tenant) (Tenant, error)) (Tenant, error)
+
+	CreatePrincipal(ctx context.Context, p Principal) error
+	UpdatePrincipal(ctx context.Context, id string, fn func(Principal) (Principal, error)) (Principal, error)
+
+	CreateClient(ctx context.Context, c Client) error
+	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
+	DeleteClient(ctx context.Context, id string) error
+
+	CreateRole(ctx context.Context, r Role) error
+	UpdateRole(ctx context.Context, id string, fn func(Role) (Role, error)) (Role, error)
+	// DeleteRole removes the role and its bindings.
+	DeleteRole(ctx context.Context, id string) error
+	CreateBinding(ctx context.Context, b Binding) error
+	DeleteBinding(ctx context.Context, principalID, roleID string) error
+
+	CreateLegacyKey(ctx context.Context, k LegacyKey) error
+	// CreateLegacyKeys inserts many keys at once; keys whose id or hash
+	// already exists are skipped. It returns the ids that were inserted.
+	CreateLegacyKeys(ctx context.Context, ks []LegacyKey) ([]string, error)
+	UpdateLegacyKey(ctx context.Context, id string, fn func(LegacyKey) (LegacyKey, error)) (LegacyKey, error)
+	// RemapLegacyKeys points every key of the tenant whose OwnerRef or
+	// OwnerID equals oldRef at newOwnerID, and returns how many changed.
+	RemapLegacyKeys(ctx context.Context, tenantID, oldRef, newOwnerID string) (int64, error)
+	// RecordKeyUsage adds counts and advances last-used times (never back).
+	RecordKeyUsage(ctx context.Context, us []KeyUsage) error
+	// RecordClientUsage advances clients' last-used times (never back).
+	RecordClientUsage(ctx context.Context, us []ClientUsage) error
+
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	UpdateSigningKey(ctx context.Context, kid string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)
+	DeleteSigningKey(ctx context.Context, kid string) error
+
+	// InsertAssertionJTI remembers a private_key_jwt assertion id until exp.
+	// It returns ErrConflict if the client already used that jti: the check
+	// and the insert are one atomic statement.
+	InsertAssertionJTI(ctx context.Context, clientID, jti string, exp time.Time) error
+	// RevokeToken records a revoked access token's jti until the token's
+	// expiry. Revoking twice is not an error.
+	RevokeToken(ctx context.Context, jti string, exp time.Time) error
+	// PurgeExpired deletes assertion jtis and revoked-token records whose
+	// expiry is before now, and delivered webhooks older than now minus a
+	// week; it returns how many rows went.
+	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+
+	EnqueueWebhook(ctx context.Context, w Webhook) error
+	// ClaimWebhooks returns up to limit undelivered webhooks due at now and
+	// pushes their NextAttemptAt to now+lease, so that another replica
+	// claiming at the same time gets others.
+	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Webhook, error)
+	MarkWebhookDelivered(ctx context.Context, id string, at time.Time) error
+	MarkWebhookFailed(ctx context.Context, id string, attempts int, next time.Time, lastErr string) error
+
+	// AllocateStatusIndex returns the credential's current status-list index,
+	// allocating the smallest free index if it has none; concurrent callers
+	// (on any replica) get the same index.
+	AllocateStatusIndex(ctx context.Context, credential string, now time.Time) (int64, error)
+	// InvalidateStatusIndex ends the credential's current index (its tokens
+	// are then invalid); the next AllocateStatusIndex gives a new one.
+	// No-op if it has none.
+	InvalidateStatusIndex(ctx context.Context, credential string, at time.Time) error
+	// PurgeStatusEntries frees indices invalidated before the given instant,
+	// so they can be allocated again.
+	PurgeStatusEntries(ctx context.Context, invalidatedBefore time.Time) (int64, error)
+
+	SetSetting(ctx context.Context, key, value string) error
+	// SetSettingIfAbsent stores value unless the key is set, and returns the
+	// value now stored, so that replicas starting together agree.
+	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+}
+
+// Tx is a transaction. Besides the ordinary reads and writes it can lock the
+// two serialisation points that span replicas.
+type Tx interface {
+	Queries
+	Mutations
+	// LockSigningKeys serialises signing-key changes across replicas until
+	// the transaction ends.
+	LockSigningKeys(ctx context.Context) error
+	// AuditHead locks and returns the end of the audit chain (Seq 0 and nil
+	// Hash for an empty log) until the transaction ends.
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// InsertAudit stores events already chained by the caller (Seq, PrevHash,
+	// Hash set, consecutive after AuditHead) and moves the head to the last.
+	InsertAudit(ctx context.Context, events []AuditEvent) error
+}
+
+// Store is the whole persistence layer. Every backend passes storetest.Run.
+type Store interface {
+	Queries
+	Mutations
+	// Tx runs fn in one transaction and commits if fn returns nil. If fn
+	// returns an error, or the commit fails, nothing fn wrote remains.
+	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// Changes returns a channel that receives a value soon after any
+	// replica commits a change that moves Generation, for backends that can
+	// push (PostgreSQL LISTEN/NOTIFY), or nil for those that cannot (callers
+	// then poll Generation). The channel closes when ctx ends.
+	Changes(ctx context.Context) <-chan struct{}
+	// PoolStats reports the connection pool, for metrics.
+	PoolStats() PoolStats
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Backend names the backend: "sqlite" or "postgres".
+	Backend() string
+	Close() error
+}

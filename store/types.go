@@ -1,0 +1,241 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status values. Each entity accepts only the ones SPEC §2 lists for it.
+type Status string
+
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+	StatusDeleted   Status = "deleted" // principals only: a tombstone
+	StatusRevoked   Status = "revoked" // legacy keys only
+)
+
+// PrincipalKind distinguishes people from workloads.
+type PrincipalKind string
+
+const (
+	KindUser    PrincipalKind = "user"
+	KindService PrincipalKind = "service"
+)
+
+// Tenant is an isolated organisation. LegacySunsetAt, when set, is the
+// moment after which legacy key exchange for the tenant is refused.
+type Tenant struct {
+	ID              string
+	Name            string
+	Status          Status
+	LegacySunsetAt  *time.Time
+	StatusChangedAt time.Time
+	StatusChangedBy string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Principal is a user or a service inside a tenant. A deleted principal
+// stays as a tombstone (Status == StatusDeleted, DeletedAt/DeletedBy set) so
+// that a refusal can say "deleted" rather than "never existed".
+type Principal struct {
+	ID              string
+	TenantID        string
+	Kind            PrincipalKind
+	DisplayName     string
+	ExternalID      string // id in the system being migrated from; "" if none
+	Status          Status
+	StatusChangedAt time.Time
+	StatusChangedBy string
+	DeletedAt       *time.Time
+	DeletedBy       string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Token-endpoint authentication methods (RFC 7591 names).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+)
+
+// Grant types a client may be allowed.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+)
+
+// MaxClientSecrets is how many secrets a client holds at once: the current
+// one and, during a rotation overlap, the previous one.
+const MaxClientSecrets = 2
+
+// ClientSecret is one keyed hash of a generated client secret.
+type ClientSecret struct {
+	ID        string // short identifier, safe to show ("sec_...")
+	Hash      []byte // keyed SHA-256 (HMAC) of the secret; the secret is never stored
+	CreatedAt time.Time
+	ExpiresAt *time.Time // set on the previous secret when a rotation starts an overlap
+}
+
+// Client is an OAuth client of one tenant, owned by a principal.
+type Client struct {
+	ID              string // the client_id
+	TenantID        string
+	OwnerID         string // principal id
+	Name            string
+	AuthMethod      string // AuthSecretBasic, AuthSecretPost or AuthPrivateKeyJWT
+	Secrets         []ClientSecret
+	JWKS            json.RawMessage // inline public keys for private_key_jwt; nil if none
+	JWKSURI         string          // or where to fetch them
+	GrantTypes      []string
+	Scopes          []string      // allowed scopes
+	Audiences       []string      // allowed audiences
+	AccessTokenTTL  time.Duration // 0: the server default
+	Status          Status
+	StatusChangedAt time.Time
+	StatusChangedBy string
+	LastUsedAt      *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Role is a named set of permissions inside a tenant.
+type Role struct {
+	ID          string
+	TenantID    string
+	Name        string
+	Permissions []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Binding grants a role to a principal.
+type Binding struct {
+	PrincipalID string
+	RoleID      string
+	TenantID    string
+	CreatedAt   time.Time
+}
+
+// LegacyKey is an API key from the system being retired, or one authz
+// issued for holders that have not moved yet. The secret is never stored:
+// Hash is HMAC-SHA-256 under the key pepper of SHA-256(key) (see legacykeys).
+type LegacyKey struct {
+	ID       string
+	Hash     []byte
+	TenantID string
+	// OwnerID is the principal the key acts for. It may name a principal that
+	// does not exist (a broken migration), or be "" when the import could not
+	// resolve OwnerRef; both are refused with owner_not_found.
+	OwnerID string
+	// OwnerRef is the owner reference the import file gave (an external id or
+	// a principal id); `key remap` matches on it. "" for issued keys.
+	OwnerRef      string
+	Scopes        []string // empty: whatever the owner's roles grant
+	Label         string
+	Environment   string
+	Source        string // "issued" or "imported"
+	CreatedAt     time.Time
+	ExpiresAt     *time.Time
+	Status        Status // StatusActive or StatusRevoked
+	RevokedAt     *time.Time
+	RevokedBy     string
+	RevokedReason string
+	RotatedFrom   string // key id this one replaced
+	LastUsedAt    *time.Time
+	UseCount      int64
+	// ExpiryNoticeAt records when the key.expiring notice was queued, so it
+	// is sent once.
+	ExpiryNoticeAt *time.Time
+	UpdatedAt      time.Time
+}
+
+// Key sources.
+const (
+	SourceIssued   = "issued"
+	SourceImported = "imported"
+)
+
+// SigningKeyState is where a signing key is in its life.
+type SigningKeyState string
+
+const (
+	// SigningNext is published in the JWKS but does not sign yet.
+	SigningNext SigningKeyState = "next"
+	// SigningCurrent signs new tokens. At most one key is current.
+	SigningCurrent SigningKeyState = "current"
+	// SigningRetired no longer signs but stays published until every token
+	// it signed has expired.
+	SigningRetired SigningKeyState = "retired"
+)
+
+// SigningKey is one token-signing key pair.
+type SigningKey struct {
+	KID       string
+	Alg       string // "ES256", "EdDSA" or "RS256"
+	State     SigningKeyState
+	Private   []byte          // AES-256-GCM sealed private JWK (jwks owns the format)
+	Public    json.RawMessage // public JWK as published
+	CreatedAt time.Time
+	// PublishedAt is when the key first appeared in the JWKS.
+	PublishedAt time.Time
+	// ActivatedAt is when the key became current; nil while next.
+	ActivatedAt *time.Time
+	// RetiredAt is when the key stopped signing; nil unless retired.
+	RetiredAt *time.Time
+	// RemoveAfter: a retired key is deleted once this has passed.
+	RemoveAfter *time.Time
+}
+
+// AuditEvent is one entry of the tamper-evident audit log. Seq, PrevHash and
+// Hash are assigned by the audit package when the event is appended.
+type AuditEvent struct {
+	Seq        int64
+	ID         string
+	Time       time.Time
+	Actor      string // "client:<id>", "legacy-key:<id>", "system", ...
+	Action     string // "token.issue", "principal.suspend", ...
+	Target     string // "principal:<id>", "key:<id>", ...
+	TenantID   string
+	Outcome    string // "success" or "refused"/"failure"
+	ErrorCode  string
+	RequestID  string
+	ClientAddr string
+	Details    json.RawMessage // before/after of changed fields, or other context
+	PrevHash   []byte
+	Hash       []byte
+}
+
+// AuditHead is the end of the audit hash chain.
+type AuditHead struct {
+	Seq  int64
+	Hash []byte
+}
+
+// Webhook is a notice waiting in the durable outbox.
+type Webhook struct {
+	ID            string
+	EventType     string // "key.expiring", "key.expired", "key.revoked", "principal.suspended"
+	Payload       json.RawMessage
+	CreatedAt     time.Time
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   *time.Time
+	LastError     string
+}
+
+// KeyUsage is an aggregated batch of uses of one legacy key, flushed by a
+// background writer so that exchanges do not write on the hot path.
+type KeyUsage struct {
+	KeyID      string
+	Count      int64
+	LastUsedAt time.Time
+}
+
+// ClientUsage is the same for clients.
+type ClientUsage struct {
+	ClientID   string
+	LastUsedAt time.Time
+}
