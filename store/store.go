@@ -15,9 +15,15 @@ var (
 	// external id, hash or jti already exists).
 	ErrConflict = errors.New("store: conflict")
 	// ErrUnavailable: the database cannot be reached or timed out. Callers
-	// refuse the request (SPEC §3 "unavailable") and retry later.
-	ErrUnavailable = errors.New("store: unavailable")
+	// refuse the request (SPEC §3 "unavailable") and retry later. It is
+	// recognised by errcode.Normalize, which answers 503.
+	ErrUnavailable error = unavailableError{}
 )
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string     { return "store: unavailable" }
+func (unavailableError) Unavailable() bool { return true }
 
 // SystemTenantID is the tenant created on first start; the bootstrap admin
 // client lives in it.
