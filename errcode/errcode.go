@@ -34,6 +34,9 @@ const (
 	GrantUnsupported   Code = "grant_unsupported"
 	TokenTypeInvalid   Code = "token_type_unsupported"
 	RequestInvalid     Code = "request_invalid"
+	RequestTooLarge    Code = "request_too_large"
+	MethodNotAllowed   Code = "method_not_allowed"
+	TokenNotOwned      Code = "token_not_owned"
 	RateLimited        Code = "rate_limited"
 	Unavailable        Code = "unavailable"
 	Internal           Code = "internal"
@@ -78,6 +81,9 @@ var table = map[Code]Meta{
 	GrantUnsupported:   {400, "unsupported_grant_type", "Use grant_type=client_credentials or urn:ietf:params:oauth:grant-type:token-exchange."},
 	TokenTypeInvalid:   {400, "invalid_request", "Unsupported subject_token_type; use urn:authz:token-type:api-key."},
 	RequestInvalid:     {400, "invalid_request", "The request is malformed."},
+	RequestTooLarge:    {413, "invalid_request", "The request body is too large."},
+	MethodNotAllowed:   {405, "invalid_request", "This endpoint accepts POST with an application/x-www-form-urlencoded body."},
+	TokenNotOwned:      {400, "unauthorized_client", "The token was issued to another client; only that client or an administrator may revoke it."},
 	RateLimited:        {429, "slow_down", "Too many requests; retry after the number of seconds in Retry-After."},
 	Unavailable:        {503, "temporarily_unavailable", "The authorization server cannot reach its storage; retry shortly."},
 	Internal:           {500, "server_error", "Internal error; the request id identifies it in the server's log."},
