@@ -1,0 +1,459 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authz/authz/store"
+)
+
+// RecorderConfig configures a Recorder. Zero values take the defaults.
+type RecorderConfig struct {
+	// MaxBatch bounds how many events one commit carries (default 512).
+	MaxBatch int
+	// SampleInterval is the window in which Sample records the first event
+	// of each (action, error code, client address) and only counts the rest
+	// (default 10 s).
+	SampleInterval time.Duration
+	// Registerer receives the recorder's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// Now stamps events that carry no time (nil: time.Now).
+	Now func() time.Time
+}
+
+const (
+	defaultMaxBatch       = 512
+	defaultSampleInterval = 10 * time.Second
+	// maxSampleKeys bounds the memory Sample spends on distinct (action,
+	// code, address) triples: a flood from many addresses must not grow
+	// the map without end.
+	maxSampleKeys = 4096
+	// sampledQueueBatches bounds, in batches, the queue that sampled events
+	// may join; past it they are only counted. Recorded (waited-for) events
+	// are never refused: their callers block, which is the back-pressure.
+	sampledQueueBatches = 4
+)
+
+// ErrClosed is returned by Record once the recorder is shutting down.
+var ErrClosed = errors.New("audit: recorder closed")
+
+// Recorder makes token decisions durable before their response is sent,
+// without one transaction per request: Record queues the event and waits,
+// one flusher (Run) commits everything queued in one transaction (group
+// commit), and every waiter of that batch gets the commit's outcome.
+type Recorder struct {
+	st       store.Store
+	maxBatch int
+	interval time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	met      recorderMetrics
+
+	mu      sync.Mutex
+	queue   []*pending
+	closed  bool
+	running bool
+	wake    chan struct{} // capacity 1: "there is work"
+	stop    chan struct{} // closed when the recorder stops accepting
+
+	// flushMu makes Run and Close take turns, so that Close returns only
+	// after a batch Run had in flight has committed.
+	flushMu sync.Mutex
+
+	sampleMu sync.Mutex
+	samples  map[sampleKey]*sampleState
+}
+
+type pending struct {
+	ev   store.AuditEvent
+	done chan error // nil for sampled events: nobody waits
+}
+
+type sampleKey struct{ action, code, addr string }
+
+type sampleState struct {
+	start      time.Time        // when the recorded event of this window was taken
+	suppressed int64            // events counted but not recorded since
+	last       store.AuditEvent // the latest suppressed event, for a summary
+}
+
+// NewRecorder returns a recorder writing to st. Start its flusher with Run.
+func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
+	r := &Recorder{
+		st:       st,
+		maxBatch: cfg.MaxBatch,
+		interval: cfg.SampleInterval,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		met:      newRecorderMetrics(cfg.Registerer),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		samples:  make(map[sampleKey]*sampleState),
+	}
+	if r.maxBatch <= 0 {
+		r.maxBatch = defaultMaxBatch
+	}
+	if r.interval <= 0 {
+		r.interval = defaultSampleInterval
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r
+}
+
+// Record appends ev to the audit log and returns once it is committed, so
+// that the caller may then answer the request. Concurrent callers share one
+// commit. A storage failure is returned to every waiter of the failed batch
+// (errors.Is(err, store.ErrUnavailable) when the database is unreachable),
+// and none of that batch is written.
+//
+// If ctx ends before the commit, Record returns ctx's error; the event is
+// withdrawn if it had not been taken into a batch yet, and may otherwise
+// still be written.
+func (r *Recorder) Record(ctx context.Context, ev store.AuditEvent) error {
+	if err := validate(ev); err != nil {
+		return err
+	}
+	fill(ctx, &ev, r.now())
+	p := &pending{ev: ev, done: make(chan error, 1)}
+	if !r.enqueue(p) {
+		return ErrClosed
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		if r.withdraw(p) {
+			return fmt.Errorf("audit: event not recorded: %w", ctx.Err())
+		}
+		return fmt.Errorf("audit: stopped waiting for the commit, the event may still be written: %w", ctx.Err())
+	}
+}
+
+// Sample records ev unless an event with the same action, error code and
+// client address was recorded less than SampleInterval ago, in which case
+// it only counts it (authz_audit_sampled_total). The count is reported in
+// the Details of the next recorded event of that triple as
+// {"suppressed": n}. Sample never blocks and never fails: it is for floods
+// (malformed credentials, rate-limited requests), where the response must
+// not wait on the log and the log must not take a write per request.
+func (r *Recorder) Sample(ctx context.Context, ev store.AuditEvent) {
+	if err := validate(ev); err != nil {
+		r.log.ErrorContext(ctx, "audit: sampled event dropped", "err", err)
+		return
+	}
+	now := r.now()
+	fill(ctx, &ev, now)
+	key := sampleKey{ev.Action, ev.ErrorCode, ev.ClientAddr}
+
+	r.sampleMu.Lock()
+	s := r.samples[key]
+	if s != nil && now.Sub(s.start) < r.interval {
+		s.suppressed++
+		s.last = ev
+		r.sampleMu.Unlock()
+		r.met.sampled.WithLabelValues(ev.Action, ev.ErrorCode).Inc()
+		return
+	}
+	var summaries []store.AuditEvent
+	if s == nil && len(r.samples) >= maxSampleKeys {
+		summaries = r.pruneLocked(now)
+		if len(r.samples) >= maxSampleKeys {
+			// Every triple is inside its window: this flood is wide as
+			// well as fast. Count it; the metric is its record.
+			r.sampleMu.Unlock()
+			r.met.sampled.WithLabelValues(ev.Action, ev.ErrorCode).Inc()
+			r.enqueueSampled(ctx, summaries)
+			return
+		}
+	}
+	if s != nil && s.suppressed > 0 {
+		ev.Details = withSuppressed(ev.Details, s.suppressed)
+	}
+	r.samples[key] = &sampleState{start: now}
+	r.sampleMu.Unlock()
+	r.enqueueSampled(ctx, append(summaries, ev))
+}
+
+// pruneLocked forgets triples whose window has passed and returns a summary
+// event for each that still had suppressed events, so that their count
+// reaches the log even if the flood never comes back.
+func (r *Recorder) pruneLocked(now time.Time) []store.AuditEvent {
+	var out []store.AuditEvent
+	for k, s := range r.samples {
+		if now.Sub(s.start) < r.interval {
+			continue
+		}
+		if s.suppressed > 0 {
+			out = append(out, summary(s))
+		}
+		delete(r.samples, k)
+	}
+	return out
+}
+
+func summary(s *sampleState) store.AuditEvent {
+	ev := s.last
+	ev.ID = store.NewID(store.PrefixEvent)
+	ev.Details = withSuppressed(ev.Details, s.suppressed)
+	return ev
+}
+
+// withSuppressed adds "suppressed": n to a JSON object of details (or wraps
+// details that are not an object under "details").
+func withSuppressed(details json.RawMessage, n int64) json.RawMessage {
+	m := map[string]json.RawMessage{}
+	if len(details) > 0 {
+		if err := json.Unmarshal(details, &m); err != nil {
+			m = map[string]json.RawMessage{"details": details}
+		}
+	}
+	m["suppressed"] = json.RawMessage(fmt.Sprint(n))
+	raw, err := json.Marshal(m)
+	if err != nil { // cannot happen: every member is valid JSON
+		return details
+	}
+	return raw
+}
+
+func (r *Recorder) enqueueSampled(ctx context.Context, evs []store.AuditEvent) {
+	for _, ev := range evs {
+		if !r.enqueueIf(&pending{ev: ev}, true) {
+			r.met.sampled.WithLabelValues(ev.Action, ev.ErrorCode).Inc()
+			r.log.DebugContext(ctx, "audit: sampled event not queued (closed or backlog full)", "action", ev.Action)
+		}
+	}
+}
+
+func (r *Recorder) enqueue(p *pending) bool { return r.enqueueIf(p, false) }
+
+// enqueueIf queues p unless the recorder is closed or, for a sampled event,
+// the backlog is already several batches long.
+func (r *Recorder) enqueueIf(p *pending, sampled bool) bool {
+	r.mu.Lock()
+	if r.closed || sampled && len(r.queue) >= sampledQueueBatches*r.maxBatch {
+		r.mu.Unlock()
+		return false
+	}
+	r.queue = append(r.queue, p)
+	r.met.depth.Set(float64(len(r.queue)))
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// withdraw removes p from the queue if no batch has taken it yet.
+func (r *Recorder) withdraw(p *pending) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, q := range r.queue {
+		if q == p {
+			r.queue = append(r.queue[:i], r.queue[i+1:]...)
+			r.met.depth.Set(float64(len(r.queue)))
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Recorder) take() []*pending {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := min(len(r.queue), r.maxBatch)
+	batch := make([]*pending, n)
+	copy(batch, r.queue)
+	rest := copy(r.queue, r.queue[n:])
+	clear(r.queue[rest:]) // let the taken entries be collected
+	r.queue = r.queue[:rest]
+	r.met.depth.Set(float64(len(r.queue)))
+	return batch
+}
+
+// Run is the flusher: it commits queued events in batches until ctx ends
+// or Close is called, then drains the queue and returns. Only one Run may
+// be active per recorder.
+func (r *Recorder) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.running {
+		r.mu.Unlock()
+		return errors.New("audit: Recorder.Run is already running")
+	}
+	r.running = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running = false
+		r.mu.Unlock()
+	}()
+
+	// Commits are not cut short by ctx: a waiter is better served by the
+	// commit finishing than by an error, and shutdown drains anyway.
+	flushCtx := context.WithoutCancel(ctx)
+	for {
+		r.flushAll(flushCtx)
+		select {
+		case <-r.wake:
+		case <-r.stop:
+			r.flushAll(flushCtx)
+			return nil
+		case <-ctx.Done():
+			r.shut()
+			r.flushAll(flushCtx)
+			return nil
+		}
+	}
+}
+
+// Close stops accepting events, writes the counts Sample still holds, and
+// commits everything queued, whether or not Run is active. If ctx ends
+// first, the remaining batches fail (their waiters get the error) and Close
+// returns it.
+func (r *Recorder) Close(ctx context.Context) error {
+	r.shut()
+	return r.flushAll(ctx)
+}
+
+// shut marks the recorder closed and queues a summary of every suppressed
+// count, so that a shutdown does not lose them.
+func (r *Recorder) shut() {
+	r.sampleMu.Lock()
+	var summaries []*pending
+	for k, s := range r.samples {
+		if s.suppressed > 0 {
+			summaries = append(summaries, &pending{ev: summary(s)})
+		}
+		delete(r.samples, k)
+	}
+	r.sampleMu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.queue = append(r.queue, summaries...)
+	r.met.depth.Set(float64(len(r.queue)))
+	r.closed = true
+	close(r.stop)
+}
+
+// flushAll commits batches until the queue is empty and returns the first
+// error.
+func (r *Recorder) flushAll(ctx context.Context) error {
+	var first error
+	for {
+		r.flushMu.Lock()
+		batch := r.take()
+		if len(batch) == 0 {
+			r.flushMu.Unlock()
+			return first
+		}
+		err := r.flush(ctx, batch)
+		r.flushMu.Unlock()
+		if first == nil {
+			first = err
+		}
+	}
+}
+
+// flush commits one batch in one transaction and tells every waiter how it
+// went. The batch commits whole or not at all.
+func (r *Recorder) flush(ctx context.Context, batch []*pending) error {
+	evs := make([]store.AuditEvent, len(batch))
+	for i, p := range batch {
+		evs[i] = p.ev
+	}
+	start := time.Now()
+	err := r.st.Tx(ctx, func(tx store.Tx) error { return Append(ctx, tx, evs...) })
+	r.met.flush.Observe(time.Since(start).Seconds())
+	r.met.batch.Observe(float64(len(batch)))
+	if err != nil {
+		r.met.writeErrors.Inc()
+		err = fmt.Errorf("audit: commit of %d events failed: %w", len(batch), err)
+		lost := 0
+		for _, p := range batch {
+			if p.done == nil {
+				lost++
+			}
+		}
+		r.log.ErrorContext(ctx, "audit write failed", "events", len(batch), "sampled_lost", lost, "err", err)
+	}
+	for _, p := range batch {
+		if p.done != nil {
+			p.done <- err
+		}
+	}
+	return err
+}
+
+type recorderMetrics struct {
+	depth       prometheus.Gauge
+	batch       prometheus.Histogram
+	flush       prometheus.Histogram
+	sampled     *prometheus.CounterVec
+	writeErrors prometheus.Counter
+}
+
+func newRecorderMetrics(reg prometheus.Registerer) recorderMetrics {
+	m := recorderMetrics{
+		depth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "authz_audit_queue_depth",
+			Help: "Audit events waiting for the group commit.",
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "authz_audit_batch_size",
+			Help:    "Events per audit group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 … 512
+		}),
+		flush: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "authz_audit_flush_seconds",
+			Help:    "Duration of one audit group commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms … 4 s
+		}),
+		sampled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_audit_sampled_total",
+			Help: "Events counted but not written to the audit log by sampling.",
+		}, []string{"action", "error_code"}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authz_audit_write_errors_total",
+			Help: "Audit group commits that failed; their waiters were refused.",
+		}),
+	}
+	if reg != nil {
+		m.depth = register(reg, m.depth)
+		m.batch = register(reg, m.batch)
+		m.flush = register(reg, m.flush)
+		m.sampled = register(reg, m.sampled)
+		m.writeErrors = register(reg, m.writeErrors)
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name (two recorders in one process share their series).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
