@@ -1,0 +1,239 @@
+package verifier
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// keySet is one fetched JWKS, immutable once published.
+type keySet struct {
+	keys      map[string]*publicKey
+	fetchedAt time.Time
+	// expiresAt is when Cache-Control says the set goes stale.
+	expiresAt time.Time
+}
+
+// remoteKeySet is the issuer's JWKS as the verifier knows it. The current
+// set sits behind an atomic pointer, so the warm path is one load and one
+// map lookup. Fetches are coalesced (one in flight at a time, whoever asks)
+// and, except for the scheduled refresh, happen at most once per
+// minInterval, so a flood of tokens with random kids cannot turn into a
+// flood of requests to the issuer.
+type remoteKeySet struct {
+	url         string
+	client      *http.Client
+	algs        []string
+	now         func() time.Time
+	minInterval time.Duration
+	defaultTTL  time.Duration
+	maxTTL      time.Duration
+	maxStale    time.Duration
+	timeout     time.Duration
+	log         *slog.Logger
+	metrics     *metrics
+	// life bounds every fetch: it ends when the verifier is closed.
+	life context.Context
+
+	cur atomic.Pointer[keySet]
+
+	mu          sync.Mutex
+	lastAttempt time.Time
+	lastErr     error
+	inflight    *fetchCall
+}
+
+type fetchCall struct {
+	done chan struct{}
+	err  error
+}
+
+// usable returns the current set if it may still be used: fresh, or stale
+// by no more than maxStale (the issuer being unreachable must not stop a
+// gateway at once, but a key withdrawn during an outage must not live on
+// forever either).
+func (r *remoteKeySet) usable(now time.Time) *keySet {
+	s := r.cur.Load()
+	if s == nil || now.After(s.expiresAt.Add(r.maxStale)) {
+		return nil
+	}
+	return s
+}
+
+// lookup returns the key for kid, refreshing the set when it has expired or
+// does not know kid (both subject to the refetch rate limit).
+func (r *remoteKeySet) lookup(ctx context.Context, kid string) (*publicKey, error) {
+	s := r.cur.Load()
+	now := r.now()
+	refreshed := false
+	if s == nil || now.After(s.expiresAt) {
+		refreshed = r.refresh(ctx, false)
+		s = r.usable(r.now())
+		if s == nil {
+			return nil, refuse(ReasonUnavailable, "", r.lastError())
+		}
+	}
+	if k := s.keys[kid]; k != nil {
+		return k, nil
+	}
+	if !refreshed && r.refresh(ctx, false) {
+		if s = r.usable(r.now()); s == nil {
+			return nil, refuse(ReasonUnavailable, "", r.lastError())
+		}
+		if k := s.keys[kid]; k != nil {
+			return k, nil
+		}
+	}
+	return nil, refuse(ReasonUnknownKey, "", nil)
+}
+
+func (r *remoteKeySet) lastError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr
+}
+
+// refresh fetches the set unless a fetch was attempted less than
+// minInterval ago (force skips that check), joining a fetch already in
+// flight. It waits for the fetch or for ctx, and reports whether a fetch
+// took place (successful or not) on this call's behalf.
+func (r *remoteKeySet) refresh(ctx context.Context, force bool) bool {
+	r.mu.Lock()
+	c := r.inflight
+	if c == nil {
+		now := r.now()
+		if !force && !r.lastAttempt.IsZero() && now.Sub(r.lastAttempt) < r.minInterval {
+			r.mu.Unlock()
+			return false
+		}
+		r.lastAttempt = now
+		c = &fetchCall{done: make(chan struct{})}
+		r.inflight = c
+		// The fetch runs on the verifier's lifetime, not the caller's: a
+		// caller that gives up must not fail the fetch for the others.
+		go r.run(c)
+	}
+	r.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	return true
+}
+
+func (r *remoteKeySet) run(c *fetchCall) {
+	err := r.fetch()
+	r.mu.Lock()
+	r.lastErr = err
+	r.inflight = nil
+	r.mu.Unlock()
+	c.err = err
+	close(c.done)
+}
+
+func (r *remoteKeySet) fetch() error {
+	ctx, cancel := context.WithTimeout(r.life, r.timeout)
+	defer cancel()
+	body, _, h, err := get(ctx, r.client, r.url)
+	if err != nil {
+		r.metrics.fetch(false)
+		r.log.Warn("jwks fetch failed; serving the cached key set", "jwks_uri", r.url, "err", err)
+		return err
+	}
+	keys, err := parseJWKS(body, r.algs)
+	if err != nil {
+		r.metrics.fetch(false)
+		r.log.Error("jwks refused; serving the cached key set", "jwks_uri", r.url, "err", err)
+		return err
+	}
+	now := r.now()
+	next := &keySet{keys: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
+	prev := r.cur.Swap(next)
+	r.metrics.fetch(true)
+	r.metrics.keys(len(keys), now)
+	if prev == nil || !sameKids(prev.keys, keys) {
+		r.log.Info("jwks loaded", "jwks_uri", r.url, "kids", slices.Sorted(maps.Keys(keys)), "ttl", next.expiresAt.Sub(now))
+	}
+	return nil
+}
+
+func sameKids(a, b map[string]*publicKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ttl is how long a fetched set stays fresh: the response's max-age,
+// clamped to [minInterval, maxTTL]. no-store, no-cache or max-age=0 mean
+// "revalidate", which for a key set is the minimum interval, not every
+// request. Without Cache-Control the default applies.
+func (r *remoteKeySet) ttl(h http.Header) time.Duration {
+	d, ok := maxAge(h.Values("Cache-Control"))
+	if !ok {
+		d = r.defaultTTL
+	}
+	return min(max(d, r.minInterval), r.maxTTL)
+}
+
+// maxAge extracts the freshness lifetime from Cache-Control values.
+func maxAge(values []string) (time.Duration, bool) {
+	found := false
+	var age time.Duration
+	for _, v := range values {
+		for _, dir := range strings.Split(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(dir), "=")
+			switch strings.ToLower(name) {
+			case "no-store", "no-cache":
+				return 0, true
+			case "max-age":
+				n, err := strconv.ParseInt(strings.Trim(arg, `"`), 10, 64)
+				if err != nil || n < 0 {
+					continue
+				}
+				age, found = time.Duration(min(n, int64(365*24*3600)))*time.Second, true
+			}
+		}
+	}
+	return age, found
+}
+
+// background refreshes the set before it goes stale, so that the request
+// path rarely waits for a fetch. It retries a failed fetch every
+// minInterval and stops when the verifier's lifetime ends.
+func (r *remoteKeySet) background(done chan<- struct{}) {
+	defer close(done)
+	for {
+		t := time.NewTimer(r.nextRefresh())
+		select {
+		case <-r.life.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		r.refresh(r.life, true)
+	}
+}
+
+// nextRefresh schedules the next background fetch at three quarters of
+// the set's lifetime.
+func (r *remoteKeySet) nextRefresh() time.Duration {
+	s := r.cur.Load()
+	if s == nil || r.lastError() != nil {
+		return r.minInterval
+	}
+	d := s.fetchedAt.Add(s.expiresAt.Sub(s.fetchedAt) * 3 / 4).Sub(r.now())
+	return max(d, time.Second)
+}

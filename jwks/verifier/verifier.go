@@ -1,0 +1,349 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultLeeway             = 30 * time.Second
+	DefaultMinRefreshInterval = 30 * time.Second
+	DefaultMaxTokenSize       = 8 << 10
+	// DefaultCacheTTL applies when the JWKS response has no Cache-Control.
+	DefaultCacheTTL = 5 * time.Minute
+	// DefaultMaxStale is how long a cached set keeps serving past its
+	// freshness while the JWKS endpoint is unreachable.
+	DefaultMaxStale = time.Hour
+	maxCacheTTL     = 24 * time.Hour
+	fetchTimeout    = 10 * time.Second
+)
+
+// Config configures a Verifier. Issuer is required unless
+// InsecureSkipIssuerCheck is set; everything else has a safe default.
+type Config struct {
+	// Issuer is the authz issuer URL, exactly as it appears in iss. The
+	// JWKS location is discovered from its RFC 8414 metadata.
+	Issuer string
+	// JWKSURL, when set, is used instead of discovery.
+	JWKSURL string
+	// InsecureSkipIssuerCheck accepts any iss. It exists for offline
+	// inspection (`authz verify --jwks URL`) and MUST NOT be used to
+	// protect a resource: the key set alone does not say whose tokens
+	// the resource should accept.
+	InsecureSkipIssuerCheck bool
+	// Audience lists the audiences this resource answers to; a token must
+	// name at least one of them in aud. Empty means aud is not checked.
+	Audience []string
+	// Algorithms is the allow-list (default ES256, EdDSA, RS256). Only
+	// those three are supported; none and HS* are refused.
+	Algorithms []string
+	// Leeway tolerates clock skew on exp, nbf and iat (default 30 s).
+	Leeway time.Duration
+	// MinRefreshInterval bounds refetches of the JWKS on an unknown kid or
+	// a stale set to one per interval (default 30 s). It is also the
+	// shortest freshness the verifier accepts from Cache-Control.
+	MinRefreshInterval time.Duration
+	// MaxStale is how long an expired key set keeps serving while the
+	// JWKS endpoint cannot be reached (default 1 h). After that, Verify
+	// fails with ReasonUnavailable.
+	MaxStale time.Duration
+	// MaxTokenSize refuses longer tokens before any parsing (default 8 KiB).
+	MaxTokenSize int
+	// HTTPClient fetches metadata and keys (default: 10 s timeout).
+	HTTPClient *http.Client
+	// StatusChecker, when set, is consulted after the signature and the
+	// claims have passed (for example a Token Status List check).
+	StatusChecker StatusChecker
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives key set changes and fetch failures (default: none).
+	Logger *slog.Logger
+	// Registerer receives the verifier's metrics (default: none).
+	Registerer prometheus.Registerer
+}
+
+// StatusChecker decides whether a token that is otherwise valid has been
+// revoked, for example through the Token Status List referenced by its
+// status claim (Claims.Raw["status"]). Returning an *Error refuses the
+// token with that reason; any other error refuses it with ReasonStatus.
+type StatusChecker interface {
+	CheckStatus(ctx context.Context, c *Claims) error
+}
+
+// Verifier verifies authz access tokens against the issuer's published
+// keys. It is safe for concurrent use.
+type Verifier struct {
+	issuer   string
+	algs     []string
+	maxSize  int
+	status   StatusChecker
+	parser   *jwt.Parser
+	keys     *remoteKeySet
+	metadata *Metadata
+	metrics  *metrics
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// New discovers the issuer's jwks_uri (unless cfg.JWKSURL is set), fetches
+// the key set once and starts refreshing it in the background. ctx bounds
+// the initial fetches and the verifier's life: the background refresher
+// stops when ctx ends or Close is called, so pass a long-lived context.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" && !cfg.InsecureSkipIssuerCheck {
+		return nil, errors.New("verifier: Issuer is required")
+	}
+	if cfg.Issuer == "" && cfg.JWKSURL == "" {
+		return nil, errors.New("verifier: Issuer or JWKSURL is required")
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms()
+	}
+	for _, a := range algs {
+		if !supportedAlg(a) {
+			return nil, fmt.Errorf("verifier: algorithm %q is not supported (allowed: ES256, EdDSA, RS256)", a)
+		}
+	}
+	algs = slices.Clone(algs)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		client = defaultHTTPClient()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: metrics: %w", err)
+	}
+
+	v := &Verifier{
+		issuer:  cfg.Issuer,
+		algs:    algs,
+		maxSize: orDefault(cfg.MaxTokenSize, DefaultMaxTokenSize),
+		status:  cfg.StatusChecker,
+		metrics: m,
+		done:    make(chan struct{}),
+	}
+	jwksURL := cfg.JWKSURL
+	if jwksURL == "" {
+		md, err := Discover(ctx, client, cfg.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		v.metadata = md
+		jwksURL = md.JWKSURI
+	}
+
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
+		jwt.WithLeeway(orDefault(cfg.Leeway, DefaultLeeway)),
+		jwt.WithTimeFunc(now),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithStrictDecoding(),
+	}
+	if cfg.Issuer != "" && !cfg.InsecureSkipIssuerCheck {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if len(cfg.Audience) > 0 {
+		opts = append(opts, jwt.WithAudience(cfg.Audience...))
+	}
+	v.parser = jwt.NewParser(opts...)
+
+	life, stop := context.WithCancel(context.WithoutCancel(ctx))
+	v.stop = stop
+	minInterval := orDefault(cfg.MinRefreshInterval, DefaultMinRefreshInterval)
+	v.keys = &remoteKeySet{
+		url:         jwksURL,
+		client:      client,
+		algs:        algs,
+		now:         now,
+		minInterval: minInterval,
+		defaultTTL:  max(DefaultCacheTTL, minInterval),
+		maxTTL:      max(maxCacheTTL, minInterval),
+		maxStale:    orDefault(cfg.MaxStale, DefaultMaxStale),
+		timeout:     fetchTimeout,
+		log:         log,
+		metrics:     m,
+		life:        life,
+	}
+	if !v.keys.refresh(ctx, true) || v.keys.cur.Load() == nil {
+		stop()
+		err := v.keys.lastError()
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("verifier: initial JWKS fetch from %s: %w", jwksURL, err)
+	}
+	// The verifier's life follows ctx as documented, without tying the
+	// fetches of the moment to a caller's cancellation.
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop()
+		case <-life.Done():
+		}
+	}()
+	go v.keys.background(v.done)
+	return v, nil
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func defaultHTTPClient() *http.Client {
+	return &http.Client{Timeout: fetchTimeout}
+}
+
+// Close stops the background refresh. Verify keeps working on the cached
+// key set until it goes stale.
+func (v *Verifier) Close() {
+	v.stop()
+	<-v.done
+}
+
+// Metadata returns the issuer metadata found by discovery, or nil when the
+// verifier was configured with JWKSURL.
+func (v *Verifier) Metadata() *Metadata { return v.metadata }
+
+// Ready reports whether the verifier holds a usable key set.
+func (v *Verifier) Ready() bool { return v.keys.usable(v.keys.now()) != nil }
+
+// Refresh fetches the key set now, regardless of the refetch rate limit
+// (for an operator's "reload", not for the request path).
+func (v *Verifier) Refresh(ctx context.Context) error {
+	v.keys.refresh(ctx, true)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return v.keys.lastError()
+}
+
+// Verify checks token and returns its claims. Every refusal is an *Error;
+// its Reason says which check failed.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verify(ctx, token)
+	v.metrics.result(err)
+	return c, err
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+	if len(token) > v.maxSize {
+		return nil, refuse(ReasonTooLarge, "", nil)
+	}
+	if token == "" {
+		return nil, refuse(ReasonMalformed, "", nil)
+	}
+	raw := jwt.MapClaims{}
+	tok, err := v.parser.ParseWithClaims(token, raw, func(t *jwt.Token) (any, error) {
+		return v.key(ctx, t)
+	})
+	if err != nil {
+		return nil, v.classify(tok, err)
+	}
+	c, err := claimsFrom(raw)
+	if err != nil {
+		return nil, err
+	}
+	if v.status != nil {
+		if err := v.status.CheckStatus(ctx, c); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, e
+			}
+			return nil, refuse(ReasonStatus, "", err)
+		}
+	}
+	return c, nil
+}
+
+// key checks the header and returns the key named by kid. It runs after
+// golang-jwt has matched alg against the allow-list and before the
+// signature is checked.
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+	if !atJWT(t.Header["typ"]) {
+		return nil, refuse(ReasonType, "", nil)
+	}
+	// We understand no JWS extensions, so any critical one is fatal
+	// (RFC 7515 §4.1.11).
+	if _, ok := t.Header["crit"]; ok {
+		return nil, refuse(ReasonMalformed, "The access token names critical header parameters this resource does not understand.", nil)
+	}
+	// jku, jwk, x5u and x5c are ignored on purpose: the key comes from
+	// the issuer's JWKS by kid, never from the token itself.
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, refuse(ReasonUnknownKey, "The access token has no kid.", nil)
+	}
+	k, err := v.keys.lookup(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	// A kid is bound to one algorithm: an RS256 token cannot borrow an EC
+	// key's kid, and so on.
+	if k.alg != t.Method.Alg() {
+		return nil, refuse(ReasonAlgorithm, "", nil)
+	}
+	return k.key, nil
+}
+
+// atJWT accepts the RFC 9068 §2.1 media type, with or without the
+// "application/" prefix (RFC 7515 §4.1.9), case-insensitively.
+func atJWT(typ any) bool {
+	s, _ := typ.(string)
+	return strings.EqualFold(s, "at+jwt") || strings.EqualFold(s, "application/at+jwt")
+}
+
+// classify turns golang-jwt's error into a typed refusal. When several
+// claims fail at once, the one that says most about the token wins: a
+// token for another issuer or audience is that, whether expired or not.
+func (v *Verifier) classify(tok *jwt.Token, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if tok != nil && tok.Header != nil {
+		alg, _ := tok.Header["alg"].(string)
+		if !slices.Contains(v.algs, alg) {
+			return refuse(ReasonAlgorithm, "", err)
+		}
+	}
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return refuse(ReasonMalformed, "", err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return refuse(ReasonSignature, "", err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return refuse(ReasonIssuer, "", err)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return refuse(ReasonAudience, "", err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return refuse(ReasonExpired, "", err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return refuse(ReasonNotYetValid, "", err)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrInvalidType):
+		return refuse(ReasonClaims, "", err)
+	}
+	return refuse(ReasonMalformed, "", err)
+}
