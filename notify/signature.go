@@ -66,6 +66,7 @@ func VerifySignature(secret []byte, header string, body []byte, now time.Time, t
 	}
 	var ts string
 	var sigs [][]byte
+	v1s := 0
 	for part := range strings.SplitSeq(header, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
@@ -78,7 +79,7 @@ func VerifySignature(secret []byte, header string, body []byte, now time.Time, t
 			}
 			ts = v
 		case "v1":
-			if len(sigs) == maxSignatures {
+			if v1s++; v1s > maxSignatures {
 				return fmt.Errorf("%w: too many signatures", ErrSignature)
 			}
 			if b, err := hex.DecodeString(v); err == nil && len(b) == sha256.Size {
@@ -87,7 +88,7 @@ func VerifySignature(secret []byte, header string, body []byte, now time.Time, t
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || ts == "" || ts[0] == '+' || ts[0] == '-' {
+	if err != nil || ts[0] == '+' { // only the canonical form Sign writes
 		return fmt.Errorf("%w: missing or malformed timestamp", ErrSignature)
 	}
 	if len(sigs) == 0 {
