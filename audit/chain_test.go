@@ -98,7 +98,9 @@ func TestHashCoversEveryField(t *testing.T) {
 		{"error code", func(e *store.AuditEvent, _ *[]byte) { e.ErrorCode = "key_revoked" }},
 		{"request id", func(e *store.AuditEvent, _ *[]byte) { e.RequestID = "req-2" }},
 		{"client addr", func(e *store.AuditEvent, _ *[]byte) { e.ClientAddr = "192.0.2.2" }},
-		{"details whitespace", func(e *store.AuditEvent, _ *[]byte) { e.Details = json.RawMessage(`{"Status": {"from":"active","to":"suspended"}}`) }},
+		{"details whitespace", func(e *store.AuditEvent, _ *[]byte) {
+			e.Details = json.RawMessage(`{"Status": {"from":"active","to":"suspended"}}`)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ev, p := base, bytes.Clone(prev)
