@@ -83,7 +83,8 @@ type StatusChecker interface {
 // Verifier verifies authz access tokens against the issuer's published
 // keys. It is safe for concurrent use.
 type Verifier struct {
-	issuer   string
+	issuer   string // "" when the issuer is not checked
+	audience []string
 	algs     []string
 	maxSize  int
 	status   StatusChecker
@@ -134,8 +135,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 
 	v := &Verifier{
-		issuer:  cfg.Issuer,
-		algs:    algs,
+		audience: slices.Clone(cfg.Audience),
+		algs:     algs,
 		maxSize: orDefault(cfg.MaxTokenSize, DefaultMaxTokenSize),
 		status:  cfg.StatusChecker,
 		metrics: m,
@@ -160,6 +161,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		jwt.WithStrictDecoding(),
 	}
 	if cfg.Issuer != "" && !cfg.InsecureSkipIssuerCheck {
+		v.issuer = cfg.Issuer
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
 	}
 	if len(cfg.Audience) > 0 {
@@ -342,7 +344,19 @@ func (v *Verifier) classify(tok *jwt.Token, err error) *Error {
 		return refuse(ReasonExpired, "", err)
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return refuse(ReasonNotYetValid, "", err)
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing), errors.Is(err, jwt.ErrInvalidType):
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		// A token without iss or aud is as foreign as one with the wrong
+		// value; say so rather than "missing claim".
+		if m, ok := tok.Claims.(jwt.MapClaims); ok {
+			if iss, _ := m["iss"].(string); v.issuer != "" && iss == "" {
+				return refuse(ReasonIssuer, "", err)
+			}
+			if aud, _ := m.GetAudience(); len(v.audience) > 0 && len(aud) == 0 {
+				return refuse(ReasonAudience, "", err)
+			}
+		}
+		return refuse(ReasonClaims, "", err)
+	case errors.Is(err, jwt.ErrInvalidType):
 		return refuse(ReasonClaims, "", err)
 	}
 	return refuse(ReasonMalformed, "", err)
