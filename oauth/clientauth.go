@@ -161,6 +161,11 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 	if err != nil {
 		return nil, err
 	}
+	if st.wellFormed {
+		if err := s.guard(ctx, kindClient, creds.clientID); err != nil {
+			return nil, err
+		}
+	}
 	var c store.Client
 	switch creds.method {
 	case store.AuthSecretBasic, store.AuthSecretPost:
@@ -170,11 +175,20 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 		if c.ID != "" {
 			st.wellFormed = true
 			st.actor, st.target = "client:"+c.ID, "client:"+c.ID
+			if creds.clientID == "" {
+				if gerr := s.guard(ctx, kindClient, c.ID); gerr != nil {
+					return nil, gerr
+				}
+			}
 		}
 	}
 	if err != nil {
+		if id := firstNonEmpty(c.ID, creds.clientID); errcode.Of(err) == errcode.ClientInvalid && st.wellFormed && id != "" {
+			s.failed(ctx, kindClient, id)
+		}
 		return nil, err
 	}
+	s.succeeded(kindClient, c.ID)
 	st.tenantID = c.TenantID
 	a := &authedClient{c: c, method: creds.method}
 	if err := s.activeChain(ctx, s.deps.Directory, a); err != nil {

@@ -135,10 +135,12 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 	parsed, perr := legacykeys.Parse(raw)
 	if perr == nil {
 		st.wellFormed = true
+		st.target = "key:unknown"
 		if parsed.ID != "" {
 			st.target = "key:" + parsed.ID
-		} else {
-			st.target = "key:unknown"
+			if err := s.guard(ctx, kindKey, parsed.ID); err != nil {
+				return err
+			}
 		}
 	} else {
 		st.target = "key:malformed"
@@ -148,10 +150,19 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 		st.target = "key:" + res.Key.ID
 		st.actor = "legacy-key:" + res.Key.ID
 		st.tenantID = res.Key.TenantID
+		if parsed.ID == "" { // imported keys carry no id: limit once it is known
+			if gerr := s.guard(ctx, kindKey, res.Key.ID); gerr != nil {
+				return gerr
+			}
+		}
 	}
 	if err != nil {
+		if errcode.Of(err) == errcode.KeyUnknown && parsed.ID != "" {
+			s.failed(ctx, kindKey, parsed.ID)
+		}
 		return err
 	}
+	s.succeeded(kindKey, res.Key.ID)
 	roles, err := s.deps.Directory.RolesOfPrincipal(ctx, res.Owner.ID)
 	if err != nil {
 		return fmt.Errorf("roles of %s: %w", res.Owner.ID, err)

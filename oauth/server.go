@@ -95,6 +95,14 @@ type Limiter interface {
 	Allow(kind, key string) (bool, time.Duration)
 }
 
+// Lockout locks a client id or key id briefly after repeated failed
+// authentication (nil: never).
+type Lockout interface {
+	Locked(kind, id string) (bool, time.Duration)
+	Failed(kind, id string) bool
+	Succeeded(kind, id string)
+}
+
 // AuditAppender appends events inside a transaction (audit.Append).
 type AuditAppender func(ctx context.Context, tx store.Tx, events ...store.AuditEvent) error
 
@@ -112,6 +120,7 @@ type Deps struct {
 	AuditAppend  AuditAppender
 	Usage        UsageSink
 	Limiter      Limiter
+	Lockout      Lockout
 	// HTTPClient fetches clients' jwks_uri (default: 5 s timeout).
 	HTTPClient *http.Client
 }
