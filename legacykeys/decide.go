@@ -133,10 +133,6 @@ func Resolve(ctx context.Context, l Lookup, h *Hasher, rawKey, requestedTenant s
 		return Resolved{}, errcode.New(errcode.KeyUnknown, "")
 	case err != nil:
 		return Resolved{}, fmt.Errorf("legacykeys: look up key: %w", err)
-	case p.Issued && k.ID != p.ID:
-		// The hash matched a row whose id is not the one the key names:
-		// not a key this server issued.
-		return Resolved{}, errcode.New(errcode.KeyUnknown, "")
 	}
 	f.Key = &k
 	var r Resolved

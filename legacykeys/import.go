@@ -1,0 +1,320 @@
+package legacykeys
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/store"
+)
+
+// Rejection is an input line that was not applied, and why.
+type Rejection struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// ImportSummary is what one Import call did. Orphans counts imported keys
+// that are refused until an administrator acts: owner missing, deleted or
+// suspended, or tenant suspended (they appear in the orphan report).
+type ImportSummary struct {
+	Imported       int         `json:"imported"`
+	AlreadyPresent int         `json:"already_present"`
+	Orphans        int         `json:"orphans"`
+	Rejected       []Rejection `json:"rejected"`
+	DryRun         bool        `json:"dry_run"`
+}
+
+// errDryRun rolls a dry run's transaction back after it counted everything.
+var errDryRun = errors.New("legacykeys: dry run")
+
+// idEncoding matches store.NewID's alphabet.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// importedID derives an imported key's id from its hash, so that importing
+// the same key twice names the same row (and re-imports are idempotent).
+// It goes through the peppered hash, so the id reveals nothing about the
+// key to someone without the master key.
+func importedID(hash []byte) string {
+	d := sha256.Sum256(append([]byte("authz imported key id v1\x00"), hash...))
+	return store.PrefixKey + idEncoding.EncodeToString(d[:10])
+}
+
+// Import adds a batch of keys from an import file. It is idempotent: a key
+// whose hash is already stored is counted as already present and left as
+// it is. Rows whose owner cannot be found are imported all the same, with
+// the reference the file gave (so exchanges fail with owner_not_found, the
+// orphan report lists them, and `key remap` can repair them). Rows with a
+// problem, an unknown tenant or an owner in another tenant are rejected
+// with their line number. A dry run writes nothing but counts the same.
+//
+// Owners are matched in memory: the principals of each tenant in the batch
+// are read once per call, never once per row.
+func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (ImportSummary, error) {
+	sum := ImportSummary{DryRun: dryRun, Rejected: []Rejection{}}
+	now := s.clock()
+	dir := newDirectory(s.st)
+	type candidate struct {
+		key    store.LegacyKey
+		line   int
+		orphan bool
+	}
+	cands := make([]candidate, 0, len(rows))
+	seen := make(map[string]bool, len(rows))
+	reject := func(line int, reason string) {
+		sum.Rejected = append(sum.Rejected, Rejection{Line: line, Reason: reason})
+	}
+	for _, r := range rows {
+		if r.Problem != "" {
+			reject(r.Line, r.Problem)
+			continue
+		}
+		if p := rowProblem(r); p != "" {
+			reject(r.Line, p)
+			continue
+		}
+		var k store.LegacyKey
+		if r.Key != "" {
+			p, _ := Parse(r.Key) // rowProblem checked it
+			k.Hash = s.hasher.Hash(p.Raw)
+			k.ID = p.ID
+		} else {
+			h, err := s.hasher.HashFromSHA256Hex(r.KeySHA256)
+			if err != nil {
+				reject(r.Line, errcode.Normalize(err).Text())
+				continue
+			}
+			k.Hash = h
+		}
+		if k.ID == "" {
+			k.ID = importedID(k.Hash)
+		}
+		if seen[k.ID] {
+			sum.AlreadyPresent++ // the same key twice in one batch
+			continue
+		}
+		tenant, err := dir.tenant(ctx, r.Tenant)
+		if err != nil {
+			return ImportSummary{}, err
+		}
+		if tenant == nil {
+			reject(r.Line, fmt.Sprintf("no tenant %q", r.Tenant))
+			continue
+		}
+		var owner *store.Principal
+		if r.OwnerID != "" {
+			k.OwnerRef = r.OwnerID
+			owner, err = dir.principal(ctx, tenant.ID, r.OwnerID)
+		} else {
+			k.OwnerRef = r.OwnerExternalID
+			owner, err = dir.byExternalID(ctx, tenant.ID, r.OwnerExternalID)
+		}
+		var other *otherTenantError
+		switch {
+		case errors.As(err, &other):
+			reject(r.Line, other.Error())
+			continue
+		case err != nil:
+			return ImportSummary{}, err
+		case owner != nil:
+			k.OwnerID = owner.ID
+		case r.OwnerID != "":
+			// Keep the id the file gave: it may be a principal created later,
+			// and it is what a refusal and the orphan report should name.
+			k.OwnerID = r.OwnerID
+		}
+		seen[k.ID] = true
+		k.TenantID = tenant.ID
+		k.Scopes, _ = cleanScopes(r.Scopes)
+		k.Label, k.Environment = r.Label, r.Environment
+		k.Source = store.SourceImported
+		k.CreatedAt = now
+		if r.CreatedAt != nil {
+			k.CreatedAt = r.CreatedAt.UTC().Truncate(time.Microsecond)
+		}
+		if r.ExpiresAt != nil {
+			k.ExpiresAt = ptrTo(r.ExpiresAt.UTC().Truncate(time.Microsecond))
+		}
+		k.Status = store.StatusActive
+		k.UpdatedAt = now
+		orphan := owner == nil || owner.Status != store.StatusActive || tenant.Status != store.StatusActive
+		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan})
+	}
+	if len(cands) == 0 {
+		return sum, nil
+	}
+	keys := make([]store.LegacyKey, len(cands))
+	for i, c := range cands {
+		keys[i] = c.key
+	}
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
+		ids, err := tx.CreateLegacyKeys(ctx, keys)
+		if err != nil {
+			return fmt.Errorf("legacykeys: import %d keys: %w", len(keys), err)
+		}
+		inserted := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			inserted[id] = true
+		}
+		type tally struct{ imported, present, orphans, first, last int }
+		per := map[string]*tally{}
+		var order []string
+		for _, c := range cands {
+			t := per[c.key.TenantID]
+			if t == nil {
+				t = &tally{first: c.line}
+				per[c.key.TenantID] = t
+				order = append(order, c.key.TenantID)
+			}
+			t.first, t.last = min(t.first, c.line), max(t.last, c.line)
+			if !inserted[c.key.ID] {
+				t.present++
+				sum.AlreadyPresent++
+				continue
+			}
+			t.imported++
+			sum.Imported++
+			if c.orphan {
+				t.orphans++
+				sum.Orphans++
+			}
+		}
+		if dryRun {
+			return errDryRun
+		}
+		// One event per tenant and batch: a million imported keys must not
+		// become a million chained audit rows. The keys themselves carry
+		// source "imported" and their creation time.
+		var evs []store.AuditEvent
+		for _, ten := range order {
+			t := per[ten]
+			evs = append(evs, s.eventOn(ctx, ActionImport, "tenant:"+ten, ten, map[string]any{
+				"imported": t.imported, "already_present": t.present, "orphans": t.orphans,
+				"first_line": t.first, "last_line": t.last,
+			}))
+		}
+		return s.auditAll(ctx, tx, evs...)
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return ImportSummary{}, err
+	}
+	return sum, nil
+}
+
+// directory resolves tenants and owners for one Import or Remap call,
+// reading each tenant's principals at most once.
+type directory struct {
+	q       store.Queries
+	tenants map[string]*store.Tenant // nil value: no such tenant
+	// external maps tenant → external id → principal; non-deleted
+	// principals win over tombstones, so a key lands on the live holder,
+	// and an external id known only from a deleted principal still names
+	// it (the key is then refused as owner_deleted, the exact cause).
+	external map[string]map[string]*store.Principal
+	byID     map[string]*store.Principal // nil value: no such principal
+}
+
+func newDirectory(q store.Queries) *directory {
+	return &directory{q: q, tenants: map[string]*store.Tenant{}, external: map[string]map[string]*store.Principal{}, byID: map[string]*store.Principal{}}
+}
+
+func (d *directory) tenant(ctx context.Context, id string) (*store.Tenant, error) {
+	if t, ok := d.tenants[id]; ok {
+		return t, nil
+	}
+	t, err := d.q.GetTenant(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		d.tenants[id] = nil
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("legacykeys: get tenant %s: %w", id, err)
+	}
+	d.tenants[id] = &t
+	return &t, nil
+}
+
+// load reads every principal of a tenant, once.
+func (d *directory) load(ctx context.Context, tenantID string) (map[string]*store.Principal, error) {
+	if m, ok := d.external[tenantID]; ok {
+		return m, nil
+	}
+	m := map[string]*store.Principal{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		ps, next, err := d.q.ListPrincipals(ctx, store.PrincipalFilter{TenantID: tenantID}, page)
+		if err != nil {
+			return nil, fmt.Errorf("legacykeys: list principals of tenant %s: %w", tenantID, err)
+		}
+		for i := range ps {
+			p := &ps[i]
+			d.byID[p.ID] = p
+			if p.ExternalID == "" {
+				continue
+			}
+			if cur := m[p.ExternalID]; cur == nil || betterOwner(p, cur) {
+				m[p.ExternalID] = p
+			}
+		}
+		if next == "" || len(ps) == 0 {
+			break
+		}
+		page.After = next
+	}
+	d.external[tenantID] = m
+	return m, nil
+}
+
+// betterOwner prefers a live principal, then the most recently deleted.
+func betterOwner(p, cur *store.Principal) bool {
+	pLive, curLive := p.Status != store.StatusDeleted, cur.Status != store.StatusDeleted
+	if pLive != curLive {
+		return pLive
+	}
+	if !pLive && p.DeletedAt != nil && cur.DeletedAt != nil {
+		return p.DeletedAt.After(*cur.DeletedAt)
+	}
+	return false
+}
+
+func (d *directory) byExternalID(ctx context.Context, tenantID, ext string) (*store.Principal, error) {
+	m, err := d.load(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return m[ext], nil
+}
+
+// otherTenantError: the principal exists, in another tenant.
+type otherTenantError struct{ id, tenant, want string }
+
+func (e *otherTenantError) Error() string {
+	return fmt.Sprintf("principal %s belongs to tenant %s, not %s", e.id, e.tenant, e.want)
+}
+
+// principal finds a principal by id for a key of tenantID; nil if none.
+func (d *directory) principal(ctx context.Context, tenantID, id string) (*store.Principal, error) {
+	if _, err := d.load(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	p, ok := d.byID[id]
+	if !ok {
+		got, err := d.q.GetPrincipal(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("legacykeys: get principal %s: %w", id, err)
+		default:
+			p = &got
+		}
+		d.byID[id] = p
+	}
+	if p != nil && p.TenantID != tenantID {
+		return nil, &otherTenantError{id: p.ID, tenant: p.TenantID, want: tenantID}
+	}
+	return p, nil
+}

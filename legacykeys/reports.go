@@ -1,0 +1,246 @@
+package legacykeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/store"
+)
+
+// HolderState is where a key holder is in the move from keys to tokens,
+// judged by what they did in the last 30 days.
+type HolderState string
+
+const (
+	// HolderLegacyOnly used a key and no client.
+	HolderLegacyOnly HolderState = "legacy-only"
+	// HolderDual used a key and a client.
+	HolderDual HolderState = "dual"
+	// HolderTokenOnly has active keys it did not use: ready to revoke.
+	HolderTokenOnly HolderState = "token-only"
+	// HolderRetired has no active key left.
+	HolderRetired HolderState = "retired"
+)
+
+// UsageWindow is the period the holder states are judged over.
+const UsageWindow = 30 * 24 * time.Hour
+
+// MigrationReport is `authz report migration`: per tenant, how much the
+// legacy keys are still used and how long they have left; per holder, its
+// state.
+type MigrationReport struct {
+	GeneratedAt time.Time         `json:"generated_at"`
+	Tenants     []TenantMigration `json:"tenants"`
+	Holders     []HolderMigration `json:"holders"`
+}
+
+// TenantMigration is one tenant's line of the migration report.
+type TenantMigration struct {
+	TenantID   string     `json:"tenant_id"`
+	TenantName string     `json:"tenant_name,omitempty"`
+	ActiveKeys int64      `json:"active_keys"`
+	Used7d     int64      `json:"used_7d"`
+	Used30d    int64      `json:"used_30d"`
+	NeverUsed  int64      `json:"never_used"`
+	SunsetAt   *time.Time `json:"sunset_at,omitempty"`
+	// SunsetDaysLeft is whole days until the sunset (negative after it).
+	SunsetDaysLeft *int `json:"sunset_days_left,omitempty"`
+	// Holders counts the tenant's key holders by state.
+	Holders map[HolderState]int `json:"holders"`
+}
+
+// HolderMigration is one key holder's line of the migration report.
+type HolderMigration struct {
+	TenantID    string      `json:"tenant_id"`
+	PrincipalID string      `json:"principal_id"`
+	State       HolderState `json:"state"`
+	ActiveKeys  int64       `json:"active_keys"`
+	KeysUsed30d int64       `json:"keys_used_30d"`
+	// ClientsUsed30d counts the holder's clients used in the window.
+	ClientsUsed30d int64      `json:"clients_used_30d"`
+	LastKeyUse     *time.Time `json:"last_key_use,omitempty"`
+}
+
+// StateOf derives a holder's state from its activity in the window.
+func StateOf(h store.HolderStats) HolderState {
+	switch {
+	case h.ActiveKeys == 0:
+		return HolderRetired
+	case h.KeysUsedSince == 0:
+		return HolderTokenOnly
+	case h.ClientsUsedSince > 0:
+		return HolderDual
+	}
+	return HolderLegacyOnly
+}
+
+// MigrationReport builds the migration report for one tenant ("" = all).
+func (s *Service) MigrationReport(ctx context.Context, tenantID string) (MigrationReport, error) {
+	now := s.clock()
+	rep := MigrationReport{GeneratedAt: now, Tenants: []TenantMigration{}, Holders: []HolderMigration{}}
+	stats, err := s.st.LegacyKeyStats(ctx, tenantID, now)
+	if err != nil {
+		return MigrationReport{}, fmt.Errorf("legacykeys: key stats: %w", err)
+	}
+	holders, err := s.st.HolderStats(ctx, tenantID, now.Add(-UsageWindow))
+	if err != nil {
+		return MigrationReport{}, fmt.Errorf("legacykeys: holder stats: %w", err)
+	}
+	byTenant := map[string]*TenantMigration{}
+	line := func(id string) (*TenantMigration, error) {
+		if t := byTenant[id]; t != nil {
+			return t, nil
+		}
+		t := &TenantMigration{TenantID: id, Holders: map[HolderState]int{}}
+		ten, err := s.st.GetTenant(ctx, id)
+		switch {
+		case err == nil:
+			t.TenantName, t.SunsetAt = ten.Name, ten.LegacySunsetAt
+			if ten.LegacySunsetAt != nil {
+				t.SunsetDaysLeft = ptrTo(daysUntil(now, *ten.LegacySunsetAt))
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("legacykeys: get tenant %s: %w", id, err)
+		}
+		byTenant[id] = t
+		return t, nil
+	}
+	for _, st := range stats {
+		t, err := line(st.TenantID)
+		if err != nil {
+			return MigrationReport{}, err
+		}
+		t.ActiveKeys, t.Used7d, t.Used30d, t.NeverUsed = st.Active, st.Used7d, st.Used30d, st.NeverUsed
+	}
+	for _, h := range holders {
+		t, err := line(h.TenantID)
+		if err != nil {
+			return MigrationReport{}, err
+		}
+		state := StateOf(h)
+		t.Holders[state]++
+		rep.Holders = append(rep.Holders, HolderMigration{
+			TenantID: h.TenantID, PrincipalID: h.PrincipalID, State: state, ActiveKeys: h.ActiveKeys,
+			KeysUsed30d: h.KeysUsedSince, ClientsUsed30d: h.ClientsUsedSince, LastKeyUse: h.LastKeyUse,
+		})
+	}
+	for _, t := range byTenant {
+		rep.Tenants = append(rep.Tenants, *t)
+	}
+	sort.Slice(rep.Tenants, func(i, j int) bool { return rep.Tenants[i].TenantID < rep.Tenants[j].TenantID })
+	sort.Slice(rep.Holders, func(i, j int) bool {
+		a, b := rep.Holders[i], rep.Holders[j]
+		if a.TenantID != b.TenantID {
+			return a.TenantID < b.TenantID
+		}
+		return a.PrincipalID < b.PrincipalID
+	})
+	return rep, nil
+}
+
+// Orphan is an active key that cannot be exchanged until an administrator
+// repairs its owner chain, with the refusal it gets.
+type Orphan struct {
+	KeyID        string       `json:"key_id"`
+	TenantID     string       `json:"tenant_id"`
+	OwnerID      string       `json:"owner_id,omitempty"`
+	OwnerRef     string       `json:"owner_ref,omitempty"`
+	Label        string       `json:"label,omitempty"`
+	Environment  string       `json:"environment,omitempty"`
+	Source       string       `json:"source"`
+	Code         errcode.Code `json:"code"`
+	OwnerStatus  string       `json:"owner_status,omitempty"`
+	TenantStatus string       `json:"tenant_status,omitempty"`
+	CreatedAt    time.Time    `json:"created_at"`
+	LastUsedAt   *time.Time   `json:"last_used_at,omitempty"`
+}
+
+// Orphans lists active keys whose owner is deleted, missing or suspended,
+// or whose tenant is suspended, for one tenant ("" = all), by key id.
+func (s *Service) Orphans(ctx context.Context, tenantID string) ([]Orphan, error) {
+	out := []Orphan{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		os, next, err := s.st.ListOrphanKeys(ctx, tenantID, page)
+		if err != nil {
+			return nil, fmt.Errorf("legacykeys: list orphan keys: %w", err)
+		}
+		for _, o := range os {
+			k := o.Key
+			out = append(out, Orphan{
+				KeyID: k.ID, TenantID: k.TenantID, OwnerID: k.OwnerID, OwnerRef: k.OwnerRef,
+				Label: k.Label, Environment: k.Environment, Source: k.Source,
+				Code: orphanCode(o), OwnerStatus: string(o.OwnerStatus), TenantStatus: string(o.TenantStatus),
+				CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt,
+			})
+		}
+		if next == "" || len(os) == 0 {
+			return out, nil
+		}
+		page.After = next
+	}
+}
+
+// orphanCode is the refusal Decide gives such a key, in Decide's order.
+func orphanCode(o store.OrphanKey) errcode.Code {
+	switch o.OwnerStatus {
+	case store.StatusDeleted:
+		return errcode.OwnerDeleted
+	case "":
+		return errcode.OwnerNotFound
+	case store.StatusSuspended:
+		return errcode.OwnerSuspended
+	}
+	return errcode.TenantSuspended
+}
+
+// Expiring lists active keys of one tenant ("" = all) that expire within
+// the given time from now (already expired keys are not listed), soonest
+// first.
+func (s *Service) Expiring(ctx context.Context, tenantID string, within time.Duration) ([]store.LegacyKey, error) {
+	if within <= 0 {
+		return nil, errcode.Newf(errcode.RequestInvalid, "within must be positive (got %v)", within)
+	}
+	now := s.clock()
+	out := []store.LegacyKey{}
+	err := s.eachKey(ctx, store.LegacyKeyFilter{TenantID: tenantID, Status: store.StatusActive, ExpiresBefore: ptrTo(now.Add(within))}, func(k store.LegacyKey) error {
+		if k.ExpiresAt != nil && k.ExpiresAt.After(now) {
+			out = append(out, redact(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].ExpiresAt.Equal(*out[j].ExpiresAt) {
+			return out[i].ExpiresAt.Before(*out[j].ExpiresAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// eachKey pages through the keys matching f.
+func (s *Service) eachKey(ctx context.Context, f store.LegacyKeyFilter, fn func(store.LegacyKey) error) error {
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		ks, next, err := s.st.ListLegacyKeys(ctx, f, page)
+		if err != nil {
+			return fmt.Errorf("legacykeys: list keys: %w", err)
+		}
+		for _, k := range ks {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		if next == "" || len(ks) == 0 {
+			return nil
+		}
+		page.After = next
+	}
+}
