@@ -16,7 +16,7 @@ func (m *Manager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed; use GET", http.StatusMethodNotAllowed)
+		errcode.Write(w, m.log, errcode.New(errcode.MethodNotAllowed, "The JWKS is read with GET or HEAD."))
 		return
 	}
 	s := m.snap.Load()

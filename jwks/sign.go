@@ -102,6 +102,9 @@ func (m *Manager) verify(token, typ string) (verified, error) {
 	if len(token) > maxTokenSize {
 		return verified{}, invalid("The token is too large.", errMalformed)
 	}
+	if !canonical(token) {
+		return verified{}, invalid("The token is not a well-formed signed JWT.", errMalformed)
+	}
 	jws, err := jose.ParseSignedCompact(token, verifyAlgs)
 	if err != nil {
 		var alg *jose.ErrUnexpectedSignatureAlgorithm
@@ -160,4 +163,31 @@ func trimApplication(typ string) string {
 		return typ[len(prefix):]
 	}
 	return typ
+}
+
+// canonical reports whether every segment of a compact JWS is canonical
+// base64url: Go's decoder ignores non-zero padding bits, which would let
+// one signed token be written several ways, defeating anything keyed by
+// the token string.
+func canonical(token string) bool {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for seg := range strings.SplitSeq(token, ".") {
+		if len(seg) == 0 {
+			continue
+		}
+		unused := 0
+		switch len(seg) % 4 {
+		case 1:
+			return false
+		case 2:
+			unused = 0x0f
+		case 3:
+			unused = 0x03
+		}
+		i := strings.IndexByte(alphabet, seg[len(seg)-1])
+		if i < 0 || i&unused != 0 {
+			return false
+		}
+	}
+	return true
 }
