@@ -1,7 +1,105 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authz/authz/server"
+)
 
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Run the authorization server"}
+	cfg := server.Defaults()
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server",
+		Long: `Run the authorization server: the token endpoint, discovery and JWKS on --addr,
+the admin API on --admin-addr.
+
+With no --database it keeps everything in an embedded SQLite file (authz.db)
+and, without AUTHZ_MASTER_KEY, a generated master key in authz.db.master-key
+beside it: good for trying authz, not for production. The first start creates
+a signing key and a bootstrap admin client (permission authz:admin), printed
+once unless AUTHZ_BOOTSTRAP_CLIENT_ID and AUTHZ_BOOTSTRAP_CLIENT_SECRET are set.
+
+Production checklist: set AUTHZ_MASTER_KEY (openssl rand -hex 32) and keep it
+apart from the database; use PostgreSQL; terminate TLS in front and set
+--issuer to the public https URL; never expose --admin-addr; keep the
+rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
+		Example: `  authz serve
+  AUTHZ_MASTER_KEY=$(cat /run/secrets/authz-master-key) \
+    authz serve --database postgres://authz@db:5432/authz --issuer https://authz.example.com --addr 0.0.0.0:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Out = cmd.OutOrStdout()
+			ctx := cmd.Context()
+			srv, err := server.New(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			pub, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				srv.Close()
+				return fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
+			}
+			adm, err := net.Listen("tcp", cfg.AdminAddr)
+			if err != nil {
+				pub.Close()
+				srv.Close()
+				return fmt.Errorf("listen on --admin-addr %s: %w", cfg.AdminAddr, err)
+			}
+			return srv.Run(ctx, pub, adm)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, /healthz, /readyz, /metrics")
+	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin API listener; never expose it publicly")
+	f.StringVar(&cfg.Issuer, "issuer", "", "public base URL and iss of every token (default http://<addr>)")
+	f.StringVar(&cfg.Database, "database", cfg.Database, "sqlite:PATH or postgres://USER@HOST:PORT/DB")
+	f.StringVar(&cfg.MasterKey, "master-key", "", "32-byte key (64 hex chars) sealing signing keys and peppering hashes; prefer the environment variable")
+	f.StringVar(&cfg.SigningAlg, "signing-alg", cfg.SigningAlg, "access-token signature algorithm: ES256, EdDSA or RS256")
+	f.DurationVar(&cfg.TokenLifetime, "token-lifetime", cfg.TokenLifetime, "default access-token lifetime")
+	f.DurationVar(&cfg.MaxTokenLifetime, "max-token-lifetime", cfg.MaxTokenLifetime, "longest lifetime a client may be configured with")
+	f.DurationVar(&cfg.RotationPeriod, "rotation-period", cfg.RotationPeriod, "automatic signing-key rotation period (negative disables)")
+	f.DurationVar(&cfg.JWKSMaxAge, "jwks-max-age", cfg.JWKSMaxAge, "JWKS Cache-Control max-age; a new key is published at least this long before it signs")
+	f.StringVar(&cfg.BootstrapClientID, "bootstrap-client-id", "", "client_id of the bootstrap admin client (first start)")
+	f.StringVar(&cfg.BootstrapClientSecret, "bootstrap-client-secret", "", "its secret, at least 32 characters; prefer the environment variable")
+	f.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL receiving key.expiring, key.expired, key.revoked and principal.suspended notices")
+	f.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "HMAC secret for webhook signatures (default: derived from the master key)")
+	f.DurationVar(&cfg.ExpiryNotice, "expiry-notice", cfg.ExpiryNotice, "how long before a legacy key expires its key.expiring notice is sent")
+	f.Float64Var(&cfg.RateLimitAddr, "rate-limit-addr", cfg.RateLimitAddr, "token requests per second per client address (0: unlimited)")
+	f.Float64Var(&cfg.RateLimitClient, "rate-limit-client", cfg.RateLimitClient, "token requests per second per client id (0: unlimited)")
+	f.Float64Var(&cfg.RateLimitKey, "rate-limit-key", cfg.RateLimitKey, "exchanges per second per legacy key (0: unlimited)")
+	f.IntVar(&cfg.RateLimitBurst, "rate-limit-burst", cfg.RateLimitBurst, "burst allowed above each rate limit")
+	f.IntVar(&cfg.LockoutThreshold, "lockout-threshold", cfg.LockoutThreshold, "failed authentications of one client or key within --lockout-window that lock it (0: never)")
+	f.DurationVar(&cfg.LockoutWindow, "lockout-window", cfg.LockoutWindow, "window for counting failed authentications")
+	f.DurationVar(&cfg.LockoutDuration, "lockout-duration", cfg.LockoutDuration, "how long a locked client or key is refused")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
