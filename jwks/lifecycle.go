@@ -133,6 +133,14 @@ func (m *Manager) Withdraw(ctx context.Context, kid string) error {
 		if err := t.reread(); err != nil {
 			return err
 		}
+		if next := t.find(store.SigningNext); row.State == store.SigningCurrent && next != nil {
+			// Emergency: the next key signs at once, even if some
+			// verifier's cached JWKS predates it; that beats signing with
+			// a distrusted key.
+			if _, err := t.promote(*next, "current key withdrawn"); err != nil {
+				return err
+			}
+		}
 		return t.reconcile(false)
 	})
 	if err != nil {

@@ -195,7 +195,6 @@ func (m *Manager) build(gen int64, rows []store.SigningKey, prev *snapshot) (*sn
 			}
 		case store.SigningNext:
 			if s.nextRow == nil || r.PublishedAt.Before(s.nextRow.PublishedAt) {
-				r := r
 				s.nextRow = &r
 			}
 		}
