@@ -1,0 +1,300 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authz/authz/clientsecret"
+	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/policy"
+	"github.com/authz/authz/reqmeta"
+	"github.com/authz/authz/store"
+)
+
+// Prefix is where the admin API is mounted.
+const Prefix = "/admin/v1"
+
+// Caller is who presents an admin access token, as the token says.
+type Caller struct {
+	ClientID string
+	Subject  string
+	TenantID string
+	Scopes   []string
+}
+
+// Authenticator verifies one of this server's access tokens (signature,
+// expiry, revocation, the client, principal and tenant still active). It
+// returns an *errcode.Error with errcode.TokenInvalid when the token is not
+// acceptable, and wraps store.ErrUnavailable when it cannot tell.
+type Authenticator interface {
+	AuthenticateAdmin(ctx context.Context, bearer string) (Caller, error)
+}
+
+// Notifier queues a webhook inside the caller's transaction
+// (*notify.Notifier satisfies it).
+type Notifier interface {
+	Enqueue(ctx context.Context, m store.Mutations, eventType string, data any) error
+}
+
+// Config is what the admin API is built from. Store, Auth and Secrets are
+// required; Keys and SigningKeys may be nil, and their routes then answer
+// 503 unavailable.
+type Config struct {
+	Store       store.Store
+	Auth        Authenticator
+	Secrets     *clientsecret.Hasher
+	Keys        KeyService
+	SigningKeys SigningKeys
+	Notifier    Notifier // nil: no webhooks
+	// MaxTokenLifetime bounds the access-token lifetime a client may be
+	// given (0: 24 hours).
+	MaxTokenLifetime time.Duration
+	Registerer       prometheus.Registerer
+	Logger           *slog.Logger
+	Now              func() time.Time
+}
+
+// Request body limits. Imports carry a batch of a few thousand rows.
+const (
+	maxBody       = 1 << 20
+	maxImportBody = 64 << 20
+)
+
+type handler struct {
+	st       store.Store
+	auth     Authenticator
+	secrets  *clientsecret.Hasher
+	keys     KeyService
+	signing  SigningKeys
+	notifier Notifier
+	maxTTL   time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	metrics  *metrics
+}
+
+// New returns the admin API: every route of the route table under Prefix,
+// and GET Prefix/openapi.json, which needs no token.
+func New(cfg Config) http.Handler {
+	h := &handler{
+		st:       cfg.Store,
+		auth:     cfg.Auth,
+		secrets:  cfg.Secrets,
+		keys:     cfg.Keys,
+		signing:  cfg.SigningKeys,
+		notifier: cfg.Notifier,
+		maxTTL:   cfg.MaxTokenLifetime,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		metrics:  newMetrics(cfg.Registerer),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.maxTTL <= 0 {
+		h.maxTTL = defaultMaxTokenLifetime
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes() {
+		mux.Handle(rt.Method+" "+Prefix+rt.Path, h.serve(rt))
+	}
+	mux.HandleFunc("GET "+Prefix+"/openapi.json", serveOpenAPI)
+	// Anything else is 404 in the API's own error shape, after
+	// authentication so that an anonymous caller learns nothing about
+	// which routes exist.
+	mux.Handle("/", h.serve(route{Path: "/{unknown...}", Handle: func(*handler, http.ResponseWriter, *http.Request, *call) error {
+		return errcode.New(errcode.NotFound, "no such admin API route; see "+Prefix+"/openapi.json")
+	}}))
+	return withRequestMeta(mux)
+}
+
+// withRequestMeta assigns a request id unless the server's middleware
+// already did, so that one request never carries two ids.
+func withRequestMeta(next http.Handler) http.Handler {
+	wrapped := reqmeta.Middleware(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reqmeta.From(r.Context()).RequestID != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		wrapped.ServeHTTP(w, r)
+	})
+}
+
+// call is an authenticated request: who calls and what it may see.
+type call struct {
+	Caller
+	// global is true for authz:admin; otherwise tenant is the only tenant
+	// the caller sees.
+	global bool
+	tenant string
+	actor  string
+}
+
+// sees reports whether the caller may see objects of the tenant.
+func (c *call) sees(tenantID string) bool {
+	return c.global || (tenantID != "" && tenantID == c.tenant)
+}
+
+// listTenant narrows a listing's tenant filter to what the caller sees. ok
+// is false when the caller asked for a tenant it does not see: the answer
+// is then an empty list, as if the tenant had nothing.
+func (c *call) listTenant(asked string) (tenant string, ok bool) {
+	if c.global {
+		return asked, true
+	}
+	if asked == "" || asked == c.tenant {
+		return c.tenant, true
+	}
+	return "", false
+}
+
+// authorize turns a verified token into a call, or refuses it.
+// authz:admin counts only for clients of the system tenant: a tenant whose
+// administrator could grant it to its own clients would otherwise reach
+// every other tenant.
+func authorize(c Caller, rt route) (*call, error) {
+	cl := &call{Caller: c, actor: "admin:" + c.ClientID}
+	switch {
+	case hasScope(c.Scopes, policy.PermAdmin) && c.TenantID == store.SystemTenantID:
+		cl.global = true
+	case rt.Access == accessAdmin:
+		return nil, errcode.Newf(errcode.Forbidden, "this operation needs scope %s", policy.PermAdmin)
+	case hasScope(c.Scopes, policy.PermTenantAdmin) && c.TenantID != "" && c.TenantID != store.SystemTenantID:
+		cl.tenant = c.TenantID
+	default:
+		return nil, errcode.Newf(errcode.Forbidden, "the admin API needs scope %s or %s", policy.PermAdmin, policy.PermTenantAdmin)
+	}
+	return cl, nil
+}
+
+func hasScope(scopes []string, want string) bool {
+	for _, s := range scopes {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *handler) authenticate(r *http.Request) (Caller, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return Caller{}, errcode.New(errcode.TokenInvalid, "send an access token with scope authz:admin or authz:tenant-admin as Authorization: Bearer <token>")
+	}
+	c, err := h.auth.AuthenticateAdmin(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		if _, isCode := errcode.As(err); isCode || errors.Is(err, store.ErrUnavailable) {
+			return Caller{}, err
+		}
+		return Caller{}, errcode.Wrap(errcode.TokenInvalid, err, "")
+	}
+	return c, nil
+}
+
+// serve wraps a route: authentication, permission, the handler, the one
+// error writer and metrics.
+func (h *handler) serve(rt route) http.Handler {
+	label := rt.Method + " " + rt.Path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		err := h.run(sw, r, rt)
+		if err != nil {
+			errcode.Write(sw, h.log, err)
+		}
+		h.metrics.observe(label, sw.status, time.Since(start))
+	})
+}
+
+func (h *handler) run(w http.ResponseWriter, r *http.Request, rt route) error {
+	c, err := h.authenticate(r)
+	if err != nil {
+		return err
+	}
+	cl, err := authorize(c, rt)
+	if err != nil {
+		return err
+	}
+	r = r.WithContext(reqmeta.WithActor(r.Context(), cl.actor))
+	return rt.Handle(h, w, r, cl)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_admin_requests_total",
+			Help: "Admin API requests by route and HTTP status.",
+		}, []string{"route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "authz_admin_request_duration_seconds",
+			Help:    "Admin API request latency by route.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+	}
+	m.requests = register(reg, m.requests)
+	m.duration = register(reg, m.duration)
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// the same name (a second admin handler on one registry, as in tests).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+func (m *metrics) observe(route string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}

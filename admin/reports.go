@@ -1,0 +1,75 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/authz/authz/admin/apiv1"
+)
+
+// reportTenant reads ?tenant_id= for a report: "" is every tenant the
+// caller sees. ok is false when the caller asked for a tenant it does not
+// see.
+func reportTenant(r *http.Request, c *call) (string, bool) {
+	return c.listTenant(r.URL.Query().Get("tenant_id"))
+}
+
+func (h *handler) migrationReport(w http.ResponseWriter, r *http.Request, c *call) error {
+	if h.keys == nil {
+		return errNoKeyService
+	}
+	tenant, ok := reportTenant(r, c)
+	if !ok {
+		return notFound("tenant", r.URL.Query().Get("tenant_id"))
+	}
+	rep, err := h.keys.MigrationReport(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, rep)
+}
+
+func (h *handler) orphansReport(w http.ResponseWriter, r *http.Request, c *call) error {
+	if h.keys == nil {
+		return errNoKeyService
+	}
+	tenant, ok := reportTenant(r, c)
+	if !ok {
+		return notFound("tenant", r.URL.Query().Get("tenant_id"))
+	}
+	os, err := h.keys.Orphans(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, list(os, ""))
+}
+
+// defaultExpiringWithin is the window of the expiring report when none is
+// given.
+const defaultExpiringWithin = 30 * 24 * time.Hour
+
+func (h *handler) expiringReport(w http.ResponseWriter, r *http.Request, c *call) error {
+	if h.keys == nil {
+		return errNoKeyService
+	}
+	within := defaultExpiringWithin
+	if s := r.URL.Query().Get("within"); s != "" {
+		var err error
+		if within, err = parseDuration("within", s); err != nil {
+			return err
+		}
+	}
+	tenant, ok := reportTenant(r, c)
+	if !ok {
+		return notFound("tenant", r.URL.Query().Get("tenant_id"))
+	}
+	ks, err := h.keys.Expiring(r.Context(), tenant, within)
+	if err != nil {
+		return err
+	}
+	items := make([]apiv1.LegacyKey, 0, len(ks))
+	for _, k := range ks {
+		items = append(items, keyView(k))
+	}
+	return reply(w, http.StatusOK, list(items, ""))
+}

@@ -1,0 +1,82 @@
+package admin
+
+import "net/http"
+
+// access is who may call a route.
+type access int
+
+const (
+	// accessTenant: authz:admin, or authz:tenant-admin within its tenant.
+	accessTenant access = iota
+	// accessAdmin: authz:admin only (server-wide objects and decisions).
+	accessAdmin
+)
+
+type route struct {
+	Method string
+	Path   string // under Prefix, in http.ServeMux pattern syntax
+	Access access
+	Handle func(h *handler, w http.ResponseWriter, r *http.Request, c *call) error
+}
+
+// routes is the admin API. The OpenAPI document must describe exactly
+// these (TestOpenAPICoversRoutes), and the tenant-isolation test probes
+// every one of them.
+func routes() []route {
+	return []route{
+		{"POST", "/tenants", accessAdmin, (*handler).createTenant},
+		{"GET", "/tenants", accessTenant, (*handler).listTenants},
+		{"GET", "/tenants/{id}", accessTenant, (*handler).getTenant},
+		{"POST", "/tenants/{id}/suspend", accessAdmin, (*handler).suspendTenant},
+		{"POST", "/tenants/{id}/resume", accessAdmin, (*handler).resumeTenant},
+		{"PUT", "/tenants/{id}/sunset", accessTenant, (*handler).setSunset},
+		{"DELETE", "/tenants/{id}/sunset", accessTenant, (*handler).clearSunset},
+
+		{"POST", "/principals", accessTenant, (*handler).createPrincipal},
+		{"GET", "/principals", accessTenant, (*handler).listPrincipals},
+		{"GET", "/principals/{id}", accessTenant, (*handler).getPrincipal},
+		{"POST", "/principals/{id}/suspend", accessTenant, (*handler).suspendPrincipal},
+		{"POST", "/principals/{id}/resume", accessTenant, (*handler).resumePrincipal},
+		{"DELETE", "/principals/{id}", accessTenant, (*handler).deletePrincipal},
+
+		{"POST", "/roles", accessTenant, (*handler).createRole},
+		{"GET", "/roles", accessTenant, (*handler).listRoles},
+		{"GET", "/roles/{id}", accessTenant, (*handler).getRole},
+		{"PATCH", "/roles/{id}", accessTenant, (*handler).updateRole},
+		{"DELETE", "/roles/{id}", accessTenant, (*handler).deleteRole},
+		{"POST", "/roles/{id}/bindings", accessTenant, (*handler).bind},
+		{"DELETE", "/roles/{id}/bindings/{principal_id}", accessTenant, (*handler).unbind},
+		{"GET", "/bindings", accessTenant, (*handler).listBindings},
+
+		{"POST", "/clients", accessTenant, (*handler).createClient},
+		{"GET", "/clients", accessTenant, (*handler).listClients},
+		{"GET", "/clients/{id}", accessTenant, (*handler).getClient},
+		{"PATCH", "/clients/{id}", accessTenant, (*handler).updateClient},
+		{"POST", "/clients/{id}/rotate-secret", accessTenant, (*handler).rotateSecret},
+		{"POST", "/clients/{id}/suspend", accessTenant, (*handler).suspendClient},
+		{"POST", "/clients/{id}/resume", accessTenant, (*handler).resumeClient},
+		{"DELETE", "/clients/{id}", accessTenant, (*handler).deleteClient},
+
+		{"POST", "/keys", accessTenant, (*handler).issueKey},
+		{"GET", "/keys", accessTenant, (*handler).listKeys},
+		{"GET", "/keys/{id}", accessTenant, (*handler).getKey},
+		{"POST", "/keys/{id}/revoke", accessTenant, (*handler).revokeKey},
+		{"POST", "/keys/{id}/rotate", accessTenant, (*handler).rotateKey},
+		{"POST", "/keys/{id}/reassign", accessTenant, (*handler).reassignKey},
+		{"GET", "/keys/{id}/diagnosis", accessTenant, (*handler).diagnoseKeyByID},
+		{"POST", "/keys/diagnose", accessTenant, (*handler).diagnoseKey},
+		{"POST", "/keys/import", accessTenant, (*handler).importKeys},
+		{"POST", "/keys/remap", accessTenant, (*handler).remapKeys},
+
+		{"GET", "/signing-keys", accessAdmin, (*handler).listSigningKeys},
+		{"POST", "/signing-keys/rotate", accessAdmin, (*handler).rotateSigningKey},
+		{"POST", "/signing-keys/{id}/withdraw", accessAdmin, (*handler).withdrawSigningKey},
+
+		{"GET", "/audit/events", accessTenant, (*handler).listAudit},
+		{"GET", "/audit/verify", accessAdmin, (*handler).verifyAudit},
+
+		{"GET", "/reports/migration", accessTenant, (*handler).migrationReport},
+		{"GET", "/reports/orphans", accessTenant, (*handler).orphansReport},
+		{"GET", "/reports/expiring", accessTenant, (*handler).expiringReport},
+	}
+}
