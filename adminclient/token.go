@@ -59,7 +59,7 @@ func DiscoverTokenURL(ctx context.Context, hc *http.Client, issuer string) (stri
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", transportErr("authz issuer metadata", issuer, err)
+		return "", transportErr("authz issuer", issuer, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
