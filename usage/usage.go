@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -13,77 +12,77 @@ import (
 	"github.com/authz/authz/store"
 )
 
-// shards spreads the ids over independently locked maps, so that exchanges
-// for different keys rarely touch the same lock's cache line.
-const shards = 64
-
 // flushChunk bounds one RecordKeyUsage/RecordClientUsage statement.
 const flushChunk = 1000
 
-// counter is one id's pending use count and latest use (Unix nanoseconds).
-// Both are updated with atomics under the shard's read lock.
+// retired marks a counter that a flush dropped for being idle; a use that
+// finds it goes through the slow path and lands in a fresh counter.
+const retired = -1
+
+// counter is one id's uses since the last flush and its latest use (Unix
+// nanoseconds).
 type counter struct {
-	count atomic.Int64
-	last  atomic.Int64
-	// flushedLast is the last time written by the previous flush; an entry
-	// unchanged since then is idle and dropped. Only Flush touches it, under
-	// the shard's write lock.
+	uses atomic.Int64 // or retired
+	last atomic.Int64
+	// flushedLast is the last time the previous flush wrote; an entry with
+	// no use and no newer time since is idle. Guarded by table.mu.
 	flushedLast int64
 }
 
-// touch adds n uses and advances the last-used time (never back).
-func (c *counter) touch(n int64, at int64) {
-	if n != 0 {
-		c.count.Add(n)
+// touch adds n uses and advances the last-used time (never back). It
+// fails only on a retired counter.
+func (c *counter) touch(n, at int64) bool {
+	for {
+		v := c.uses.Load()
+		if v == retired {
+			return false
+		}
+		if c.uses.CompareAndSwap(v, v+n) {
+			break
+		}
 	}
 	for {
 		old := c.last.Load()
 		if at <= old || c.last.CompareAndSwap(old, at) {
-			return
+			return true
 		}
 	}
 }
 
-type shard struct {
-	mu sync.RWMutex
-	m  map[string]*counter
-	_  [40]byte // keeps neighbouring shards' locks off one cache line
-}
-
-// table is a sharded map from id to counter.
+// table maps ids to counters the way sync.Map does, without its boxing:
+// known ids are found in read, an immutable map published atomically, with
+// no lock at all; ids first seen since the last flush wait in dirty, under
+// mu, and the flush promotes them. A use of a known id is a map lookup and
+// two atomic operations, with no allocation.
 type table struct {
-	seed   maphash.Seed
-	shards [shards]shard
+	read  atomic.Pointer[map[string]*counter]
+	mu    sync.Mutex
+	dirty map[string]*counter
 }
 
 func newTable() *table {
-	t := &table{seed: maphash.MakeSeed()}
-	for i := range t.shards {
-		t.shards[i].m = make(map[string]*counter)
-	}
+	t := &table{dirty: map[string]*counter{}}
+	t.read.Store(&map[string]*counter{})
 	return t
 }
 
-// add records n uses of id at the given time. For a known id it takes a
-// read lock and does two atomic operations: no allocation.
-func (t *table) add(id string, n int64, at int64) {
-	s := &t.shards[maphash.String(t.seed, id)%shards]
-	s.mu.RLock()
-	c := s.m[id]
-	if c != nil {
-		c.touch(n, at)
-		s.mu.RUnlock()
+// add records n uses of id at the given time.
+func (t *table) add(id string, n, at int64) {
+	if c := (*t.read.Load())[id]; c != nil && c.touch(n, at) {
 		return
 	}
-	s.mu.RUnlock()
-	s.mu.Lock()
-	c = s.m[id]
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// read may have changed while we waited (a flush promoted the id).
+	if c := (*t.read.Load())[id]; c != nil && c.touch(n, at) {
+		return
+	}
+	c := t.dirty[id]
 	if c == nil {
 		c = &counter{}
-		s.m[id] = c
+		t.dirty[id] = c
 	}
 	c.touch(n, at)
-	s.mu.Unlock()
 }
 
 type entry struct {
@@ -92,25 +91,44 @@ type entry struct {
 	last  int64
 }
 
-// drain takes every pending count, and forgets ids idle since the
-// previous drain so that the table does not grow with every id ever seen.
+// drain takes every pending use, promotes the ids seen since the last
+// drain, and retires ids idle since the previous one, so that the table
+// does not grow with every id ever seen.
 func (t *table) drain() []entry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.read.Load()
+	next := make(map[string]*counter, len(old)+len(t.dirty))
 	var out []entry
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		for id, c := range s.m {
-			n := c.count.Swap(0)
-			last := c.last.Load()
-			if n == 0 && last == c.flushedLast {
-				delete(s.m, id)
+	take := func(id string, c *counter) {
+		var n int64
+		for {
+			v := c.uses.Load()
+			if v == 0 && c.last.Load() == c.flushedLast {
+				if c.uses.CompareAndSwap(0, retired) {
+					return // idle: dropped
+				}
 				continue
 			}
-			c.flushedLast = last
-			out = append(out, entry{id: id, count: n, last: last})
+			n = c.uses.Swap(0)
+			break
 		}
-		s.mu.Unlock()
+		last := c.last.Load()
+		next[id] = c
+		if n == 0 && last == c.flushedLast {
+			return
+		}
+		c.flushedLast = last
+		out = append(out, entry{id: id, count: n, last: last})
 	}
+	for id, c := range old {
+		take(id, c)
+	}
+	for id, c := range t.dirty {
+		take(id, c)
+	}
+	t.dirty = map[string]*counter{}
+	t.read.Store(&next)
 	return out
 }
 
@@ -118,12 +136,18 @@ func (t *table) drain() []entry {
 func (t *table) restore(es []entry) {
 	for _, e := range es {
 		t.add(e.id, e.count, e.last)
-		s := &t.shards[maphash.String(t.seed, e.id)%shards]
-		s.mu.Lock()
-		if c := s.m[e.id]; c != nil {
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	read := *t.read.Load()
+	for _, e := range es {
+		c := read[e.id]
+		if c == nil {
+			c = t.dirty[e.id]
+		}
+		if c != nil {
 			c.flushedLast = 0 // the time was not written: write it next time
 		}
-		s.mu.Unlock()
 	}
 }
 
@@ -157,7 +181,9 @@ func (r *Recorder) KeyUsed(keyID string, at time.Time) {
 
 // ClientUsed records a use of a client at the given time (zero: now).
 func (r *Recorder) ClientUsed(clientID string, at time.Time) {
-	r.clients.add(clientID, 0, r.stamp(at))
+	// Clients count uses too, though only the time is stored: a counter
+	// with uses pending can never be retired under a concurrent use.
+	r.clients.add(clientID, 1, r.stamp(at))
 }
 
 func (r *Recorder) stamp(at time.Time) int64 {
