@@ -121,6 +121,11 @@ type Resolved struct {
 // are returned wrapped, never turned into a refusal code: errors.Is(err,
 // store.ErrUnavailable) still holds, and the edge answers "unavailable"
 // instead of issuing or refusing unchecked.
+//
+// When a found key is refused, the returned Resolved still carries the key
+// (and the owner and tenant that were found) so that the refusal can be
+// audited against "key:<id>", where `key diagnose` counts it. Nothing may
+// be issued from it: only a nil error means the key is valid.
 func Resolve(ctx context.Context, l Lookup, h *Hasher, rawKey, requestedTenant string, now time.Time) (Resolved, error) {
 	p, err := Parse(rawKey)
 	if err != nil {
@@ -154,7 +159,7 @@ func Resolve(ctx context.Context, l Lookup, h *Hasher, rawKey, requestedTenant s
 		return Resolved{}, fmt.Errorf("legacykeys: look up tenant of key %s: %w", k.ID, err)
 	}
 	if e := Decide(f); e != nil {
-		return Resolved{}, e
+		return r, e
 	}
 	return r, nil
 }

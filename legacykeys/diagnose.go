@@ -111,11 +111,14 @@ type StatusChange struct {
 	Source    string    `json:"source"` // "audit" or "record"
 }
 
-// Lockout is an active lockout of the key by the token endpoint.
+// Lockout is a recent lockout of the key by the token endpoint after
+// repeated failed exchanges (a key.lockout audit event less than
+// LockoutWindow old).
 type Lockout struct {
-	Since time.Time `json:"since"`
-	Until time.Time `json:"until"`
-	By    string    `json:"by,omitempty"`
+	At        time.Time `json:"at"`
+	RequestID string    `json:"request_id,omitempty"`
+	// ClientAddr is the address whose failures locked the key.
+	ClientAddr string `json:"client_addr,omitempty"`
 }
 
 // Diagnose explains one key, given as a key id or as the key itself.
@@ -226,7 +229,7 @@ func (s *Service) Diagnose(ctx context.Context, keyOrID string) (Diagnosis, erro
 		return Diagnosis{}, fmt.Errorf("legacykeys: diagnose: read lockouts: %w", err)
 	}
 	if len(locks) > 0 {
-		d.Lockout = &Lockout{Since: locks[0].Time, Until: locks[0].Time.Add(LockoutWindow), By: locks[0].Actor}
+		d.Lockout = &Lockout{At: locks[0].Time, RequestID: locks[0].RequestID, ClientAddr: locks[0].ClientAddr}
 	}
 
 	if e := Decide(f); e != nil {
@@ -333,7 +336,7 @@ func remedy(d Diagnosis, k store.LegacyKey) string {
 		return fmt.Sprintf("Tenant %s stopped accepting legacy keys%s; move the holder to client credentials (`authz client create --tenant %s --owner %s`), or move the sunset with `authz tenant set-sunset`.", k.TenantID, at(d.Tenant.SunsetAt), k.TenantID, orPlaceholder(k.OwnerID))
 	}
 	if d.Lockout != nil {
-		return fmt.Sprintf("The key is valid but locked out after repeated failures until %s; wait, and find out who sends bad requests with it (`authz audit list --target key:%s`).", d.Lockout.Until.UTC().Format(time.RFC3339), k.ID)
+		return fmt.Sprintf("The key is valid but was locked out at %s after repeated failed exchanges; the lockout ends by itself within minutes, so find out who sends bad requests with it (`authz audit list --target key:%s`).", d.Lockout.At.UTC().Format(time.RFC3339), k.ID)
 	}
 	if n := totalRefusals(d.RecentRefusals); n > 0 {
 		return fmt.Sprintf("The key is valid now; its %d recent refusals (%s) came from the request (tenant, scope) or from a state since fixed.", n, refusalList(d.RecentRefusals))

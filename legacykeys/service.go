@@ -398,7 +398,7 @@ func (s *Service) eventOn(ctx context.Context, action, target, tenantID string, 
 
 func (s *Service) auditAll(ctx context.Context, tx store.Tx, evs ...store.AuditEvent) error {
 	for _, ev := range evs {
-		if err := s.auditAll(ctx, tx, ev); err != nil {
+		if err := s.audit(ctx, tx, ev); err != nil {
 			return fmt.Errorf("legacykeys: audit %s: %w", ev.Action, err)
 		}
 	}
