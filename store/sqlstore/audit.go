@@ -1,0 +1,157 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/authz/authz/store"
+)
+
+const auditCols = `seq, id, time, actor, action, target, tenant_id, outcome, error_code, request_id, client_addr,
+	details, prev_hash, hash`
+
+const auditColCount = 14
+
+func scanAudit(r scanner, e *store.AuditEvent) error {
+	var at timeCol
+	if err := r.Scan(&e.Seq, &e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.TenantID, &e.Outcome, &e.ErrorCode,
+		&e.RequestID, &e.ClientAddr, bytesCol{(*[]byte)(&e.Details)}, bytesCol{&e.PrevHash}, bytesCol{&e.Hash}); err != nil {
+		return err
+	}
+	e.Time = at.T
+	return nil
+}
+
+// auditWhere is the WHERE clause of an audit filter.
+func (q *queries) auditWhere(f store.AuditFilter) *where {
+	w := &where{}
+	w.eq("tenant_id", f.TenantID)
+	w.eq("actor", f.Actor)
+	w.eq("target", f.Target)
+	w.eq("action", f.Action)
+	w.eq("outcome", f.Outcome)
+	w.eq("error_code", f.ErrorCode)
+	if f.Since != nil {
+		w.add("time >= ?", q.d.encodeTime(*f.Since))
+	}
+	if f.Until != nil {
+		w.add("time < ?", q.d.encodeTime(*f.Until))
+	}
+	return w
+}
+
+// ListAudit implements store.Queries. The cursor is the last seq returned.
+func (q *queries) ListAudit(ctx context.Context, f store.AuditFilter, p store.Page) ([]store.AuditEvent, string, error) {
+	w := q.auditWhere(f)
+	order := "ASC"
+	if p.After != "" {
+		after, err := strconv.ParseInt(p.After, 10, 64)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: list audit events: malformed cursor %q", q.d.Name, p.After)
+		}
+		if f.Descending {
+			w.add("seq < ?", after)
+		} else {
+			w.add("seq > ?", after)
+		}
+	}
+	if f.Descending {
+		order = "DESC"
+	}
+	limit := limitOf(p)
+	var out []store.AuditEvent
+	err := q.rows(ctx, "list audit events", "", func(r scanner) error {
+		var e store.AuditEvent
+		if err := scanAudit(r, &e); err != nil {
+			return err
+		}
+		out = append(out, e)
+		return nil
+	}, `SELECT `+auditCols+` FROM audit_events`+w.sql()+` ORDER BY seq `+order+` LIMIT `+w.arg(limit+1), w.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := pageOf(out, limit, func(e store.AuditEvent) string { return strconv.FormatInt(e.Seq, 10) })
+	return out, next, nil
+}
+
+// CountAuditByCode implements store.Queries. Events without an error code
+// are counted under "".
+func (q *queries) CountAuditByCode(ctx context.Context, f store.AuditFilter) (map[string]int64, error) {
+	w := q.auditWhere(f)
+	out := map[string]int64{}
+	err := q.rows(ctx, "count audit events", "", func(r scanner) error {
+		var code string
+		var n int64
+		if err := r.Scan(&code, &n); err != nil {
+			return err
+		}
+		out[code] = n
+		return nil
+	}, `SELECT error_code, COUNT(*) FROM audit_events`+w.sql()+` GROUP BY error_code`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AuditHead implements store.Tx: it locks the one-row audit_head table
+// (SQLite: the transaction already holds the database's write lock).
+func (t *txn) AuditHead(ctx context.Context) (store.AuditHead, error) {
+	var h store.AuditHead
+	err := t.row(ctx, "lock audit head", "", func(r scanner) error { return r.Scan(&h.Seq, bytesCol{&h.Hash}) },
+		`SELECT seq, hash FROM audit_head WHERE id = 1`+t.d.ForUpdate)
+	return h, err
+}
+
+// errChainBroken: InsertAudit was handed events that do not continue the
+// chain where the head is.
+var errChainBroken = errors.New("events do not continue the audit chain")
+
+// InsertAudit implements store.Tx. It checks what it can cheaply: the
+// events are consecutive and the first follows the head (a conditional
+// move of the head), so that two writers can never fork the chain.
+func (t *txn) InsertAudit(ctx context.Context, events []store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	for i := 1; i < len(events); i++ {
+		if events[i].Seq != events[i-1].Seq+1 {
+			return fmt.Errorf("%s: insert audit events: seq %d follows %d: %w", t.d.Name, events[i].Seq, events[i-1].Seq, errChainBroken)
+		}
+	}
+	per := max(t.d.MaxParams/auditColCount, 1)
+	var b strings.Builder
+	for chunk := range slices.Chunk(events, per) {
+		b.Reset()
+		args := make([]any, 0, len(chunk)*auditColCount)
+		b.WriteString(`INSERT INTO audit_events (` + auditCols + `) VALUES `)
+		for i, e := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			t.d.placeholders(&b, len(args), auditColCount)
+			args = append(args, e.Seq, e.ID, t.d.encodeTime(e.Time), e.Actor, e.Action, e.Target, e.TenantID,
+				e.Outcome, e.ErrorCode, e.RequestID, e.ClientAddr, nullBytes(e.Details), nullBytes(e.PrevHash), e.Hash)
+		}
+		if _, err := t.exec(ctx, "insert audit events", "", b.String(), args...); err != nil {
+			return err
+		}
+	}
+	last := events[len(events)-1]
+	n, err := t.execN(ctx, "move audit head", "",
+		`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`, last.Seq, last.Hash, events[0].Seq-1)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		t.queries.tx.failed = true // the events are in; this transaction must not commit
+		return fmt.Errorf("%s: insert audit events: seq %d does not follow the head: %w (%w)",
+			t.d.Name, events[0].Seq, store.ErrConflict, errChainBroken)
+	}
+	return nil
+}

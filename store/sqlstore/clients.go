@@ -1,0 +1,197 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/store"
+)
+
+const clientCols = `id, tenant_id, owner_id, name, auth_method, secrets, jwks, jwks_uri, grant_types, scopes, audiences,
+	access_token_ttl_ns, status, status_changed_at, status_changed_by, last_used_at, created_at, updated_at`
+
+// secretJSON is the stored form of a client secret. Its field names are the
+// storage format, independent of the Go type's.
+type secretJSON struct {
+	ID        string     `json:"id"`
+	Hash      []byte     `json:"hash"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+func encodeSecrets(ss []store.ClientSecret) (string, error) {
+	if ss == nil {
+		return "null", nil
+	}
+	out := make([]secretJSON, len(ss))
+	for i, s := range ss {
+		out[i] = secretJSON{ID: s.ID, Hash: s.Hash, CreatedAt: s.CreatedAt.UTC().Truncate(time.Microsecond)}
+		if s.ExpiresAt != nil {
+			e := s.ExpiresAt.UTC().Truncate(time.Microsecond)
+			out[i].ExpiresAt = &e
+		}
+	}
+	return jsonText(out)
+}
+
+func decodeSecrets(in []secretJSON) []store.ClientSecret {
+	if in == nil {
+		return nil
+	}
+	out := make([]store.ClientSecret, len(in))
+	for i, s := range in {
+		out[i] = store.ClientSecret{ID: s.ID, Hash: s.Hash, CreatedAt: s.CreatedAt.UTC()}
+		if s.ExpiresAt != nil {
+			e := s.ExpiresAt.UTC()
+			out[i].ExpiresAt = &e
+		}
+	}
+	return out
+}
+
+func scanClient(r scanner, c *store.Client) error {
+	var (
+		secrets                         []secretJSON
+		jwks                            []byte
+		ttl                             int64
+		changed, lastUsed, created, upd timeCol
+	)
+	if err := r.Scan(&c.ID, &c.TenantID, &c.OwnerID, &c.Name, &c.AuthMethod, jsonCol{&secrets}, bytesCol{&jwks},
+		&c.JWKSURI, jsonCol{&c.GrantTypes}, jsonCol{&c.Scopes}, jsonCol{&c.Audiences}, &ttl, &c.Status, &changed,
+		&c.StatusChangedBy, &lastUsed, &created, &upd); err != nil {
+		return err
+	}
+	c.Secrets = decodeSecrets(secrets)
+	c.JWKS = jwks
+	c.AccessTokenTTL = time.Duration(ttl)
+	c.StatusChangedAt, c.LastUsedAt, c.CreatedAt, c.UpdatedAt = changed.T, lastUsed.ptr(), created.T, upd.T
+	return nil
+}
+
+func (q *queries) clientArgs(c store.Client) ([]any, error) {
+	secrets, err := encodeSecrets(c.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.ID, c.TenantID, c.OwnerID, c.Name, c.AuthMethod, secrets, nullBytes(c.JWKS), c.JWKSURI,
+		mustJSON(c.GrantTypes), mustJSON(c.Scopes), mustJSON(c.Audiences), int64(c.AccessTokenTTL), string(c.Status),
+		q.d.encodeTime(c.StatusChangedAt), c.StatusChangedBy, q.d.encodeNullTime(c.LastUsedAt),
+		q.d.encodeTime(c.CreatedAt), q.d.encodeTime(c.UpdatedAt)}, nil
+}
+
+func (q *queries) getClient(ctx context.Context, id, lock string) (store.Client, error) {
+	var c store.Client
+	err := q.row(ctx, "get client", id, func(r scanner) error { return scanClient(r, &c) },
+		`SELECT `+clientCols+` FROM clients WHERE id = $1`+lock, id)
+	return c, err
+}
+
+// GetClient implements store.Queries.
+func (q *queries) GetClient(ctx context.Context, id string) (store.Client, error) {
+	return q.getClient(ctx, id, "")
+}
+
+// ListClients implements store.Queries.
+func (q *queries) ListClients(ctx context.Context, f store.ClientFilter, p store.Page) ([]store.Client, string, error) {
+	var w where
+	w.eq("tenant_id", f.TenantID)
+	w.eq("owner_id", f.OwnerID)
+	w.eq("status", string(f.Status))
+	if p.After != "" {
+		w.add("id > ?", p.After)
+	}
+	limit := limitOf(p)
+	var out []store.Client
+	err := q.rows(ctx, "list clients", "", func(r scanner) error {
+		var c store.Client
+		if err := scanClient(r, &c); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	}, `SELECT `+clientCols+` FROM clients`+w.sql()+` ORDER BY id LIMIT `+w.arg(limit+1), w.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := pageOf(out, limit, func(c store.Client) string { return c.ID })
+	return out, next, nil
+}
+
+// CreateClient implements store.Mutations. The tenant and the owning
+// principal must exist.
+func (t *txn) CreateClient(ctx context.Context, c store.Client) error {
+	args, err := t.clientArgs(c)
+	if err != nil {
+		return fmt.Errorf("%s: create client %q: %w", t.d.Name, c.ID, err)
+	}
+	n, err := t.execN(ctx, "create client", c.ID,
+		`INSERT INTO clients (`+clientCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+		 $15, $16, $17, $18) ON CONFLICT DO NOTHING`, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: create client %q: exists: %w", t.d.Name, c.ID, store.ErrConflict)
+	}
+	t.markChanged()
+	return nil
+}
+
+// UpdateClient implements store.Mutations.
+func (t *txn) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error)) (store.Client, error) {
+	cur, err := t.getClient(ctx, id, t.d.ForUpdate)
+	if err != nil {
+		return store.Client{}, err
+	}
+	next, err := fn(cur)
+	if err != nil {
+		return store.Client{}, err
+	}
+	next.ID = id
+	args, err := t.clientArgs(next)
+	if err != nil {
+		return store.Client{}, fmt.Errorf("%s: update client %q: %w", t.d.Name, id, err)
+	}
+	if _, err := t.exec(ctx, "update client", id,
+		`UPDATE clients SET tenant_id = $2, owner_id = $3, name = $4, auth_method = $5, secrets = $6, jwks = $7,
+		 jwks_uri = $8, grant_types = $9, scopes = $10, audiences = $11, access_token_ttl_ns = $12, status = $13,
+		 status_changed_at = $14, status_changed_by = $15, last_used_at = $16, created_at = $17, updated_at = $18
+		 WHERE id = $1`, args...); err != nil {
+		return store.Client{}, err
+	}
+	t.markChanged()
+	return next, nil
+}
+
+// DeleteClient implements store.Mutations.
+func (t *txn) DeleteClient(ctx context.Context, id string) error {
+	n, err := t.execN(ctx, "delete client", id, `DELETE FROM clients WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: delete client %q: %w", t.d.Name, id, store.ErrNotFound)
+	}
+	t.markChanged()
+	return nil
+}
+
+// RecordClientUsage implements store.Mutations. It does not move
+// Generation: usage is not something a cache holds. Unknown clients are
+// skipped.
+func (t *txn) RecordClientUsage(ctx context.Context, us []store.ClientUsage) error {
+	// One order for every writer, so that two flushers never deadlock.
+	us = slices.Clone(us)
+	slices.SortFunc(us, func(a, b store.ClientUsage) int { return strings.Compare(a.ClientID, b.ClientID) })
+	for _, u := range us {
+		if _, err := t.exec(ctx, "record client usage", u.ClientID,
+			`UPDATE clients SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`,
+			u.ClientID, t.d.encodeTime(u.LastUsedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

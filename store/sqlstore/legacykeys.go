@@ -1,0 +1,305 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/store"
+)
+
+const legacyKeyCols = `id, hash, tenant_id, owner_id, owner_ref, scopes, label, environment, source, created_at,
+	expires_at, status, revoked_at, revoked_by, revoked_reason, rotated_from, last_used_at, use_count,
+	expiry_notice_at, updated_at`
+
+// legacyKeyColCount is how many columns legacyKeyCols names: the number of
+// bind parameters one row of a bulk insert takes.
+const legacyKeyColCount = 20
+
+// legacyKeyColsAs is legacyKeyCols qualified with a table alias.
+func legacyKeyColsAs(alias string) string {
+	cols := strings.Split(legacyKeyCols, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+func scanLegacyKey(r scanner, k *store.LegacyKey, extra ...any) error {
+	var created, expires, revoked, lastUsed, notice, updated timeCol
+	dest := []any{&k.ID, bytesCol{&k.Hash}, &k.TenantID, &k.OwnerID, &k.OwnerRef, jsonCol{&k.Scopes}, &k.Label,
+		&k.Environment, &k.Source, &created, &expires, &k.Status, &revoked, &k.RevokedBy, &k.RevokedReason,
+		&k.RotatedFrom, &lastUsed, &k.UseCount, &notice, &updated}
+	if err := r.Scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExpiryNoticeAt, k.UpdatedAt =
+		created.T, expires.ptr(), revoked.ptr(), lastUsed.ptr(), notice.ptr(), updated.T
+	return nil
+}
+
+func (q *queries) legacyKeyArgs(k store.LegacyKey) []any {
+	return []any{k.ID, k.Hash, k.TenantID, k.OwnerID, k.OwnerRef, mustJSON(k.Scopes), k.Label, k.Environment,
+		k.Source, q.d.encodeTime(k.CreatedAt), q.d.encodeNullTime(k.ExpiresAt), string(k.Status),
+		q.d.encodeNullTime(k.RevokedAt), k.RevokedBy, k.RevokedReason, k.RotatedFrom, q.d.encodeNullTime(k.LastUsedAt),
+		k.UseCount, q.d.encodeNullTime(k.ExpiryNoticeAt), q.d.encodeTime(k.UpdatedAt)}
+}
+
+func (q *queries) getLegacyKey(ctx context.Context, id, lock string) (store.LegacyKey, error) {
+	var k store.LegacyKey
+	err := q.row(ctx, "get legacy key", id, func(r scanner) error { return scanLegacyKey(r, &k) },
+		`SELECT `+legacyKeyCols+` FROM legacy_keys WHERE id = $1`+lock, id)
+	return k, err
+}
+
+// GetLegacyKey implements store.Queries.
+func (q *queries) GetLegacyKey(ctx context.Context, id string) (store.LegacyKey, error) {
+	return q.getLegacyKey(ctx, id, "")
+}
+
+// GetLegacyKeyByHash implements store.Queries. The hash is the unique
+// index's key: the lookup is one index probe, and never compares secrets.
+func (q *queries) GetLegacyKeyByHash(ctx context.Context, hash []byte) (store.LegacyKey, error) {
+	var k store.LegacyKey
+	// The hash is never put in an error message.
+	err := q.row(ctx, "get legacy key by hash", "", func(r scanner) error { return scanLegacyKey(r, &k) },
+		`SELECT `+legacyKeyCols+` FROM legacy_keys WHERE hash = $1`, hash)
+	return k, err
+}
+
+// ListLegacyKeys implements store.Queries.
+func (q *queries) ListLegacyKeys(ctx context.Context, f store.LegacyKeyFilter, p store.Page) ([]store.LegacyKey, string, error) {
+	var w where
+	w.eq("tenant_id", f.TenantID)
+	w.eq("owner_id", f.OwnerID)
+	w.eq("owner_ref", f.OwnerRef)
+	w.eq("status", string(f.Status))
+	if f.ExpiresBefore != nil {
+		w.add("expires_at < ?", q.d.encodeTime(*f.ExpiresBefore))
+	}
+	if f.ExpiryNoticePending {
+		w.add("expiry_notice_at IS NULL")
+	}
+	if p.After != "" {
+		w.add("id > ?", p.After)
+	}
+	limit := limitOf(p)
+	var out []store.LegacyKey
+	err := q.rows(ctx, "list legacy keys", "", func(r scanner) error {
+		var k store.LegacyKey
+		if err := scanLegacyKey(r, &k); err != nil {
+			return err
+		}
+		out = append(out, k)
+		return nil
+	}, `SELECT `+legacyKeyCols+` FROM legacy_keys`+w.sql()+` ORDER BY id LIMIT `+w.arg(limit+1), w.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := pageOf(out, limit, func(k store.LegacyKey) string { return k.ID })
+	return out, next, nil
+}
+
+// ListOrphanKeys implements store.Queries.
+func (q *queries) ListOrphanKeys(ctx context.Context, tenantID string, p store.Page) ([]store.OrphanKey, string, error) {
+	var w where
+	w.add("k.status = 'active'")
+	w.add("(p.id IS NULL OR p.status <> 'active' OR t.id IS NULL OR t.status <> 'active')")
+	w.eq("k.tenant_id", tenantID)
+	if p.After != "" {
+		w.add("k.id > ?", p.After)
+	}
+	limit := limitOf(p)
+	var out []store.OrphanKey
+	err := q.rows(ctx, "list orphan keys", tenantID, func(r scanner) error {
+		var o store.OrphanKey
+		var owner, tenant nullString
+		if err := scanLegacyKey(r, &o.Key, &owner, &tenant); err != nil {
+			return err
+		}
+		o.OwnerStatus, o.TenantStatus = store.Status(owner), store.Status(tenant)
+		out = append(out, o)
+		return nil
+	}, `SELECT `+legacyKeyColsAs("k")+`, p.status, t.status
+	    FROM legacy_keys k
+	    LEFT JOIN principals p ON p.id = k.owner_id
+	    LEFT JOIN tenants t ON t.id = k.tenant_id`+w.sql()+` ORDER BY k.id LIMIT `+w.arg(limit+1), w.args...)
+	if err != nil {
+		return nil, "", err
+	}
+	out, next := pageOf(out, limit, func(o store.OrphanKey) string { return o.Key.ID })
+	return out, next, nil
+}
+
+// LegacyKeyStats implements store.Queries. A key counts as used in the last
+// 7 (30) days when its last use is at or after now minus 7 (30) days. Every
+// tenant with keys appears, even one whose keys are all revoked.
+func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]store.KeyStats, error) {
+	var w where
+	since7 := w.arg(q.d.encodeTime(now.Add(-7 * 24 * time.Hour)))
+	since30 := w.arg(q.d.encodeTime(now.Add(-30 * 24 * time.Hour)))
+	w.eq("tenant_id", tenantID)
+	var out []store.KeyStats
+	err := q.rows(ctx, "legacy key stats", tenantID, func(r scanner) error {
+		var s store.KeyStats
+		if err := r.Scan(&s.TenantID, &s.Active, &s.Used7d, &s.Used30d, &s.NeverUsed); err != nil {
+			return err
+		}
+		out = append(out, s)
+		return nil
+	}, `SELECT tenant_id,
+	        COUNT(*) FILTER (WHERE status = 'active'),
+	        COUNT(*) FILTER (WHERE status = 'active' AND last_used_at >= `+since7+`),
+	        COUNT(*) FILTER (WHERE status = 'active' AND last_used_at >= `+since30+`),
+	        COUNT(*) FILTER (WHERE status = 'active' AND last_used_at IS NULL)
+	    FROM legacy_keys`+w.sql()+` GROUP BY tenant_id ORDER BY tenant_id`, w.args...)
+	return out, err
+}
+
+// HolderStats implements store.Queries. Holders are the distinct non-empty
+// owners of keys (whether or not the principal exists), ordered by tenant
+// and principal; LastKeyUse covers revoked keys too.
+func (q *queries) HolderStats(ctx context.Context, tenantID string, since time.Time) ([]store.HolderStats, error) {
+	var w where
+	sinceArg := w.arg(q.d.encodeTime(since))
+	w.add("k.owner_id <> ''")
+	w.eq("k.tenant_id", tenantID)
+	var out []store.HolderStats
+	err := q.rows(ctx, "holder stats", tenantID, func(r scanner) error {
+		var h store.HolderStats
+		var last timeCol
+		if err := r.Scan(&h.TenantID, &h.PrincipalID, &h.ActiveKeys, &h.KeysUsedSince, &last, &h.ClientsUsedSince); err != nil {
+			return err
+		}
+		h.LastKeyUse = last.ptr()
+		out = append(out, h)
+		return nil
+	}, `SELECT k.tenant_id, k.owner_id,
+	        COUNT(*) FILTER (WHERE k.status = 'active'),
+	        COUNT(*) FILTER (WHERE k.status = 'active' AND k.last_used_at >= `+sinceArg+`),
+	        MAX(k.last_used_at),
+	        (SELECT COUNT(*) FROM clients c WHERE c.owner_id = k.owner_id AND c.last_used_at >= `+sinceArg+`)
+	    FROM legacy_keys k`+w.sql()+`
+	    GROUP BY k.tenant_id, k.owner_id ORDER BY k.tenant_id, k.owner_id`, w.args...)
+	return out, err
+}
+
+// CreateLegacyKey implements store.Mutations. Neither the tenant nor the
+// owner has to exist: a broken import is exactly what keys must survive.
+func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
+	n, err := t.execN(ctx, "create legacy key", k.ID,
+		`INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+		 $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING`, t.legacyKeyArgs(k)...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: create legacy key %q: its id or hash exists: %w", t.d.Name, k.ID, store.ErrConflict)
+	}
+	t.markChanged()
+	return nil
+}
+
+// CreateLegacyKeys implements store.Mutations: multi-row inserts, as many
+// rows per statement as the database's parameter limit allows.
+func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
+	per := t.d.MaxParams / legacyKeyColCount
+	if per < 1 {
+		per = 1
+	}
+	inserted := make([]string, 0, len(ks))
+	var b strings.Builder
+	args := make([]any, 0, min(per, len(ks))*legacyKeyColCount)
+	for chunk := range slices.Chunk(ks, per) {
+		b.Reset()
+		args = args[:0]
+		b.WriteString(`INSERT INTO legacy_keys (` + legacyKeyCols + `) VALUES `)
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			t.d.placeholders(&b, len(args), legacyKeyColCount)
+			args = append(args, t.legacyKeyArgs(k)...)
+		}
+		b.WriteString(` ON CONFLICT DO NOTHING RETURNING id`)
+		err := t.rows(ctx, "create legacy keys", "", func(r scanner) error {
+			var id string
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			inserted = append(inserted, id)
+			return nil
+		}, b.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(inserted) > 0 {
+		t.markChanged()
+	}
+	return inserted, nil
+}
+
+// UpdateLegacyKey implements store.Mutations.
+func (t *txn) UpdateLegacyKey(ctx context.Context, id string, fn func(store.LegacyKey) (store.LegacyKey, error)) (store.LegacyKey, error) {
+	cur, err := t.getLegacyKey(ctx, id, t.d.ForUpdate)
+	if err != nil {
+		return store.LegacyKey{}, err
+	}
+	next, err := fn(cur)
+	if err != nil {
+		return store.LegacyKey{}, err
+	}
+	next.ID = id
+	if _, err := t.exec(ctx, "update legacy key", id,
+		`UPDATE legacy_keys SET hash = $2, tenant_id = $3, owner_id = $4, owner_ref = $5, scopes = $6, label = $7,
+		 environment = $8, source = $9, created_at = $10, expires_at = $11, status = $12, revoked_at = $13,
+		 revoked_by = $14, revoked_reason = $15, rotated_from = $16, last_used_at = $17, use_count = $18,
+		 expiry_notice_at = $19, updated_at = $20 WHERE id = $1`, t.legacyKeyArgs(next)...); err != nil {
+		return store.LegacyKey{}, err
+	}
+	t.markChanged()
+	return next, nil
+}
+
+// errEmptyRef guards RemapLegacyKeys: an empty reference would match every
+// issued key of the tenant.
+var errEmptyRef = errors.New("empty owner reference")
+
+// RemapLegacyKeys implements store.Mutations. Keys already pointing at
+// newOwnerID are not counted.
+func (t *txn) RemapLegacyKeys(ctx context.Context, tenantID, oldRef, newOwnerID string) (int64, error) {
+	if oldRef == "" {
+		return 0, fmt.Errorf("%s: remap legacy keys of tenant %q: %w", t.d.Name, tenantID, errEmptyRef)
+	}
+	n, err := t.execN(ctx, "remap legacy keys", oldRef,
+		`UPDATE legacy_keys SET owner_id = $3
+		 WHERE tenant_id = $1 AND (owner_ref = $2 OR owner_id = $2) AND owner_id <> $3`,
+		tenantID, oldRef, newOwnerID)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		t.markChanged()
+	}
+	return n, nil
+}
+
+// RecordKeyUsage implements store.Mutations. It does not move Generation.
+// Unknown keys are skipped.
+func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
+	us = slices.Clone(us)
+	slices.SortFunc(us, func(a, b store.KeyUsage) int { return strings.Compare(a.KeyID, b.KeyID) })
+	for _, u := range us {
+		if _, err := t.exec(ctx, "record key usage", u.KeyID,
+			`UPDATE legacy_keys SET use_count = use_count + $2,
+			 last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $3 THEN $3 ELSE last_used_at END
+			 WHERE id = $1`, u.KeyID, u.Count, t.d.encodeTime(u.LastUsedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/store"
+)
+
+// Status-list indices. A credential holds at most one current entry
+// (invalidated_at NULL, enforced by a partial unique index). Allocation
+// takes the smallest index in status_free, where purged indices go, or else
+// the next never-used one from the status_alloc counter: both O(log n),
+// however large the list grows.
+
+// GetStatusIndex implements store.Queries.
+func (q *queries) GetStatusIndex(ctx context.Context, credential string) (int64, error) {
+	var idx int64
+	err := q.row(ctx, "get status index", credential, func(r scanner) error { return r.Scan(&idx) },
+		`SELECT idx FROM status_entries WHERE credential = $1 AND invalidated_at IS NULL`, credential)
+	return idx, err
+}
+
+// ListStatusEntries implements store.Queries. limit <= 0 means
+// store.DefaultLimit; it is not capped, so that a status list can be built
+// in few round trips.
+func (q *queries) ListStatusEntries(ctx context.Context, afterIdx int64, limit int) ([]store.StatusEntry, error) {
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	var out []store.StatusEntry
+	err := q.rows(ctx, "list status entries", "", func(r scanner) error {
+		var e store.StatusEntry
+		var invalidated, expires timeCol
+		var cred, owner, tenant nullString
+		if err := r.Scan(&e.Idx, &e.Credential, &invalidated, &cred, &expires, &owner, &tenant); err != nil {
+			return err
+		}
+		e.InvalidatedAt, e.CredentialExpiresAt = invalidated.ptr(), expires.ptr()
+		e.CredentialStatus, e.OwnerStatus, e.TenantStatus = store.Status(cred), store.Status(owner), store.Status(tenant)
+		out = append(out, e)
+		return nil
+	}, `SELECT e.idx, e.credential, e.invalidated_at, COALESCE(c.status, k.status), k.expires_at, p.status, t.status
+	    FROM status_entries e
+	    LEFT JOIN clients c ON e.kind = 'client' AND c.id = e.ref
+	    LEFT JOIN legacy_keys k ON e.kind = 'key' AND k.id = e.ref
+	    LEFT JOIN principals p ON p.id = COALESCE(c.owner_id, k.owner_id)
+	    LEFT JOIN tenants t ON t.id = COALESCE(c.tenant_id, k.tenant_id)
+	    WHERE e.idx > $1 ORDER BY e.idx LIMIT $2`, afterIdx, limit)
+	return out, err
+}
+
+// lockStatus serialises allocation and purge across processes.
+func (t *txn) lockStatus(ctx context.Context) error {
+	if t.d.LockStatusIndex == "" {
+		return nil
+	}
+	_, err := t.exec(ctx, "lock status list", "", t.d.LockStatusIndex)
+	return err
+}
+
+// AllocateStatusIndex implements store.Mutations.
+func (t *txn) AllocateStatusIndex(ctx context.Context, credential string, now time.Time) (int64, error) {
+	kind, ref, ok := strings.Cut(credential, ":")
+	if !ok || kind == "" || ref == "" {
+		return 0, fmt.Errorf("%s: allocate status index: credential %q is not \"client:<id>\" or \"key:<id>\"", t.d.Name, credential)
+	}
+	if err := t.lockStatus(ctx); err != nil {
+		return 0, err
+	}
+	idx, err := t.GetStatusIndex(ctx, credential)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return idx, err
+	}
+	var smallest sql.NullInt64 // MIN over an empty table is NULL
+	if err := t.row(ctx, "find free status index", credential, func(r scanner) error { return r.Scan(&smallest) },
+		`SELECT MIN(idx) FROM status_free`); err != nil {
+		return 0, err
+	}
+	if smallest.Valid {
+		idx = smallest.Int64
+		if _, err := t.exec(ctx, "take free status index", credential, `DELETE FROM status_free WHERE idx = $1`, idx); err != nil {
+			return 0, err
+		}
+	} else if err := t.row(ctx, "allocate status index", credential, func(r scanner) error { return r.Scan(&idx) },
+		`UPDATE status_alloc SET next_idx = next_idx + 1 WHERE id = 1 RETURNING next_idx - 1`); err != nil {
+		return 0, err
+	}
+	if _, err := t.exec(ctx, "record status index", credential,
+		`INSERT INTO status_entries (idx, credential, kind, ref, allocated_at) VALUES ($1, $2, $3, $4, $5)`,
+		idx, credential, kind, ref, t.d.encodeTime(now)); err != nil {
+		return 0, err
+	}
+	return idx, nil
+}
+
+// InvalidateStatusIndex implements store.Mutations.
+func (t *txn) InvalidateStatusIndex(ctx context.Context, credential string, at time.Time) error {
+	_, err := t.exec(ctx, "invalidate status index", credential,
+		`UPDATE status_entries SET invalidated_at = $2 WHERE credential = $1 AND invalidated_at IS NULL`,
+		credential, t.d.encodeTime(at))
+	return err
+}
+
+// PurgeStatusEntries implements store.Mutations.
+func (t *txn) PurgeStatusEntries(ctx context.Context, invalidatedBefore time.Time) (int64, error) {
+	if err := t.lockStatus(ctx); err != nil {
+		return 0, err
+	}
+	before := t.d.encodeTime(invalidatedBefore)
+	if _, err := t.exec(ctx, "free status indices", "",
+		`INSERT INTO status_free (idx) SELECT idx FROM status_entries WHERE invalidated_at < $1`, before); err != nil {
+		return 0, err
+	}
+	return t.execN(ctx, "purge status entries", "", `DELETE FROM status_entries WHERE invalidated_at < $1`, before)
+}

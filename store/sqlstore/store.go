@@ -1,0 +1,299 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/authz/authz/store"
+)
+
+// Config is what a backend hands to New.
+type Config struct {
+	Dialect Dialect
+	// Writer runs every transaction and every write.
+	Writer *sql.DB
+	// Reader runs reads made outside a transaction; nil means Writer.
+	// SQLite gives a separate pool here so that reads never queue behind
+	// its single writer connection.
+	Reader *sql.DB
+	Logger *slog.Logger
+	// Changes implements store.Store.Changes; nil means the backend cannot
+	// push changes and Changes returns nil.
+	Changes func(ctx context.Context) <-chan struct{}
+	// PoolStats overrides the statistics of the database/sql pools, for
+	// backends whose real pool lives underneath (pgxpool).
+	PoolStats func() store.PoolStats
+	// OnClose runs after both pools are closed.
+	OnClose func() error
+}
+
+// Store implements store.Store over database/sql.
+type Store struct {
+	queries // reads outside transactions, on the reader pool
+
+	cfg    Config
+	writer *sql.DB
+	reader *sql.DB
+	log    *slog.Logger
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Tx    = (*txn)(nil)
+)
+
+// New returns a Store over the given pools. The schema must already be
+// migrated (see Migrate).
+func New(cfg Config) *Store {
+	reader := cfg.Reader
+	if reader == nil {
+		reader = cfg.Writer
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{cfg: cfg, writer: cfg.Writer, reader: reader, log: log}
+	s.queries = queries{d: &s.cfg.Dialect, c: reader}
+	return s
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries on a pool or inside a transaction.
+type queries struct {
+	d  *Dialect
+	c  querier
+	tx *txState // nil outside a transaction
+}
+
+// txState is what a transaction remembers between its statements.
+type txState struct {
+	// changed: a statement touched something Generation covers; the
+	// counter moves (and replicas are notified) at commit.
+	changed bool
+	// failed: a statement failed in the database; see errTxAborted.
+	failed bool
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// describe names an operation for an error message.
+func describe(op, id string) string {
+	if id == "" {
+		return op
+	}
+	return op + " " + strconv.Quote(id)
+}
+
+// fail translates err and, inside a transaction, marks it aborted unless
+// the error was merely "no rows".
+func (q *queries) fail(ctx context.Context, err error, op, id string) error {
+	if q.tx != nil && !errors.Is(err, sql.ErrNoRows) {
+		q.tx.failed = true
+	}
+	return q.d.translate(ctx, describe(op, id), err)
+}
+
+// check refuses to run a statement in an aborted transaction.
+func (q *queries) check(op, id string) error {
+	if q.tx != nil && q.tx.failed {
+		return fmt.Errorf("%s: %s: %w", q.d.Name, describe(op, id), errTxAborted)
+	}
+	return nil
+}
+
+func (q *queries) exec(ctx context.Context, op, id, query string, args ...any) (sql.Result, error) {
+	if err := q.check(op, id); err != nil {
+		return nil, err
+	}
+	res, err := q.c.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, q.fail(ctx, err, op, id)
+	}
+	return res, nil
+}
+
+// execN runs a statement and returns how many rows it affected.
+func (q *queries) execN(ctx context.Context, op, id, query string, args ...any) (int64, error) {
+	res, err := q.exec(ctx, op, id, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, q.fail(ctx, err, op, id)
+	}
+	return n, nil
+}
+
+// row runs a query expected to return one row and scans it with scan.
+// No row is store.ErrNotFound.
+func (q *queries) row(ctx context.Context, op, id string, scan func(scanner) error, query string, args ...any) error {
+	if err := q.check(op, id); err != nil {
+		return err
+	}
+	if err := scan(q.c.QueryRowContext(ctx, query, args...)); err != nil {
+		return q.fail(ctx, err, op, id)
+	}
+	return nil
+}
+
+// rows runs a query and calls each for every row.
+func (q *queries) rows(ctx context.Context, op, id string, each func(scanner) error, query string, args ...any) error {
+	if err := q.check(op, id); err != nil {
+		return err
+	}
+	rs, err := q.c.QueryContext(ctx, query, args...)
+	if err != nil {
+		return q.fail(ctx, err, op, id)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		if err := each(rs); err != nil {
+			return q.fail(ctx, err, op, id)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return q.fail(ctx, err, op, id)
+	}
+	return nil
+}
+
+// markChanged records that the transaction changed something Generation
+// covers.
+func (q *queries) markChanged() { q.tx.changed = true }
+
+// txn implements store.Tx.
+type txn struct {
+	queries
+	s *Store
+}
+
+// Tx runs fn in one transaction on the writer pool. On SQLite the
+// transaction begins IMMEDIATE and so holds the write lock from the start;
+// on PostgreSQL it is READ COMMITTED, and read-modify-writes take row locks.
+//
+// fn must use the Tx it is given, never the Store: on SQLite the Store's
+// writes wait for the one writer connection that fn's transaction holds.
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.inTx(ctx, func(t *txn) error { return fn(t) })
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return s.d.translate(ctx, "begin transaction", err)
+	}
+	t := &txn{queries: queries{d: s.d, c: sqlTx, tx: &txState{}}, s: s}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Rollback also runs when fn panics; the panic then goes on.
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			s.log.WarnContext(ctx, "rollback failed", "backend", s.d.Name, "err", rbErr)
+		}
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.queries.tx.failed {
+		// fn swallowed a database error; PostgreSQL would refuse to
+		// commit, so nothing commits anywhere.
+		return fmt.Errorf("%s: commit: %w", s.d.Name, errTxAborted)
+	}
+	if t.queries.tx.changed {
+		if _, err := t.exec(ctx, "record change", "", `UPDATE generation SET value = value + 1 WHERE id = 1`); err != nil {
+			return err
+		}
+		if s.d.Notify != "" {
+			if _, err := t.exec(ctx, "notify change", "", s.d.Notify); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.d.translate(ctx, "commit", err)
+	}
+	committed = true
+	return nil
+}
+
+// Changes implements store.Store.
+func (s *Store) Changes(ctx context.Context) <-chan struct{} {
+	if s.cfg.Changes == nil {
+		return nil
+	}
+	return s.cfg.Changes(ctx)
+}
+
+// PoolStats implements store.Store.
+func (s *Store) PoolStats() store.PoolStats {
+	if s.cfg.PoolStats != nil {
+		return s.cfg.PoolStats()
+	}
+	st := statsOf(s.writer.Stats())
+	if s.reader != s.writer {
+		r := statsOf(s.reader.Stats())
+		st.Open += r.Open
+		st.InUse += r.InUse
+		st.Idle += r.Idle
+		st.WaitCount += r.WaitCount
+		st.WaitDuration += r.WaitDuration
+	}
+	return st
+}
+
+func statsOf(s sql.DBStats) store.PoolStats {
+	return store.PoolStats{
+		Open:         s.OpenConnections,
+		InUse:        s.InUse,
+		Idle:         s.Idle,
+		WaitCount:    s.WaitCount,
+		WaitDuration: s.WaitDuration,
+	}
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.writer.PingContext(ctx); err != nil {
+		return s.d.translate(ctx, "ping", err)
+	}
+	return nil
+}
+
+// Backend implements store.Store.
+func (s *Store) Backend() string { return s.d.Name }
+
+// Close closes both pools and then runs the backend's OnClose.
+func (s *Store) Close() error {
+	var errs []error
+	if s.reader != s.writer {
+		errs = append(errs, s.reader.Close())
+	}
+	errs = append(errs, s.writer.Close())
+	if s.cfg.OnClose != nil {
+		errs = append(errs, s.cfg.OnClose())
+	}
+	return errors.Join(errs...)
+}
+
+// Generation implements store.Queries.
+func (q *queries) Generation(ctx context.Context) (int64, error) {
+	var g int64
+	err := q.row(ctx, "read generation", "", func(r scanner) error { return r.Scan(&g) },
+		`SELECT value FROM generation WHERE id = 1`)
+	return g, err
+}

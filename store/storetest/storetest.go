@@ -1,0 +1,142 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/store"
+)
+
+// Run is the conformance suite: every backend passes it. open returns a
+// fresh, empty, migrated store for each subtest; the suite does not close
+// it (open registers its own cleanup).
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	for _, c := range []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Tenants", testTenants},
+		{"Principals", testPrincipals},
+		{"Clients", testClients},
+		{"RolesAndBindings", testRolesAndBindings},
+		{"LegacyKeys", testLegacyKeys},
+		{"CreateLegacyKeys", testCreateLegacyKeys},
+		{"RemapLegacyKeys", testRemapLegacyKeys},
+		{"KeyUsage", testKeyUsage},
+		{"LegacyKeyStats", testLegacyKeyStats},
+		{"HolderStats", testHolderStats},
+		{"OrphanKeys", testOrphanKeys},
+		{"SigningKeys", testSigningKeys},
+		{"Settings", testSettings},
+		{"Generation", testGeneration},
+		{"Pagination", testPagination},
+		{"TxRollback", testTxRollback},
+		{"TxPanic", testTxPanic},
+		{"TxAbortedAfterError", testTxAbortedAfterError},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Audit", testAudit},
+		{"AuditHeadLock", testAuditHeadLock},
+		{"AssertionJTI", testAssertionJTI},
+		{"RevokedTokens", testRevokedTokens},
+		{"PurgeExpired", testPurgeExpired},
+		{"Webhooks", testWebhooks},
+		{"ClaimWebhooksConcurrently", testClaimWebhooksConcurrently},
+		{"StatusList", testStatusList},
+		{"AllocateStatusIndexConcurrently", testAllocateStatusIndexConcurrently},
+		{"StatusEntries", testStatusEntries},
+		{"Ping", testPing},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.fn(t, open(t))
+		})
+	}
+}
+
+// t0 is the suite's clock: a fixed instant with microsecond detail, so
+// that every comparison also checks precision and time zone handling.
+var t0 = time.Date(2031, 3, 14, 15, 9, 26, 535897000, time.UTC)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+func ptr[T any](v T) *T { return &v }
+
+func ctxOf(t *testing.T) context.Context { return t.Context() }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantErr fails unless errors.Is(err, target).
+func wantErr(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got error %v, want %v", what, err, target)
+	}
+}
+
+// Fixtures. Identifiers are fixed and readable; each subtest has a store
+// of its own.
+
+func tenant(id string) store.Tenant {
+	return store.Tenant{
+		ID: id, Name: "name-" + id, Status: store.StatusActive,
+		StatusChangedAt: t0, StatusChangedBy: "cli", CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func principal(id, tenantID string) store.Principal {
+	return store.Principal{
+		ID: id, TenantID: tenantID, Kind: store.KindService, DisplayName: "P " + id,
+		Status: store.StatusActive, StatusChangedAt: t0, StatusChangedBy: "cli", CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func client(id, tenantID, ownerID string) store.Client {
+	return store.Client{
+		ID: id, TenantID: tenantID, OwnerID: ownerID, Name: "client " + id, AuthMethod: store.AuthSecretBasic,
+		Secrets:    []store.ClientSecret{{ID: "sec_" + id, Hash: []byte("hash-" + id), CreatedAt: t0}},
+		GrantTypes: []string{store.GrantClientCredentials}, Scopes: []string{"orders:read"},
+		Audiences: []string{"https://api.example"}, Status: store.StatusActive,
+		StatusChangedAt: t0, CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func role(id, tenantID, name string, perms ...string) store.Role {
+	return store.Role{ID: id, TenantID: tenantID, Name: name, Permissions: perms, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func legacyKey(id, tenantID, ownerID string) store.LegacyKey {
+	return store.LegacyKey{
+		ID: id, Hash: []byte("hash-of-" + id), TenantID: tenantID, OwnerID: ownerID, Scopes: []string{},
+		Label: "label " + id, Environment: "prod", Source: store.SourceIssued, CreatedAt: t0,
+		Status: store.StatusActive, UpdatedAt: t0,
+	}
+}
+
+// seed creates a tenant with one active principal in it.
+func seed(t *testing.T, s store.Store, tenantID, principalID string) {
+	t.Helper()
+	must(t, s.CreateTenant(ctxOf(t), tenant(tenantID)))
+	must(t, s.CreatePrincipal(ctxOf(t), principal(principalID, tenantID)))
+}
+
+// diff describes how got differs from want, or returns "". Values are
+// compared exactly (reflect.DeepEqual): the store returns times in UTC at
+// microsecond precision, the same form the fixtures use.
+func diff[T any](got, want T) string {
+	if reflect.DeepEqual(got, want) {
+		return ""
+	}
+	g, _ := json.Marshal(got)
+	w, _ := json.Marshal(want)
+	return fmt.Sprintf("\n got: %s\nwant: %s", g, w)
+}
