@@ -3,7 +3,6 @@ package legacykeys_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/store"
-	"github.com/authz/authz/store/sqlite"
+	"github.com/authz/authz/store/storetest"
 )
 
 // t0 is the tests' starting instant; every component reads the harness
@@ -56,19 +55,12 @@ func newHarness(t *testing.T, st store.Store) *harness {
 	return &harness{t: t, st: st, svc: svc, hasher: hasher, clock: c, ctx: ctx}
 }
 
-func openSQLite(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "authz.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
+func openSQLite(t *testing.T) store.Store { return storetest.OpenSQLite(t) }
 
-// eachBackend runs fn on every backend.
+// eachBackend runs fn on a fresh store of every backend (SQLite, and
+// PostgreSQL when it is reachable or CI=true).
 func eachBackend(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite(t)) })
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) { fn(t, open(t)) })
 }
 
 func must(t *testing.T, err error) {

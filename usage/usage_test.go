@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/authz/authz/store"
-	"github.com/authz/authz/store/sqlite"
+	"github.com/authz/authz/store/storetest"
 )
 
 var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
@@ -43,11 +42,7 @@ func (f *flaky) RecordClientUsage(ctx context.Context, us []store.ClientUsage) e
 
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "authz.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.OpenSQLite(t)
 	ctx := t.Context()
 	must(t, st.CreateTenant(ctx, store.Tenant{ID: "ten_a", Name: "a", Status: store.StatusActive, StatusChangedAt: t0, CreatedAt: t0, UpdatedAt: t0}))
 	must(t, st.CreatePrincipal(ctx, store.Principal{ID: "prn_a", TenantID: "ten_a", Kind: store.KindService, DisplayName: "a", Status: store.StatusActive, StatusChangedAt: t0, CreatedAt: t0, UpdatedAt: t0}))
