@@ -32,8 +32,8 @@ const (
 // Config tunes a Manager. Zero values take the defaults above.
 type Config struct {
 	// Alg is the algorithm of newly created keys: ES256 (default), EdDSA or
-	// RS256 (RSA 2048). Existing keys keep theirs; a next key of another
-	// algorithm is replaced, so a change takes effect at the next rotation.
+	// RS256 (RSA 2048). Existing keys keep theirs; Init replaces a next key
+	// of another algorithm, so a change takes effect at the next rotation.
 	Alg string
 	// RotationPeriod is how long a key signs before it is rotated
 	// automatically. Negative disables automatic rotation.

@@ -32,7 +32,7 @@ func (m *Manager) Init(ctx context.Context) error {
 	if s := m.snap.Load(); s.current != nil && s.nextRow != nil && s.nextRow.Alg == m.cfg.Alg {
 		return nil
 	}
-	if err := m.change(ctx, "system", func(t *txKeys) error { return t.reconcile(false) }); err != nil {
+	if err := m.change(ctx, "system", func(t *txKeys) error { return t.reconcile(reconcileInit) }); err != nil {
 		return err
 	}
 	return m.Reload(ctx)
@@ -47,7 +47,7 @@ func (m *Manager) Maintain(ctx context.Context) error {
 	if s != nil && m.now().Before(m.dueAt(s)) {
 		return nil
 	}
-	if err := m.change(ctx, "system", func(t *txKeys) error { return t.reconcile(true) }); err != nil {
+	if err := m.change(ctx, "system", func(t *txKeys) error { return t.reconcile(reconcileScheduled) }); err != nil {
 		return err
 	}
 	return m.Reload(ctx)
@@ -55,7 +55,7 @@ func (m *Manager) Maintain(ctx context.Context) error {
 
 // dueAt is when the loaded key set next needs a change.
 func (m *Manager) dueAt(s *snapshot) time.Time {
-	if s.current == nil || s.nextRow == nil || s.nextRow.Alg != m.cfg.Alg {
+	if s.current == nil || s.nextRow == nil {
 		return time.Time{}
 	}
 	due := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -141,7 +141,7 @@ func (m *Manager) Withdraw(ctx context.Context, kid string) error {
 				return err
 			}
 		}
-		return t.reconcile(false)
+		return t.reconcile(0)
 	})
 	if err != nil {
 		return err
@@ -290,10 +290,23 @@ func (t *txKeys) find(state store.SigningKeyState) *store.SigningKey {
 	return out
 }
 
+// What reconcile does beyond restoring the invariant.
+type reconcileMode int
+
+const (
+	// reconcileInit also replaces a next key of another algorithm than the
+	// configured one. Only at start: replicas of a rolling deployment that
+	// disagree on the algorithm would otherwise replace each other's next
+	// key on every tick.
+	reconcileInit reconcileMode = 1 << iota
+	// reconcileScheduled also rotates when the rotation is due.
+	reconcileScheduled
+)
+
 // reconcile brings the key set to its invariant: retired keys past
-// RemoveAfter removed, exactly one current key, one next key of the
-// configured algorithm; and, if rotate, the automatic rotation done when due.
-func (t *txKeys) reconcile(rotate bool) error {
+// RemoveAfter removed, exactly one current key, one next key; plus what
+// mode adds.
+func (t *txKeys) reconcile(mode reconcileMode) error {
 	cfg := t.m.cfg
 	for _, r := range t.rows {
 		if r.State == store.SigningRetired && r.RemoveAfter != nil && !t.now.Before(*r.RemoveAfter) {
@@ -328,14 +341,14 @@ func (t *txKeys) reconcile(rotate bool) error {
 		if _, err := t.create(store.SigningCurrent); err != nil {
 			return err
 		}
-	case rotate:
+	case mode&reconcileScheduled != 0:
 		if at, ok := t.m.rotationAt(*cur, next); ok && !t.now.Before(at) {
 			if _, err := t.promote(*next, "scheduled"); err != nil {
 				return err
 			}
 		}
 	}
-	if next = t.find(store.SigningNext); next != nil && next.Alg != cfg.Alg {
+	if next = t.find(store.SigningNext); mode&reconcileInit != 0 && next != nil && next.Alg != cfg.Alg {
 		// It never signed, so it can go at once; its replacement is
 		// published ahead like any next key.
 		if err := t.remove(*next, "algorithm changed to "+cfg.Alg); err != nil {

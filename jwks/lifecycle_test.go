@@ -458,7 +458,20 @@ func TestAlgorithmChange(t *testing.T) {
 	if got := m2.Algs(); !slices.Equal(got, []string{jwks.EdDSA, jwks.ES256}) {
 		t.Fatalf("Algs = %v", got)
 	}
-	c.Advance(publishAhead)
+	// A replica still configured for ES256 (a rolling deployment) leaves
+	// the new next key alone rather than fighting over it.
+	edNext := one(t, m2, store.SigningNext)
+	c.Advance(time.Minute)
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := one(t, m, store.SigningNext); got != edNext {
+		t.Fatalf("the ES256 replica replaced the EdDSA next key %s with %s", edNext, got)
+	}
+	c.Advance(publishAhead - time.Minute)
 	if _, err := m2.Rotate(ctx); err != nil {
 		t.Fatal(err)
 	}
