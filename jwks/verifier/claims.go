@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -30,15 +31,26 @@ type Claims struct {
 	// Act is the actor that obtained the token on the subject's behalf
 	// (RFC 8693 §4.1), such as a gateway exchanging a caller's key.
 	Act *Actor
-	// Raw holds every claim as decoded JSON, including ones this type
-	// does not model (such as status). Treat it as read-only.
-	Raw map[string]any
+	// Raw is the verified JSON payload, for claims this type does not
+	// model (such as status); decode it with Decode or Map.
+	Raw json.RawMessage
 }
 
 // Actor is an RFC 8693 §4.1 act claim; Act nests prior actors.
 type Actor struct {
 	Subject string
 	Act     *Actor
+}
+
+// Decode unmarshals the verified payload into v (a struct with the claims
+// the caller needs).
+func (c *Claims) Decode(v any) error { return json.Unmarshal(c.Raw, v) }
+
+// Map returns every claim as decoded JSON.
+func (c *Claims) Map() (map[string]any, error) {
+	var m map[string]any
+	err := json.Unmarshal(c.Raw, &m)
+	return m, err
 }
 
 // LegacyKey reports whether the token was obtained by exchanging a legacy
@@ -94,125 +106,178 @@ func (r Require) Check(c *Claims) error {
 	return nil
 }
 
-// claimsFrom types the claims golang-jwt has verified. golang-jwt has
-// already checked exp, iat, nbf, iss and aud; this adds the RFC 9068 §2.2
-// claims that must be present and the types of authz's own.
-func claimsFrom(m jwt.MapClaims) (*Claims, error) {
-	c := &Claims{Raw: m}
-	var ok bool
-	bad := func(name string) (*Claims, error) {
-		return nil, refuse(ReasonClaims, "The access token's "+name+" claim is missing or malformed.", nil)
-	}
-	if c.Issuer, ok = str(m, "iss", true); !ok {
-		return bad("iss")
-	}
-	if c.Subject, ok = str(m, "sub", true); !ok {
-		return bad("sub")
-	}
-	if c.JTI, ok = str(m, "jti", true); !ok {
-		return bad("jti")
-	}
-	if c.ClientID, ok = str(m, "client_id", true); !ok {
-		return bad("client_id")
-	}
-	if c.Tenant, ok = str(m, "tenant", false); !ok {
-		return bad("tenant")
-	}
-	if c.KeyID, ok = str(m, "key_id", false); !ok {
-		return bad("key_id")
-	}
-	scope, ok := str(m, "scope", false)
-	if !ok {
-		return bad("scope")
-	}
-	c.Scope = strings.Fields(scope)
-	aud, err := m.GetAudience()
-	if err != nil {
-		return bad("aud")
-	}
-	c.Audience = aud
-	if c.Roles, ok = stringList(m["roles"]); !ok {
-		return bad("roles")
-	}
-	if c.ExpiresAt, ok = date(m, "exp", true); !ok {
-		return bad("exp")
-	}
-	if c.IssuedAt, ok = date(m, "iat", true); !ok {
-		return bad("iat")
-	}
-	if c.NotBefore, ok = date(m, "nbf", false); !ok {
-		return bad("nbf")
-	}
-	if a, present := m["act"]; present {
-		if c.Act, ok = actor(a, 0); !ok {
-			return bad("act")
+// tokenClaims is what golang-jwt decodes the payload into. It only keeps
+// the bytes: they are decoded when the validator first asks for a claim,
+// which golang-jwt does after the signature has verified. So the claims
+// decoder only ever sees issuer-signed input, and a forged token costs no
+// more than its header and signature.
+type tokenClaims struct {
+	raw     []byte
+	w       wireClaims
+	decoded bool
+	err     error
+}
+
+// wireClaims has the claims in their JSON shapes, as decodePayload fills
+// them: a claim of the wrong type fails the token.
+type wireClaims struct {
+	Issuer    string
+	Subject   string
+	Audience  audience
+	ExpiresAt *numericDate
+	NotBefore *numericDate
+	IssuedAt  *numericDate
+	JTI       string
+	ClientID  string
+	Scope     string
+	Tenant    string
+	Roles     []string
+	KeyID     string
+	Act       *actorClaim
+}
+
+// UnmarshalJSON keeps a copy of the payload (golang-jwt has validated it
+// as JSON by now) for decode.
+func (t *tokenClaims) UnmarshalJSON(b []byte) error {
+	t.raw = slices.Clone(b)
+	return nil
+}
+
+func (t *tokenClaims) decode() error {
+	if !t.decoded {
+		t.decoded = true
+		// One string backs every claim value (substrings share it).
+		if err := decodePayload(string(t.raw), &t.w); err != nil {
+			t.err = refuse(ReasonClaims, "The access token has a claim of the wrong type.", err)
 		}
+	}
+	return t.err
+}
+
+func (t *tokenClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	if err := t.decode(); err != nil {
+		return nil, err
+	}
+	return t.w.ExpiresAt.jwt(), nil
+}
+
+func (t *tokenClaims) GetIssuedAt() (*jwt.NumericDate, error) {
+	if err := t.decode(); err != nil {
+		return nil, err
+	}
+	return t.w.IssuedAt.jwt(), nil
+}
+
+func (t *tokenClaims) GetNotBefore() (*jwt.NumericDate, error) {
+	if err := t.decode(); err != nil {
+		return nil, err
+	}
+	return t.w.NotBefore.jwt(), nil
+}
+
+func (t *tokenClaims) GetIssuer() (string, error) {
+	if err := t.decode(); err != nil {
+		return "", err
+	}
+	return t.w.Issuer, nil
+}
+
+func (t *tokenClaims) GetSubject() (string, error) {
+	if err := t.decode(); err != nil {
+		return "", err
+	}
+	return t.w.Subject, nil
+}
+
+func (t *tokenClaims) GetAudience() (jwt.ClaimStrings, error) {
+	if err := t.decode(); err != nil {
+		return nil, err
+	}
+	return jwt.ClaimStrings(t.w.Audience), nil
+}
+
+// claims types the claims golang-jwt has verified (exp, iat, nbf, iss and
+// aud are checked by then) and checks the RFC 9068 §2.2 claims that must be
+// present.
+func (t *tokenClaims) claims() (*Claims, error) {
+	if err := t.decode(); err != nil {
+		return nil, err
+	}
+	w := &t.w
+	for _, req := range [...]struct{ name, v string }{{"sub", w.Subject}, {"jti", w.JTI}, {"client_id", w.ClientID}} {
+		if req.v == "" {
+			return nil, refuse(ReasonClaims, "The access token's "+req.name+" claim is missing.", nil)
+		}
+	}
+	if w.ExpiresAt == nil || w.IssuedAt == nil {
+		return nil, refuse(ReasonClaims, "The access token lacks exp or iat.", nil)
+	}
+	c := &Claims{
+		Issuer:    w.Issuer,
+		Subject:   w.Subject,
+		Audience:  w.Audience,
+		ExpiresAt: w.ExpiresAt.time(),
+		IssuedAt:  w.IssuedAt.time(),
+		JTI:       w.JTI,
+		ClientID:  w.ClientID,
+		Scope:     strings.Fields(w.Scope),
+		Tenant:    w.Tenant,
+		Roles:     w.Roles,
+		KeyID:     w.KeyID,
+		Raw:       t.raw,
+	}
+	if w.NotBefore != nil {
+		c.NotBefore = w.NotBefore.time()
+	}
+	if w.Act != nil {
+		a, ok := w.Act.actor(0)
+		if !ok {
+			return nil, refuse(ReasonClaims, "The access token's act claim is malformed.", nil)
+		}
+		c.Act = a
 	}
 	return c, nil
 }
 
-func str(m jwt.MapClaims, name string, required bool) (string, bool) {
-	v, present := m[name]
-	if !present {
-		return "", !required
-	}
-	s, ok := v.(string)
-	return s, ok && (s != "" || !required)
+// numericDate is an RFC 7519 NumericDate: a JSON number of seconds.
+type numericDate float64
+
+func (d *numericDate) time() time.Time {
+	sec, frac := math.Modf(float64(*d))
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
 }
 
-func stringList(v any) ([]string, bool) {
-	if v == nil {
-		return nil, true
+func (d *numericDate) jwt() *jwt.NumericDate {
+	if d == nil {
+		return nil
 	}
-	list, ok := v.([]any)
-	if !ok {
+	return &jwt.NumericDate{Time: d.time()}
+}
+
+// audience is the aud claim: a string or an array of strings (RFC 7519
+// §4.1.3).
+type audience []string
+
+// actorClaim is the act claim (RFC 8693 §4.1).
+type actorClaim struct {
+	Subject string
+	Act     *actorClaim
+}
+
+// maxActorDepth bounds act nesting: delegation chains are short.
+const maxActorDepth = 8
+
+func (a *actorClaim) actor(depth int) (*Actor, bool) {
+	if depth >= maxActorDepth || a.Subject == "" {
 		return nil, false
 	}
-	out := make([]string, 0, len(list))
-	for _, e := range list {
-		s, ok := e.(string)
+	out := &Actor{Subject: a.Subject}
+	if a.Act != nil {
+		inner, ok := a.Act.actor(depth + 1)
 		if !ok {
 			return nil, false
 		}
-		out = append(out, s)
+		out.Act = inner
 	}
 	return out, true
-}
-
-func date(m jwt.MapClaims, name string, required bool) (time.Time, bool) {
-	v, present := m[name]
-	if !present {
-		return time.Time{}, !required
-	}
-	f, ok := v.(float64)
-	if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
-}
-
-// maxActorDepth bounds act nesting: delegation chains are short, and an
-// unbounded recursion on attacker-shaped input is a stack risk.
-const maxActorDepth = 8
-
-func actor(v any, depth int) (*Actor, bool) {
-	if depth >= maxActorDepth {
-		return nil, false
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, false
-	}
-	sub, ok := m["sub"].(string)
-	if !ok || sub == "" {
-		return nil, false
-	}
-	a := &Actor{Subject: sub}
-	if inner, present := m["act"]; present {
-		if a.Act, ok = actor(inner, depth+1); !ok {
-			return nil, false
-		}
-	}
-	return a, true
 }

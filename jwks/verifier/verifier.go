@@ -137,10 +137,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		audience: slices.Clone(cfg.Audience),
 		algs:     algs,
-		maxSize: orDefault(cfg.MaxTokenSize, DefaultMaxTokenSize),
-		status:  cfg.StatusChecker,
-		metrics: m,
-		done:    make(chan struct{}),
+		maxSize:  orDefault(cfg.MaxTokenSize, DefaultMaxTokenSize),
+		status:   cfg.StatusChecker,
+		metrics:  m,
+		done:     make(chan struct{}),
 	}
 	jwksURL := cfg.JWKSURL
 	if jwksURL == "" {
@@ -257,14 +257,14 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
 		return nil, refuse(ReasonMalformed, "", nil)
 	}
-	raw := jwt.MapClaims{}
-	tok, err := v.parser.ParseWithClaims(token, raw, func(t *jwt.Token) (any, error) {
+	tc := &tokenClaims{}
+	tok, err := v.parser.ParseWithClaims(token, tc, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
 	})
 	if err != nil {
-		return nil, v.classify(tok, err)
+		return nil, v.classify(tok, tc, err)
 	}
-	c, err := claimsFrom(raw)
+	c, err := tc.claims()
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +320,7 @@ func atJWT(typ any) bool {
 // classify turns golang-jwt's error into a typed refusal. When several
 // claims fail at once, the one that says most about the token wins: a
 // token for another issuer or audience is that, whether expired or not.
-func (v *Verifier) classify(tok *jwt.Token, err error) *Error {
+func (v *Verifier) classify(tok *jwt.Token, tc *tokenClaims, err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
@@ -347,11 +347,11 @@ func (v *Verifier) classify(tok *jwt.Token, err error) *Error {
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		// A token without iss or aud is as foreign as one with the wrong
 		// value; say so rather than "missing claim".
-		if m, ok := tok.Claims.(jwt.MapClaims); ok {
-			if iss, _ := m["iss"].(string); v.issuer != "" && iss == "" {
+		if tc.decoded && tc.err == nil {
+			if v.issuer != "" && tc.w.Issuer == "" {
 				return refuse(ReasonIssuer, "", err)
 			}
-			if aud, _ := m.GetAudience(); len(v.audience) > 0 && len(aud) == 0 {
+			if aud := tc.w.Audience; len(v.audience) > 0 && (len(aud) == 0 || len(aud) == 1 && aud[0] == "") {
 				return refuse(ReasonAudience, "", err)
 			}
 		}
