@@ -24,7 +24,10 @@ func TestReports(t *testing.T) {
 			h.principal(p, "ten_a", "")
 		}
 		h.principal("prn_b", "ten_b", "")
-		mk := func(owner string, expiresIn time.Duration) store.LegacyKey { _, k := h.issue(owner, expiresIn); return k }
+		mk := func(owner string, expiresIn time.Duration) store.LegacyKey {
+			_, k := h.issue(owner, expiresIn)
+			return k
+		}
 
 		// ten_a, active keys and their last use (now = t0 + 100 days):
 		//   dual:    k1 used 2 days ago, k2 used 20 days ago; a client used 1 day ago
