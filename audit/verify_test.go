@@ -99,6 +99,7 @@ func TestVerifyReportsTheFirstBreak(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has databases of its own
 			eachBackend(t, func(t *testing.T, b backend) {
 				seedLog(t, b.st, n)
 				tc.tamper(t, b)

@@ -1,22 +1,13 @@
 package notify
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/authz/authz/store"
-	"github.com/authz/authz/store/sqlite"
+	"github.com/authz/authz/store/storetest"
 )
 
-// eachBackend runs fn on a fresh store of every backend.
+// eachBackend runs fn on a fresh store of every backend (storetest.Each).
 func eachBackend(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "authz.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		fn(t, st)
-	})
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) { fn(t, open(t)) })
 }
