@@ -137,6 +137,7 @@ type StatusEntry struct {
 
 // PoolStats describes a backend's connection pool.
 type PoolStats struct {
+	MaxOpen      int // the most connections the pool will open
 	Open         int
 	InUse        int
 	Idle         int

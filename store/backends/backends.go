@@ -11,17 +11,45 @@ import (
 	"github.com/authz/authz/store/sqlite"
 )
 
-// Open opens and migrates the store that databaseURL names. Accepted forms:
+// Backend names, as store.Store.Backend reports them.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Parse tells which backend databaseURL names and what to hand it: the
+// file path for SQLite, the whole URL for PostgreSQL. Accepted forms:
 // sqlite:PATH, sqlite://PATH, file:PATH, postgres://... and
-// postgresql://... . A nil logger discards.
-func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (store.Store, error) {
-	scheme, rest, _ := strings.Cut(databaseURL, ":")
-	switch strings.ToLower(scheme) {
-	case "sqlite", "file":
-		path := strings.TrimPrefix(rest, "//")
-		return sqlite.Open(ctx, path, sqlite.WithLogger(logger))
-	case "postgres", "postgresql":
-		return postgres.Open(ctx, databaseURL, postgres.WithLogger(logger))
+// postgresql://... . The error names only the scheme, never the rest,
+// which may hold a password.
+func Parse(databaseURL string) (backend, target string, err error) {
+	scheme, rest, found := strings.Cut(databaseURL, ":")
+	if found {
+		switch strings.ToLower(scheme) {
+		case "sqlite", "file":
+			path := strings.TrimPrefix(rest, "//")
+			if path == "" {
+				return "", "", fmt.Errorf("--database %s: names no file: use sqlite:PATH, for example sqlite:authz.db", scheme+":")
+			}
+			return SQLite, path, nil
+		case "postgres", "postgresql":
+			if strings.HasPrefix(rest, "//") {
+				return Postgres, databaseURL, nil
+			}
+		}
 	}
-	return nil, fmt.Errorf("unknown --database %q: use sqlite:PATH (for example sqlite:authz.db) or postgres://USER@HOST:PORT/DB", scheme)
+	return "", "", fmt.Errorf("unknown --database %q: use sqlite:PATH (for example sqlite:authz.db) or postgres://USER@HOST:PORT/DB", scheme)
+}
+
+// Open opens and migrates the store that databaseURL names (see Parse). A
+// nil logger discards.
+func Open(ctx context.Context, databaseURL string, logger *slog.Logger) (store.Store, error) {
+	backend, target, err := Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if backend == SQLite {
+		return sqlite.Open(ctx, target, sqlite.WithLogger(logger))
+	}
+	return postgres.Open(ctx, target, postgres.WithLogger(logger))
 }

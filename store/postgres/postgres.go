@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, sub, o.logger, goose.WithSessionLocker(locker)); err != nil {
 		db.Close()
-		return fail(fmt.Errorf("postgres: schema %q at %s: %s", *schema, where, redact(err.Error(), cfg.ConnConfig.Password)))
+		return fail(fmt.Errorf("postgres: schema %q at %s: %w", *schema, where, err))
 	}
 
 	stop, stopFeed := context.WithCancel(context.Background())
@@ -153,6 +154,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 func (s *Store) poolStats() store.PoolStats {
 	st := s.pool.Stat()
 	return store.PoolStats{
+		MaxOpen:      int(st.MaxConns()),
 		Open:         int(st.TotalConns()),
 		InUse:        int(st.AcquiredConns()),
 		Idle:         int(st.IdleConns()),
@@ -216,16 +218,31 @@ type unavailableError struct{ msg string }
 func (e *unavailableError) Error() string { return e.msg }
 func (e *unavailableError) Unwrap() error { return store.ErrUnavailable }
 
-// innermost is the text of the deepest error in err's chain: "connection
-// refused" rather than pgx's multi-line account of each attempt.
+// innermost is the text of the deepest errors in err's tree: "connection
+// refused" rather than pgx's account of each attempt (with sslmode=prefer
+// it tries twice and joins both failures).
 func innermost(err error) string {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return oneLine(err.Error())
+	var leaves []string
+	var walk func(error)
+	walk = func(e error) {
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, c := range u.Unwrap() {
+				walk(c)
+			}
+			return
+		case interface{ Unwrap() error }:
+			if c := u.Unwrap(); c != nil {
+				walk(c)
+				return
+			}
 		}
-		err = next
+		if msg := oneLine(e.Error()); !slices.Contains(leaves, msg) {
+			leaves = append(leaves, msg)
+		}
 	}
+	walk(err)
+	return strings.Join(leaves, "; ")
 }
 
 func redact(s, password string) string {

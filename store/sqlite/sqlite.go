@@ -201,8 +201,8 @@ func openError(path string, err error) error {
 		case sqlite3.SQLITE_NOTADB:
 			return fmt.Errorf("sqlite: %s is not an SQLite database (%s); point --database at an authz database file, or at a new path to create one", path, se.Error())
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("sqlite: %s is locked by another process (%s); stop the other process, or use PostgreSQL to run several authz replicas: %w",
-				path, se.Error(), store.ErrUnavailable)
+			return &unavailableError{fmt.Sprintf("sqlite: %s is locked by another process (%s); stop the other process, or use PostgreSQL to run several authz replicas",
+				path, se.Error())}
 		case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM, sqlite3.SQLITE_READONLY:
 			return fmt.Errorf("sqlite: cannot open %s for writing (%s); check the file's permissions or choose another path with --database sqlite:PATH", path, se.Error())
 		case sqlite3.SQLITE_CORRUPT:
@@ -214,6 +214,13 @@ func openError(path string, err error) error {
 	}
 	return fmt.Errorf("sqlite: cannot open %s: %v", path, err)
 }
+
+// unavailableError reads as one line and is store.ErrUnavailable to
+// errors.Is: a lock held by another process may go away.
+type unavailableError struct{ msg string }
+
+func (e *unavailableError) Error() string { return e.msg }
+func (e *unavailableError) Unwrap() error { return store.ErrUnavailable }
 
 // classify maps SQLite result codes to the store sentinels.
 func classify(err error) error {

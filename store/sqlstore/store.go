@@ -247,6 +247,7 @@ func (s *Store) PoolStats() store.PoolStats {
 	st := statsOf(s.writer.Stats())
 	if s.reader != s.writer {
 		r := statsOf(s.reader.Stats())
+		st.MaxOpen += r.MaxOpen
 		st.Open += r.Open
 		st.InUse += r.InUse
 		st.Idle += r.Idle
@@ -258,6 +259,7 @@ func (s *Store) PoolStats() store.PoolStats {
 
 func statsOf(s sql.DBStats) store.PoolStats {
 	return store.PoolStats{
+		MaxOpen:      s.MaxOpenConnections,
 		Open:         s.OpenConnections,
 		InUse:        s.InUse,
 		Idle:         s.Idle,
