@@ -302,6 +302,14 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if done, err := s.deps.Store.TokenRevoked(ctx, c.JTI); err != nil {
+		errcode.Write(w, s.cfg.Logger, err)
+		return
+	} else if done { // revoked before: nothing changes, nothing to audit
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	details, _ := json.Marshal(map[string]any{"client_id": c.ClientID, "sub": c.Subject})
 	ev := store.AuditEvent{
 		Actor: "client:" + caller.c.ID, Action: "token.revoke", Target: "token:" + c.JTI,

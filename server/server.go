@@ -85,6 +85,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 
 	s := &Server{cfg: cfg, log: log, Store: st, Registry: prometheus.NewRegistry()}
+	// One audit event per change, inside the change's transaction.
+	appendOne := func(ctx context.Context, tx store.Tx, ev store.AuditEvent) error { return audit.Append(ctx, tx, ev) }
 	reg := s.Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerPoolMetrics(reg, st)
@@ -94,7 +96,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		RotationPeriod:   cfg.RotationPeriod,
 		CacheMaxAge:      cfg.JWKSMaxAge,
 		MaxTokenLifetime: cfg.MaxTokenLifetime,
-		Audit:            audit.Append,
+		Audit:            appendOne,
 		Registerer:       reg,
 		Logger:           log,
 		Now:              cfg.Now,
@@ -117,7 +119,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Legacy = legacykeys.NewService(legacykeys.ServiceConfig{
-		Store: st, Hasher: legacyHasher, Audit: audit.Append, Notifier: s.Notifier,
+		Store: st, Hasher: legacyHasher, Audit: appendOne, Notifier: s.Notifier,
 		ExpiryNotice: cfg.ExpiryNotice, Logger: log, Now: cfg.Now,
 	})
 
