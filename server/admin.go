@@ -1,8 +1,37 @@
 package server
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+
+	"github.com/authz/authz/admin"
+)
 
 // adminHandler serves the admin API on its own listener.
 func (s *Server) adminHandler() http.Handler {
-	return s.middleware(http.NotFoundHandler())
+	return s.middleware(admin.New(admin.Config{
+		Store:            s.Store,
+		Auth:             bearerAuth{s},
+		Secrets:          s.Secrets,
+		Keys:             s.Legacy,
+		SigningKeys:      s.Keys,
+		Notifier:         s.Notifier,
+		MaxTokenLifetime: s.cfg.MaxTokenLifetime,
+		Registerer:       s.Registry,
+		Logger:           s.log,
+		Now:              s.cfg.Now,
+	}))
+}
+
+// bearerAuth lets the admin API accept this server's own access tokens,
+// checked live (signature, expiry, revocation, and the client, owner and
+// tenant still active) by the token service.
+type bearerAuth struct{ s *Server }
+
+func (b bearerAuth) AuthenticateAdmin(ctx context.Context, bearer string) (admin.Caller, error) {
+	c, err := b.s.OAuth.AuthenticateBearer(ctx, bearer)
+	if err != nil {
+		return admin.Caller{}, err
+	}
+	return admin.Caller{ClientID: c.ClientID, Subject: c.Subject, TenantID: c.Tenant, Scopes: c.Scopes()}, nil
 }
