@@ -29,12 +29,15 @@ var _ fjwt.Signer = (*Signer)(nil)
 // Signer returns the fosite signer backed by m's keys.
 func (m *Manager) Signer() *Signer { return &Signer{m: m} }
 
-// reservedHeaders are the header members a fosite session may not set:
+// reservedHeader reports the header members a fosite session may not set:
 // alg, kid and typ are the signer's, and the rest would let a token point
 // a verifier at another key or change how it is processed.
-var reservedHeaders = map[string]bool{
-	"alg": true, "kid": true, "typ": true, "cty": true, "crit": true, "b64": true, "zip": true,
-	"jku": true, "jwk": true, "x5u": true, "x5c": true, "x5t": true, "x5t#S256": true,
+func reservedHeader(name string) bool {
+	switch name {
+	case "alg", "kid", "typ", "cty", "crit", "b64", "zip", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256":
+		return true
+	}
+	return false
 }
 
 // Causes that tell fosite's error mapping what kind of failure a refusal
@@ -59,7 +62,7 @@ func (s *Signer) Generate(ctx context.Context, claims fjwt.MapClaims, header fjw
 	var extra map[string]any
 	if header != nil {
 		for k, v := range header.ToMap() {
-			if reservedHeaders[k] {
+			if reservedHeader(k) {
 				continue
 			}
 			if extra == nil {

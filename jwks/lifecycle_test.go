@@ -509,10 +509,13 @@ func TestNewManagerRefusesBadConfig(t *testing.T) {
 // TestRunFollowsOtherReplicas: a replica running Run picks up a rotation
 // made by another replica and rotates by itself when due.
 func TestRunFollowsOtherReplicas(t *testing.T) {
+	eachStore(t, testRunFollowsOtherReplicas)
+}
+
+func testRunFollowsOtherReplicas(t *testing.T, st store.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c := newClock(t0)
-	st := sqliteStore(t)
 	mk := masterkey.Generate()
 	a := newManager(t, st, mk, testConfig(c, jwks.ES256))
 	b := newManager(t, st, mk, testConfig(c, jwks.ES256))
