@@ -124,6 +124,11 @@ func fill(ctx context.Context, ev *store.AuditEvent, now time.Time) {
 	if ev.ID == "" {
 		ev.ID = store.NewID(store.PrefixEvent)
 	}
+	stamp(ctx, ev, now)
+}
+
+// stamp is fill without the ID, for events that may only be counted.
+func stamp(ctx context.Context, ev *store.AuditEvent, now time.Time) {
 	if ev.Time.IsZero() {
 		ev.Time = now
 	}

@@ -22,6 +22,10 @@ type RecorderConfig struct {
 	// of each (action, error code, client address) and only counts the rest
 	// (default 10 s).
 	SampleInterval time.Duration
+	// CommitTimeout bounds one group commit (default 30 s): past it the
+	// batch fails, its waiters are refused, and the next batch tries again,
+	// rather than every later request queueing behind a hung database.
+	CommitTimeout time.Duration
 	// Registerer receives the recorder's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -32,6 +36,7 @@ type RecorderConfig struct {
 const (
 	defaultMaxBatch       = 512
 	defaultSampleInterval = 10 * time.Second
+	defaultCommitTimeout  = 30 * time.Second
 	// maxSampleKeys bounds the memory Sample spends on distinct (action,
 	// code, address) triples: a flood from many addresses must not grow
 	// the map without end.
@@ -53,6 +58,7 @@ type Recorder struct {
 	st       store.Store
 	maxBatch int
 	interval time.Duration
+	timeout  time.Duration
 	log      *slog.Logger
 	now      func() time.Time
 	met      recorderMetrics
@@ -91,6 +97,7 @@ func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
 		st:       st,
 		maxBatch: cfg.MaxBatch,
 		interval: cfg.SampleInterval,
+		timeout:  cfg.CommitTimeout,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		met:      newRecorderMetrics(cfg.Registerer),
@@ -103,6 +110,9 @@ func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
 	}
 	if r.interval <= 0 {
 		r.interval = defaultSampleInterval
+	}
+	if r.timeout <= 0 {
+		r.timeout = defaultCommitTimeout
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -155,7 +165,7 @@ func (r *Recorder) Sample(ctx context.Context, ev store.AuditEvent) {
 		return
 	}
 	now := r.now()
-	fill(ctx, &ev, now)
+	stamp(ctx, &ev, now) // the ID comes with Append, if it is recorded at all
 	key := sampleKey{ev.Action, ev.ErrorCode, ev.ClientAddr}
 
 	r.sampleMu.Lock()
@@ -206,7 +216,6 @@ func (r *Recorder) pruneLocked(now time.Time) []store.AuditEvent {
 
 func summary(s *sampleState) store.AuditEvent {
 	ev := s.last
-	ev.ID = store.NewID(store.PrefixEvent)
 	ev.Details = withSuppressed(ev.Details, s.suppressed)
 	return ev
 }
@@ -301,8 +310,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 		r.mu.Unlock()
 	}()
 
-	// Commits are not cut short by ctx: a waiter is better served by the
-	// commit finishing than by an error, and shutdown drains anyway.
+	// Commits are not cut short by ctx (only by CommitTimeout): a waiter
+	// is better served by the commit finishing than by an error, and
+	// shutdown drains anyway.
 	flushCtx := context.WithoutCancel(ctx)
 	for {
 		r.flushAll(flushCtx)
@@ -378,6 +388,8 @@ func (r *Recorder) flush(ctx context.Context, batch []*pending) error {
 	for i, p := range batch {
 		evs[i] = p.ev
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
 	start := time.Now()
 	err := r.st.Tx(ctx, func(tx store.Tx) error { return Append(ctx, tx, evs...) })
 	r.met.flush.Observe(time.Since(start).Seconds())

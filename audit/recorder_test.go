@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 
 // commits is how many group commits the recorder attempted, read from its
 // batch-size histogram.
-func commits(t *testing.T, r *Recorder) uint64 {
+func commits(t testing.TB, r *Recorder) uint64 {
 	t.Helper()
 	var m dto.Metric
 	if err := r.met.batch.(prometheus.Metric).Write(&m); err != nil {
@@ -180,6 +181,69 @@ func TestRecorderStorageFailureReachesEveryWaiter(t *testing.T) {
 		}
 		mustVerify(t, b.st, 1)
 	})
+}
+
+// A database that is gone (here: the store's pool closed under the
+// recorder) fails every waiter with store.ErrUnavailable, which the token
+// endpoint turns into 503 "unavailable" instead of issuing unaudited.
+func TestRecorderDatabaseGone(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		r := NewRecorder(b.st, RecorderConfig{})
+		const n = 8
+		wait := recordAll(r, n)
+		waitQueued(r, n)
+		if err := b.st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		stop := runRecorder(t, r)
+		defer stop()
+		for i, err := range wait() {
+			if !errors.Is(err, store.ErrUnavailable) {
+				t.Fatalf("waiter %d got %v, want an error wrapping store.ErrUnavailable", i, err)
+			}
+		}
+		var rows int
+		if err := b.raw.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != 0 {
+			t.Fatalf("%d events written by a failed batch", rows)
+		}
+	})
+}
+
+// hungStore is the real store whose transactions hang until their context
+// ends, like a database that stopped answering.
+type hungStore struct {
+	store.Store
+	hang atomic.Bool
+}
+
+func (h *hungStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return fmt.Errorf("begin: %w (%w)", store.ErrUnavailable, ctx.Err())
+	}
+	return h.Store.Tx(ctx, fn)
+}
+
+// A hung commit fails its batch after CommitTimeout instead of holding
+// every later request; the next batch gets through.
+func TestRecorderCommitTimeout(t *testing.T) {
+	b := openSQLite(t)
+	st := &hungStore{Store: b.st}
+	st.hang.Store(true)
+	r := NewRecorder(st, RecorderConfig{CommitTimeout: time.Millisecond})
+	stop := runRecorder(t, r)
+	defer stop()
+	if err := r.Record(context.Background(), event("token.issue")); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Record on a hung database = %v, want unavailable after the commit timeout", err)
+	}
+	st.hang.Store(false)
+	if err := r.Record(context.Background(), event("token.issue")); err != nil {
+		t.Fatalf("Record after the database answers again: %v", err)
+	}
+	mustVerify(t, b.st, 1)
 }
 
 func TestRecorderCloseFlushesQueued(t *testing.T) {
