@@ -76,6 +76,8 @@ type Recorder struct {
 
 	sampleMu sync.Mutex
 	samples  map[sampleKey]*sampleState
+	maxKeys  int       // maxSampleKeys; tests lower it
+	prunedAt time.Time // last prune of samples
 }
 
 type pending struct {
@@ -104,6 +106,7 @@ func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		samples:  make(map[sampleKey]*sampleState),
+		maxKeys:  maxSampleKeys,
 	}
 	if r.maxBatch <= 0 {
 		r.maxBatch = defaultMaxBatch
@@ -178,9 +181,14 @@ func (r *Recorder) Sample(ctx context.Context, ev store.AuditEvent) {
 		return
 	}
 	var summaries []store.AuditEvent
-	if s == nil && len(r.samples) >= maxSampleKeys {
-		summaries = r.pruneLocked(now)
-		if len(r.samples) >= maxSampleKeys {
+	if s == nil && len(r.samples) >= r.maxKeys {
+		// Pruning walks the whole map; during a wide flood do it at most
+		// twice per window rather than on every request.
+		if now.Sub(r.prunedAt) >= r.interval/2 {
+			r.prunedAt = now
+			summaries = r.pruneLocked(now)
+		}
+		if len(r.samples) >= r.maxKeys {
 			// Every triple is inside its window: this flood is wide as
 			// well as fast. Count it; the metric is its record.
 			r.sampleMu.Unlock()

@@ -377,6 +377,45 @@ func TestSampleRecordsFirstAndCountsTheRest(t *testing.T) {
 	})
 }
 
+// A flood from more addresses than Sample tracks is counted, not written;
+// once the windows pass, the counts reach the log as summaries.
+func TestSampleWideFloodStaysBounded(t *testing.T) {
+	b := openSQLite(t)
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := NewRecorder(b.st, RecorderConfig{SampleInterval: 10 * time.Second, Now: clk.Now})
+	r.maxKeys = 3
+	ev := store.AuditEvent{Action: "token.refuse", Outcome: OutcomeRefused, ErrorCode: "key_malformed"}
+	from := func(i int) context.Context {
+		return reqmeta.With(context.Background(), reqmeta.Meta{ClientAddr: fmt.Sprintf("198.51.100.%d", i)})
+	}
+	for i := range 3 {
+		r.Sample(from(i), ev) // recorded: the map is now full
+		r.Sample(from(i), ev) // counted
+	}
+	for i := 3; i < 50; i++ {
+		r.Sample(from(i), ev) // a wide flood: counted only
+	}
+	clk.Advance(10 * time.Second)
+	r.Sample(from(99), ev) // windows passed: summaries of 0..2, then recorded
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	evs := allEvents(t, b.st)
+	var suppressed int
+	for _, e := range evs {
+		var d struct{ Suppressed int }
+		_ = json.Unmarshal(e.Details, &d)
+		suppressed += d.Suppressed
+	}
+	if len(evs) != 7 || suppressed != 3 {
+		t.Fatalf("%d events with %d suppressed in the log, want 3 first events, 3 summaries (3 suppressed) and the new one", len(evs), suppressed)
+	}
+	if n := testutil.ToFloat64(r.met.sampled.WithLabelValues("token.refuse", "key_malformed")); n != 3+47 {
+		t.Fatalf("authz_audit_sampled_total = %v, want %d", n, 3+47)
+	}
+	mustVerify(t, b.st, 7)
+}
+
 func TestWithSuppressedKeepsDetails(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{``, `{"suppressed":3}`},
