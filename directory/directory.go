@@ -37,7 +37,8 @@ type Directory struct {
 
 	cur       atomic.Pointer[snapshot]
 	gen       atomic.Int64
-	confirmed atomic.Int64 // unix nanos of the last successful generation check
+	local     atomic.Uint64 // the store's LocalChanges when the snapshot began
+	confirmed atomic.Int64  // unix nanos of the last successful generation check
 
 	hits, misses, bypass prometheus.Counter
 	flushes              prometheus.Counter
@@ -157,6 +158,11 @@ func (d *Directory) fresh() bool {
 
 // get returns the cached value for k, loading it with load on a miss.
 func get[T any](ctx context.Context, d *Directory, k key, load func(context.Context) (T, error)) (T, error) {
+	// This replica's own changes (an admin call answered a moment ago)
+	// must be seen by the very next request, not at the next poll.
+	if lc := d.st.LocalChanges(); lc != d.local.Load() && d.local.Swap(lc) != lc {
+		d.Invalidate()
+	}
 	if !d.fresh() {
 		d.bypass.Inc()
 		return load(ctx)

@@ -314,6 +314,11 @@ type Store interface {
 	// push (PostgreSQL LISTEN/NOTIFY), or nil for those that cannot (callers
 	// then poll Generation). The channel closes when ctx ends.
 	Changes(ctx context.Context) <-chan struct{}
+	// LocalChanges is a counter that this process bumps, before Tx returns,
+	// for every committed change that moves Generation. Reading it costs no
+	// I/O, so a cache can check it on every read and see this replica's own
+	// changes at once; other replicas' changes arrive through Generation.
+	LocalChanges() uint64
 	// PoolStats reports the connection pool, for metrics.
 	PoolStats() PoolStats
 	// Ping checks that the database answers.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/authz/authz/store"
 )
@@ -39,6 +40,8 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	log    *slog.Logger
+	// local counts this process's committed changes (LocalChanges).
+	local atomic.Uint64
 }
 
 var (
@@ -228,8 +231,14 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 		return s.d.translate(ctx, "commit", err)
 	}
 	committed = true
+	if t.queries.tx.changed {
+		s.local.Add(1)
+	}
 	return nil
 }
+
+// LocalChanges implements store.Store.
+func (s *Store) LocalChanges() uint64 { return s.local.Load() }
 
 // Changes implements store.Store.
 func (s *Store) Changes(ctx context.Context) <-chan struct{} {
