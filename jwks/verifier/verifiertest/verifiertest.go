@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -113,6 +114,16 @@ func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 // removes an entry.
 func (k *Key) Sign(tb testing.TB, claims map[string]any, header map[string]any) string {
 	tb.Helper()
+	tok, err := k.SignToken(claims, header)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// SignToken is Sign for code outside a test goroutine (a fake token
+// endpoint's handler, say).
+func (k *Key) SignToken(claims map[string]any, header map[string]any) (string, error) {
 	h := map[string]any{"typ": "at+jwt", "alg": k.Alg, "kid": k.Kid}
 	for name, v := range header {
 		if v == nil {
@@ -121,44 +132,50 @@ func (k *Key) Sign(tb testing.TB, claims map[string]any, header map[string]any) 
 			h[name] = v
 		}
 	}
-	input := encodeSegment(tb, h) + "." + encodeSegment(tb, claims)
-	return input + "." + b64(k.SignBytes(tb, []byte(input)))
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return "", err
+	}
+	cb, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := b64(hb) + "." + b64(cb)
+	sig, err := k.signBytes([]byte(input))
+	if err != nil {
+		return "", err
+	}
+	return input + "." + b64(sig), nil
 }
 
 // SignBytes signs a JWS signing input with k's algorithm.
 func (k *Key) SignBytes(tb testing.TB, input []byte) []byte {
 	tb.Helper()
+	sig, err := k.signBytes(input)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sig
+}
+
+func (k *Key) signBytes(input []byte) ([]byte, error) {
 	digest := sha256.Sum256(input)
 	switch priv := k.Private.(type) {
 	case *ecdsa.PrivateKey:
 		r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		sig := make([]byte, 64)
 		r.FillBytes(sig[:32])
 		s.FillBytes(sig[32:])
-		return sig
+		return sig, nil
 	case ed25519.PrivateKey:
-		return ed25519.Sign(priv, input)
+		return ed25519.Sign(priv, input), nil
 	case *rsa.PrivateKey:
-		sig, err := rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, digest[:])
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return sig
+		return rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, digest[:])
 	}
-	tb.Fatalf("verifiertest: unsupported key %T", k.Private)
-	return nil
-}
-
-func encodeSegment(tb testing.TB, v any) string {
-	tb.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b64(b)
+	return nil, fmt.Errorf("verifiertest: unsupported key %T", k.Private)
 }
 
 // Issuer is a fake authz issuer on an httptest server.
