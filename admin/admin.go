@@ -53,6 +53,10 @@ type Config struct {
 	Keys        KeyService
 	SigningKeys SigningKeys
 	Notifier    Notifier // nil: no webhooks
+	// Changed, if set, is called after every change the API committed, so
+	// that an in-process cache (directory.Directory.Invalidate) forgets at
+	// once instead of at its next poll of the store's generation.
+	Changed func()
 	// MaxTokenLifetime bounds the access-token lifetime a client may be
 	// given (0: 24 hours).
 	MaxTokenLifetime time.Duration
@@ -74,6 +78,7 @@ type handler struct {
 	keys     KeyService
 	signing  SigningKeys
 	notifier Notifier
+	changed  func()
 	maxTTL   time.Duration
 	log      *slog.Logger
 	now      func() time.Time
@@ -90,6 +95,7 @@ func New(cfg Config) http.Handler {
 		keys:     cfg.Keys,
 		signing:  cfg.SigningKeys,
 		notifier: cfg.Notifier,
+		changed:  cfg.Changed,
 		maxTTL:   cfg.MaxTokenLifetime,
 		log:      cfg.Logger,
 		now:      cfg.Now,
@@ -212,6 +218,8 @@ func (h *handler) serve(rt route) http.Handler {
 		err := h.run(sw, r, rt)
 		if err != nil {
 			errcode.Write(sw, h.log, err)
+		} else if r.Method != http.MethodGet && h.changed != nil {
+			h.changed()
 		}
 		h.metrics.observe(label, sw.status, time.Since(start))
 	})

@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/errcode"
 )
 
@@ -68,5 +70,29 @@ func TestRequestIDEchoed(t *testing.T) {
 	rec := serve(e.h, req)
 	if got := rec.Header().Get("X-Request-Id"); got != "trace-42" {
 		t.Fatalf("X-Request-Id = %q", got)
+	}
+}
+
+// TestChangedHook: the hook that lets an in-process cache forget runs after
+// every committed change, and only then.
+func TestChangedHook(t *testing.T) {
+	e := newEnv(t, openSQLite(t))
+	calls := 0
+	e.h = New(Config{Store: e.st, Auth: e.auth, Secrets: e.secrets, Keys: e.legacy, Now: func() time.Time { return e.now }, Changed: func() { calls++ }})
+	steps := []struct {
+		method, path string
+		body         any
+		calls        int
+	}{
+		{"GET", "/tenants", nil, 0},
+		{"POST", "/principals", apiv1.CreatePrincipal{TenantID: e.tenantA, Kind: "user", Name: "x"}, 1},
+		{"POST", "/principals", apiv1.CreatePrincipal{TenantID: e.tenantA, Kind: "robot", Name: "x"}, 1},
+		{"POST", "/tenants/" + e.tenantA + "/suspend", nil, 2},
+	}
+	for _, s := range steps {
+		e.do(tokAdmin, s.method, s.path, s.body)
+		if calls != s.calls {
+			t.Fatalf("after %s %s: %d calls, want %d", s.method, s.path, calls, s.calls)
+		}
 	}
 }
