@@ -120,10 +120,11 @@ func (m *Manager) Rotate(ctx context.Context) (KeyInfo, error) {
 // next key signs from now on and a new next key is published.
 func (m *Manager) Withdraw(ctx context.Context, kid string) error {
 	err := m.change(ctx, actorOf(ctx), func(t *txKeys) error {
-		row := t.byKID(kid)
-		if row == nil {
+		found := t.byKID(kid)
+		if found == nil {
 			return errcode.Newf(errcode.NotFound, "No signing key with kid %q is published.", kid)
 		}
+		row := *found
 		if err := t.tx.DeleteSigningKey(t.ctx, kid); err != nil {
 			return fmt.Errorf("jwks: delete signing key %s: %w", kid, err)
 		}
@@ -141,7 +142,7 @@ func (m *Manager) Withdraw(ctx context.Context, kid string) error {
 				return err
 			}
 		}
-		return t.reconcile(0)
+		return t.reconcile(reconcileRepair)
 	})
 	if err != nil {
 		return err
@@ -294,13 +295,15 @@ func (t *txKeys) find(state store.SigningKeyState) *store.SigningKey {
 type reconcileMode int
 
 const (
+	// reconcileRepair only restores the invariant.
+	reconcileRepair reconcileMode = 0
 	// reconcileInit also replaces a next key of another algorithm than the
 	// configured one. Only at start: replicas of a rolling deployment that
 	// disagree on the algorithm would otherwise replace each other's next
 	// key on every tick.
-	reconcileInit reconcileMode = 1 << iota
+	reconcileInit reconcileMode = 1
 	// reconcileScheduled also rotates when the rotation is due.
-	reconcileScheduled
+	reconcileScheduled reconcileMode = 2
 )
 
 // reconcile brings the key set to its invariant: retired keys past
