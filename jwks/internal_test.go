@@ -25,7 +25,7 @@ func detachedManager(tb testing.TB, alg string) *Manager {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var rows []store.SigningKey
 	for _, state := range []store.SigningKeyState{store.SigningCurrent, store.SigningNext} {
-		row, _, err := generateKey(alg, m.sealer, now)
+		row, err := generateKey(alg, m.sealer, now)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -75,11 +75,11 @@ func TestTypMatches(t *testing.T) {
 func TestOpenKeyRefusesTampering(t *testing.T) {
 	sealer := masterkey.Generate().Sealer(masterkey.PurposeSigningKeys)
 	now := time.Now()
-	a, _, err := generateKey(ES256, sealer, now)
+	a, err := generateKey(ES256, sealer, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := generateKey(ES256, sealer, now)
+	b, err := generateKey(ES256, sealer, now)
 	if err != nil {
 		t.Fatal(err)
 	}

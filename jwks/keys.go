@@ -63,9 +63,10 @@ func (k *material) newSigner(typ string, extra map[string]any) (jose.Signer, err
 	return s, nil
 }
 
-// generateKey creates a key pair of alg and returns its store row (private
-// JWK sealed under the master key, bound to its kid) and its material.
-func generateKey(alg string, sealer *masterkey.Sealer, now time.Time) (store.SigningKey, *material, error) {
+// generateKey creates a key pair of alg and returns its store row: the
+// private JWK sealed under the master key and bound to its kid, and the
+// public JWK as published.
+func generateKey(alg string, sealer *masterkey.Sealer, now time.Time) (store.SigningKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -79,23 +80,23 @@ func generateKey(alg string, sealer *masterkey.Sealer, now time.Time) (store.Sig
 		err = fmt.Errorf("unsupported algorithm %q", alg)
 	}
 	if err != nil {
-		return store.SigningKey{}, nil, fmt.Errorf("jwks: generate %s key: %w", alg, err)
+		return store.SigningKey{}, fmt.Errorf("jwks: generate %s key: %w", alg, err)
 	}
 	jwk := jose.JSONWebKey{Key: priv, Algorithm: alg, Use: "sig"}
 	kid, err := thumbprint(&jwk)
 	if err != nil {
-		return store.SigningKey{}, nil, err
+		return store.SigningKey{}, err
 	}
 	jwk.KeyID = kid
 	privJSON, err := jwk.MarshalJSON()
 	if err != nil {
-		return store.SigningKey{}, nil, fmt.Errorf("jwks: encode key %s: %w", kid, err)
+		return store.SigningKey{}, fmt.Errorf("jwks: encode key %s: %w", kid, err)
 	}
 	sealed := sealer.Seal(privJSON, []byte(kid))
 	clear(privJSON)
 	m, err := newMaterial(jwk)
 	if err != nil {
-		return store.SigningKey{}, nil, err
+		return store.SigningKey{}, err
 	}
 	row := store.SigningKey{
 		KID:         kid,
@@ -106,7 +107,7 @@ func generateKey(alg string, sealer *masterkey.Sealer, now time.Time) (store.Sig
 		CreatedAt:   now,
 		PublishedAt: now,
 	}
-	return row, m, nil
+	return row, nil
 }
 
 // errWrongMasterKey explains the one failure an operator can fix without

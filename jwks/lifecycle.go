@@ -370,7 +370,7 @@ func (t *txKeys) reconcile(mode reconcileMode) error {
 // create generates and stores a key in state (next, or current on first
 // start) and records signing_key.create.
 func (t *txKeys) create(state store.SigningKeyState) (store.SigningKey, error) {
-	row, _, err := generateKey(t.m.cfg.Alg, t.m.sealer, t.now)
+	row, err := generateKey(t.m.cfg.Alg, t.m.sealer, t.now)
 	if err != nil {
 		return store.SigningKey{}, err
 	}
