@@ -1,8 +1,12 @@
 package jwks_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +18,7 @@ import (
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/store"
+	"github.com/authz/authz/store/sqlite"
 )
 
 // TestTimeline walks one key set through its whole life on every backend:
@@ -553,5 +558,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("gave up waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPrivateKeysSealedAtRest: no private key member ever reaches the
+// database file (or its WAL) in the clear, for any algorithm.
+func TestPrivateKeysSealedAtRest(t *testing.T) {
+	for _, alg := range algs {
+		t.Run(alg, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			st, err := sqlite.Open(ctx, filepath.Join(dir, "authz.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			m := newManager(t, st, masterkey.Generate(), testConfig(newClock(t0), alg))
+			rows, _ := st.ListSigningKeys(ctx)
+			for _, r := range rows {
+				if bytes.Contains(r.Private, []byte(`"d"`)) || json.Valid(r.Private) || bytes.Contains(r.Public, []byte(`"d"`)) {
+					t.Fatalf("key %s is stored in the clear", r.KID)
+				}
+			}
+			if !m.Ready() {
+				t.Fatal("not ready")
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "authz.db*"))
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(b, []byte(`"d":"`)) {
+					t.Fatalf("%s holds a private JWK member in the clear", filepath.Base(f))
+				}
+			}
+		})
 	}
 }
