@@ -29,7 +29,7 @@ func Parse(databaseURL string) (backend, target string, err error) {
 		case "sqlite", "file":
 			path := strings.TrimPrefix(rest, "//")
 			if path == "" {
-				return "", "", fmt.Errorf("--database %s: names no file: use sqlite:PATH, for example sqlite:authz.db", scheme+":")
+				return "", "", fmt.Errorf("--database %q names no file: use sqlite:PATH, for example sqlite:authz.db", scheme+":")
 			}
 			return SQLite, path, nil
 		case "postgres", "postgresql":
