@@ -205,7 +205,9 @@ func (ref *refusal) write(w http.ResponseWriter, realm string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(ref.status)
-	_ = json.NewEncoder(w).Encode(ref.body)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(ref.body)
 }
 
 // challenge builds an RFC 6750 §3 WWW-Authenticate value.

@@ -1,6 +1,460 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
-// addGatewayCommands adds `authz verify` and `authz gateway`.
-func addGatewayCommands(root *cobra.Command) {}
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/authz/authz/gateway"
+	"github.com/authz/authz/jwks/verifier"
+)
+
+// addGatewayCommands adds `authz verify` and `authz gateway`: the
+// gateway side, which talks to authz over HTTP only.
+func addGatewayCommands(root *cobra.Command) {
+	root.AddCommand(newVerifyCmd(), newGatewayCmd())
+}
+
+func newVerifyCmd() *cobra.Command {
+	var (
+		issuer, jwksURL, output string
+		audiences               []string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify TOKEN",
+		Short: "Verify an access token offline against the issuer's JWKS",
+		Long: `Verify an access token the way a gateway does: signature against the issuer's
+published keys, typ at+jwt, iss, aud, exp/nbf/iat. Prints the verdict (valid,
+or the reason it is not), the header, the claims and the time to expiry, and
+exits 1 when the token is invalid.
+
+Give TOKEN as - to read it from standard input (keeps it out of the process
+list and the shell history). With --jwks and no --issuer, iss is not checked.`,
+		Example: `  authz verify "$TOKEN" --issuer https://authz.example.com
+  authz token | authz verify - --issuer http://127.0.0.1:8080 --audience https://orders.example -o json
+  authz verify "$TOKEN" --jwks http://127.0.0.1:8080/.well-known/jwks.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("-o %q: use table or json", output)
+			}
+			if issuer == "" && jwksURL == "" {
+				return errors.New("give --issuer (discovers the JWKS and checks iss) or --jwks")
+			}
+			token := args[0]
+			if token == "-" {
+				line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 1<<20)).ReadString('\n')
+				if err != nil && !errors.Is(err, io.EOF) {
+					return fmt.Errorf("read token from stdin: %w", err)
+				}
+				token = line
+			}
+			token = strings.TrimSpace(token)
+			token = strings.TrimSpace(strings.TrimPrefix(token, "Bearer "))
+
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			v, err := verifier.New(ctx, verifier.Config{
+				Issuer:                  issuer,
+				JWKSURL:                 jwksURL,
+				InsecureSkipIssuerCheck: issuer == "",
+				Audience:                audiences,
+			})
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			claims, verr := v.Verify(ctx, token)
+			rep := newVerifyReport(token, claims, verr, issuer == "", time.Now())
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				rep.print(cmd.OutOrStdout())
+			}
+			if verr != nil {
+				return fmt.Errorf("token invalid: %s", rep.Reason)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&issuer, "issuer", "", "issuer URL: discovers jwks_uri and requires this iss")
+	f.StringVar(&jwksURL, "jwks", "", "JWKS URL, instead of discovery")
+	f.StringSliceVar(&audiences, "audience", nil, "require one of these audiences in aud (repeatable)")
+	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// verifyReport is what `authz verify` prints; with -o json, as is.
+type verifyReport struct {
+	Valid bool `json:"valid"`
+	// Reason and Description say why an invalid token is invalid.
+	Reason      string         `json:"reason,omitempty"`
+	Description string         `json:"description,omitempty"`
+	Header      map[string]any `json:"header,omitempty"`
+	Claims      map[string]any `json:"claims,omitempty"`
+	// ClaimsVerified is false when the claims shown are decoded from a
+	// token that did not verify: they are what it says, not facts.
+	ClaimsVerified bool      `json:"claims_verified"`
+	IssuerChecked  bool      `json:"issuer_checked"`
+	ExpiresAt      time.Time `json:"expires_at,omitzero"`
+	// ExpiresIn is the time left in seconds, negative once expired.
+	ExpiresIn *int64 `json:"expires_in,omitempty"`
+}
+
+func newVerifyReport(token string, c *verifier.Claims, err error, skippedIssuer bool, now time.Time) verifyReport {
+	rep := verifyReport{Valid: err == nil, IssuerChecked: !skippedIssuer}
+	if err != nil {
+		var e *verifier.Error
+		if errors.As(err, &e) {
+			rep.Reason, rep.Description = string(e.Reason), e.Description()
+		} else {
+			rep.Reason, rep.Description = "error", err.Error()
+		}
+	}
+	// Display only: the segments are decoded without trusting them.
+	parts := strings.Split(token, ".")
+	if len(parts) == 3 {
+		rep.Header = decodeSegment(parts[0])
+		rep.Claims = decodeSegment(parts[1])
+	}
+	if c != nil {
+		rep.ClaimsVerified = true
+		rep.ExpiresAt = c.ExpiresAt
+	} else if exp, ok := rep.Claims["exp"].(float64); ok {
+		rep.ExpiresAt = time.Unix(int64(exp), 0).UTC()
+	}
+	if !rep.ExpiresAt.IsZero() {
+		left := int64(rep.ExpiresAt.Sub(now).Seconds())
+		rep.ExpiresIn = &left
+	}
+	return rep
+}
+
+func decodeSegment(s string) map[string]any {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+func (r verifyReport) print(w io.Writer) {
+	if r.Valid {
+		fmt.Fprintln(w, "verdict:  valid")
+	} else {
+		fmt.Fprintf(w, "verdict:  invalid: %s (%s)\n", r.Reason, r.Description)
+	}
+	if !r.IssuerChecked {
+		fmt.Fprintln(w, "note:     iss not checked (no --issuer)")
+	}
+	pretty := func(v map[string]any) string {
+		if v == nil {
+			return "(not decodable)"
+		}
+		b, _ := json.MarshalIndent(v, "          ", "  ")
+		return string(b)
+	}
+	fmt.Fprintln(w, "header:  ", pretty(r.Header))
+	label := "claims:  "
+	if !r.ClaimsVerified {
+		label = "claims (unverified):\n         "
+	}
+	fmt.Fprintln(w, label, pretty(r.Claims))
+	if r.ExpiresIn != nil {
+		left := time.Duration(*r.ExpiresIn) * time.Second
+		if left >= 0 {
+			fmt.Fprintf(w, "expires:  %s (in %s)\n", r.ExpiresAt.Format(time.RFC3339), left)
+		} else {
+			fmt.Fprintf(w, "expires:  %s (expired %s ago)\n", r.ExpiresAt.Format(time.RFC3339), -left)
+		}
+	}
+}
+
+// gatewayFlags are the settings of `authz gateway`.
+type gatewayFlags struct {
+	listen, upstream, issuer, jwks, tokenEndpoint, metricsAddr string
+	audiences, scopes, roles, routes                           []string
+	tenant, keyHeader, clientID, clientSecret, realm           string
+	cacheSize                                                  int
+	negativeTTL, leeway, minRefresh                            time.Duration
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout  time.Duration
+	upstreamTimeout, shutdownTimeout                           time.Duration
+	logLevel, logFormat                                        string
+}
+
+func newGatewayCmd() *cobra.Command {
+	var g gatewayFlags
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run a reverse proxy that verifies access tokens (and can bridge legacy API keys)",
+		Long: `Run a reverse proxy that forwards to --upstream only requests carrying a valid
+access token of --issuer (RFC 6750: 401 invalid_token, 403 insufficient_scope).
+
+Migration bridge: with --legacy-key-header (for example X-API-Key), a request
+that carries a legacy key instead of a token has the key exchanged at the
+issuer's token endpoint (RFC 8693), the gateway authenticating as its own
+client (AUTHZ_CLIENT_ID / AUTHZ_CLIENT_SECRET; tokens then carry act). The
+upstream receives Authorization: Bearer with the token, never the key. A
+refused key gets 401 with the exact error_code (key_revoked, owner_suspended...).
+authz_gateway_requests_total counts requests by route and credential kind
+(token, legacy_key, none), so you see who still has to move.
+
+/healthz and /metrics are served on --metrics-addr only, never proxied.`,
+		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 \
+    --issuer https://authz.example.com --audience https://orders.example --require-scope orders:read
+  AUTHZ_CLIENT_ID=gw-orders AUTHZ_CLIENT_SECRET=... authz gateway --upstream http://orders:9000 \
+    --issuer https://authz.example.com --legacy-key-header X-API-Key --metrics-addr 127.0.0.1:9100`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(g.logLevel, g.logFormat)
+			if err != nil {
+				return err
+			}
+			return runGateway(cmd.Context(), g, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&g.listen, "listen", "127.0.0.1:8000", "address the proxy listens on")
+	f.StringVar(&g.upstream, "upstream", "", "URL requests are forwarded to (required)")
+	f.StringVar(&g.issuer, "issuer", "", "authz issuer URL whose tokens are accepted (required)")
+	f.StringVar(&g.jwks, "jwks", "", "JWKS URL, instead of the jwks_uri in the issuer's metadata")
+	f.StringVar(&g.tokenEndpoint, "token-endpoint", "", "token endpoint for key exchange (default: from the issuer's metadata)")
+	f.StringSliceVar(&g.audiences, "audience", nil, "accept only tokens naming one of these audiences (repeatable; the first is requested in key exchanges)")
+	f.StringSliceVar(&g.scopes, "require-scope", nil, "scope every token must carry (repeatable: all are required)")
+	f.StringSliceVar(&g.roles, "require-role", nil, "role a token must carry (repeatable: any one suffices)")
+	f.StringVar(&g.tenant, "require-tenant", "", "tenant every token must belong to")
+	f.StringVar(&g.keyHeader, "legacy-key-header", "", "request header carrying legacy API keys to exchange (for example X-API-Key); off when empty")
+	f.StringVar(&g.clientID, "client-id", "", "the gateway's own client id, for key exchange")
+	f.StringVar(&g.clientSecret, "client-secret", "", "its secret; prefer the environment variable (flags show in the process list)")
+	f.StringSliceVar(&g.routes, "route", nil, "path prefix used as a metrics route label (repeatable; default: first path segment, bounded)")
+	f.StringVar(&g.metricsAddr, "metrics-addr", "", "address serving /healthz and /metrics (off when empty)")
+	f.StringVar(&g.realm, "realm", "authz", "realm of the WWW-Authenticate challenges")
+	f.IntVar(&g.cacheSize, "cache-size", gateway.DefaultCacheSize, "legacy keys whose exchanged token is cached")
+	f.DurationVar(&g.negativeTTL, "negative-ttl", gateway.DefaultNegativeTTL, "how long a refused key is refused without asking authz again")
+	f.DurationVar(&g.leeway, "leeway", verifier.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
+	f.DurationVar(&g.minRefresh, "min-refresh-interval", verifier.DefaultMinRefreshInterval, "JWKS refetch on an unknown kid at most once per this interval")
+	f.DurationVar(&g.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
+	f.DurationVar(&g.readTimeout, "read-timeout", time.Minute, "time allowed to read a whole request")
+	f.DurationVar(&g.writeTimeout, "write-timeout", time.Minute, "time allowed to write a response, upstream time included (0: none, for streaming)")
+	f.DurationVar(&g.idleTimeout, "idle-timeout", 2*time.Minute, "keep-alive idle timeout")
+	f.DurationVar(&g.upstreamTimeout, "upstream-timeout", 30*time.Second, "time the upstream has to send response headers")
+	f.DurationVar(&g.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long in-flight requests may take to finish on SIGTERM")
+	f.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func runGateway(ctx context.Context, g gatewayFlags, log *slog.Logger) error {
+	app, err := newGatewayApp(ctx, g, log)
+	if err != nil {
+		return err
+	}
+	defer app.verifier.Close()
+	addrs := []string{g.listen}
+	if g.metricsAddr != "" {
+		addrs = append(addrs, g.metricsAddr)
+	}
+	listeners := make([]net.Listener, 0, len(addrs))
+	for _, addr := range addrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+	var ops net.Listener
+	if len(listeners) > 1 {
+		ops = listeners[1]
+	}
+	return app.serve(ctx, listeners[0], ops)
+}
+
+// gatewayApp is a configured gateway, ready to serve.
+type gatewayApp struct {
+	flags    gatewayFlags
+	log      *slog.Logger
+	verifier *verifier.Verifier
+	proxy    http.Handler
+	// ops serves /healthz and /metrics, on their own listener.
+	ops http.Handler
+}
+
+func newGatewayApp(ctx context.Context, g gatewayFlags, log *slog.Logger) (*gatewayApp, error) {
+	var problems []string
+	if g.upstream == "" {
+		problems = append(problems, "--upstream is required")
+	}
+	if g.issuer == "" {
+		problems = append(problems, "--issuer is required")
+	}
+	if g.keyHeader != "" && (g.clientID == "" || g.clientSecret == "") {
+		problems = append(problems, "--legacy-key-header needs the gateway's client credentials: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET")
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	up, err := url.Parse(g.upstream)
+	if err != nil {
+		return nil, fmt.Errorf("--upstream: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// ctx is the verifier's lifetime (its background refresh); the
+	// verifier bounds its own fetches.
+	v, err := verifier.New(ctx, verifier.Config{
+		Issuer:             g.issuer,
+		JWKSURL:            g.jwks,
+		Audience:           g.audiences,
+		Leeway:             g.leeway,
+		MinRefreshInterval: g.minRefresh,
+		Logger:             log,
+		Registerer:         reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	app := &gatewayApp{flags: g, log: log, verifier: v}
+	if err := app.build(ctx, up, reg); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Registry) error {
+	g, log, v := a.flags, a.log, a.verifier
+	if len(g.audiences) == 0 {
+		log.Warn("no --audience: tokens of this issuer for any audience are accepted")
+	}
+	tokenEndpoint := g.tokenEndpoint
+	if g.keyHeader != "" && tokenEndpoint == "" {
+		md := v.Metadata()
+		if md == nil {
+			var err error
+			if md, err = verifier.Discover(ctx, nil, g.issuer); err != nil {
+				return err
+			}
+		}
+		if tokenEndpoint = md.TokenEndpoint; tokenEndpoint == "" {
+			return errors.New("the issuer's metadata names no token_endpoint; set --token-endpoint")
+		}
+	}
+	exchangeAudience := ""
+	if len(g.audiences) > 0 {
+		exchangeAudience = g.audiences[0]
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = g.upstreamTimeout
+	// One upstream: keep enough idle connections to it (the default of 2
+	// per host turns every burst into new connections).
+	transport.MaxIdleConns = 512
+	transport.MaxIdleConnsPerHost = 512
+	proxy, err := gateway.NewProxy(gateway.Config{
+		Upstream:         up,
+		Verifier:         v,
+		Require:          verifier.Require{Scopes: g.scopes, Roles: g.roles, Tenant: g.tenant},
+		Realm:            g.realm,
+		LegacyKeyHeader:  g.keyHeader,
+		TokenEndpoint:    tokenEndpoint,
+		ClientID:         g.clientID,
+		ClientSecret:     g.clientSecret,
+		ExchangeAudience: exchangeAudience,
+		CacheSize:        g.cacheSize,
+		NegativeTTL:      g.negativeTTL,
+		Routes:           g.routes,
+		Transport:        transport,
+		Registerer:       reg,
+		Logger:           log,
+	})
+	if err != nil {
+		return err
+	}
+	a.proxy = proxy
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !v.Ready() {
+			http.Error(w, "no usable key set from the issuer", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	a.ops = mux
+	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "legacy_key_header", g.keyHeader)
+	return nil
+}
+
+// serve serves the proxy on l (and /healthz, /metrics on ops, if not nil)
+// until ctx ends (SIGTERM, SIGINT), then shuts down gracefully.
+func (a *gatewayApp) serve(ctx context.Context, l, ops net.Listener) error {
+	g, log := a.flags, a.log
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	servers := []*http.Server{{
+		Handler:           a.proxy,
+		ReadHeaderTimeout: g.readHeaderTimeout,
+		ReadTimeout:       g.readTimeout,
+		WriteTimeout:      g.writeTimeout,
+		IdleTimeout:       g.idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+	}}
+	listeners := []net.Listener{l}
+	if ops != nil {
+		servers = append(servers, &http.Server{Handler: a.ops, ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog})
+		listeners = append(listeners, ops)
+		log.Info("serving /healthz and /metrics", "addr", ops.Addr().String())
+	}
+	log.Info("gateway listening", "addr", l.Addr().String())
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case serveErr = <-errc:
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdown); err != nil {
+			serveErr = errors.Join(serveErr, err)
+		}
+	}
+	return serveErr
+}
