@@ -44,6 +44,13 @@ const adminActor = "admin:cli_ops"
 
 func newHarness(t *testing.T, st store.Store) *harness {
 	t.Helper()
+	h := newHarnessTB(t, st)
+	h.t = t
+	return h
+}
+
+func newHarnessTB(t testing.TB, st store.Store) *harness {
+	t.Helper()
 	c := &clock{now: t0}
 	hasher := legacykeys.NewHasher([]byte("test pepper: 32 bytes of secret!"))
 	n := notify.New(st, notify.Config{URL: "http://127.0.0.1:9/hooks", Secret: []byte("webhook secret"), Now: c.Now})
@@ -52,7 +59,7 @@ func newHarness(t *testing.T, st store.Store) *harness {
 		Audit: func(ctx context.Context, tx store.Tx, ev store.AuditEvent) error { return audit.Append(ctx, tx, ev) },
 	})
 	ctx := reqmeta.With(t.Context(), reqmeta.Meta{RequestID: "req-test", ClientAddr: "192.0.2.1", Actor: adminActor})
-	return &harness{t: t, st: st, svc: svc, hasher: hasher, clock: c, ctx: ctx}
+	return &harness{st: st, svc: svc, hasher: hasher, clock: c, ctx: ctx}
 }
 
 func openSQLite(t *testing.T) store.Store { return storetest.OpenSQLite(t) }
