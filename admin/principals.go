@@ -8,16 +8,13 @@ import (
 
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/notify"
 	"github.com/authz/authz/store"
 )
 
-// EventPrincipalSuspended is the webhook sent when a principal is suspended
-// (docs/architecture.md, "Webhooks").
-const EventPrincipalSuspended = "principal.suspended"
-
-// PrincipalSuspended is the data of the principal.suspended webhook: who was
-// suspended, by whom, and how many active legacy keys and clients stop
-// working because of it.
+// PrincipalSuspended is the data of the notify.PrincipalSuspended webhook:
+// who was suspended, by whom, and how many active legacy keys and clients
+// stop working because of it.
 type PrincipalSuspended struct {
 	PrincipalID   string    `json:"principal_id"`
 	TenantID      string    `json:"tenant_id"`
@@ -206,7 +203,7 @@ func (h *handler) notifySuspended(c *call) func(context.Context, store.Tx, store
 		if err != nil {
 			return err
 		}
-		return h.notifier.Enqueue(ctx, tx, EventPrincipalSuspended, PrincipalSuspended{
+		return h.notifier.Enqueue(ctx, tx, notify.PrincipalSuspended, PrincipalSuspended{
 			PrincipalID:   p.ID,
 			TenantID:      p.TenantID,
 			Kind:          string(p.Kind),

@@ -16,6 +16,7 @@ import (
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/notify"
 	"github.com/authz/authz/store"
 )
 
@@ -109,7 +110,7 @@ func TestPrincipals(t *testing.T) {
 		}
 		var sent []PrincipalSuspended
 		for _, w := range hooks {
-			if w.EventType != EventPrincipalSuspended {
+			if w.EventType != notify.PrincipalSuspended {
 				continue
 			}
 			var body struct{ Data PrincipalSuspended }

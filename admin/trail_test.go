@@ -9,6 +9,7 @@ import (
 
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/audit"
+	"github.com/authz/authz/notify"
 	"github.com/authz/authz/store"
 )
 
@@ -133,7 +134,7 @@ func TestFailedChangeLeavesNoTrace(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, w := range hooks {
-			if w.EventType == EventPrincipalSuspended {
+			if w.EventType == notify.PrincipalSuspended {
 				t.Fatal("a webhook of a failed suspension was queued")
 			}
 		}
