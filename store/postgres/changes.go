@@ -23,9 +23,10 @@ const (
 // Store closes.
 func (s *Store) changes(ctx context.Context) <-chan struct{} {
 	ctx, cancel := context.WithCancel(ctx)
-	context.AfterFunc(s.stop, cancel)
+	unhook := context.AfterFunc(s.stop, cancel)
 	ch := make(chan struct{}, 1)
 	go func() {
+		defer unhook()
 		defer cancel()
 		defer close(ch)
 		retry := feedRetryMin

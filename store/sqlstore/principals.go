@@ -45,7 +45,10 @@ func (q *queries) GetPrincipalByExternalID(ctx context.Context, tenantID, extern
 	}
 	var p store.Principal
 	err := q.row(ctx, "get principal by external id", externalID, func(r scanner) error { return scanPrincipal(r, &p) },
-		`SELECT `+principalCols+` FROM principals WHERE tenant_id = $1 AND external_id = $2 AND status <> 'deleted'`,
+		// The query repeats the partial index's condition word for word, so
+		// that both planners can use the index with a bound parameter.
+		`SELECT `+principalCols+` FROM principals
+		 WHERE tenant_id = $1 AND external_id = $2 AND status <> 'deleted' AND external_id <> ''`,
 		tenantID, externalID)
 	return p, err
 }

@@ -177,10 +177,9 @@ func (q *queries) rows(ctx context.Context, op, id string, each func(scanner) er
 // covers.
 func (q *queries) markChanged() { q.tx.changed = true }
 
-// txn implements store.Tx.
+// txn implements store.Tx: the same queries, on the transaction.
 type txn struct {
 	queries
-	s *Store
 }
 
 // Tx runs fn in one transaction on the writer pool. On SQLite the
@@ -198,7 +197,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	if err != nil {
 		return s.d.translate(ctx, "begin transaction", err)
 	}
-	t := &txn{queries: queries{d: s.d, c: sqlTx, tx: &txState{}}, s: s}
+	t := &txn{queries: queries{d: s.d, c: sqlTx, tx: &txState{}}}
 	committed := false
 	defer func() {
 		if committed {
