@@ -25,7 +25,7 @@ func newClientCmd() *cobra.Command {
 		Use:   "create",
 		Short: "Create a client; its secret is printed once",
 		Example: `  authz client create --tenant ten_abc --owner prn_abc --scope invoices:read
-  authz client create --tenant ten_abc --owner prn_abc --audience https://api.example.com --token-lifetime 10m
+  authz client create --tenant ten_abc --owner prn_abc --audience https://api.example.com --access-token-lifetime 10m
   authz client create --tenant ten_abc --owner prn_gw --grant-type urn:ietf:params:oauth:grant-type:token-exchange
   authz client create --tenant ten_abc --owner prn_abc --auth-method private_key_jwt --jwks-file client-jwks.json`,
 		Args: exactArgs(),
@@ -38,8 +38,8 @@ func newClientCmd() *cobra.Command {
 				AuthMethod: str(cmd, "auth-method"), GrantTypes: strs(cmd, "grant-type"),
 				Scopes: strs(cmd, "scope"), Audiences: strs(cmd, "audience"), JWKSURI: str(cmd, "jwks-uri"),
 			}
-			if s := str(cmd, "token-lifetime"); s != "" {
-				d, err := parseDuration("token-lifetime", s)
+			if s := str(cmd, "access-token-lifetime"); s != "" {
+				d, err := parseDuration("access-token-lifetime", s)
 				if err != nil {
 					return err
 				}
@@ -76,7 +76,7 @@ func newClientCmd() *cobra.Command {
 	f.String("auth-method", "", "client_secret_basic (default), client_secret_post or private_key_jwt")
 	f.String("jwks-file", "", "private_key_jwt: file with the client's public JWK Set")
 	f.String("jwks-uri", "", "private_key_jwt: https URL of the client's JWK Set")
-	f.String("token-lifetime", "", "access-token lifetime for this client, e.g. 10m (default: the server's)")
+	f.String("access-token-lifetime", "", "access-token lifetime for this client, e.g. 10m (default: the server's)")
 
 	list := &cobra.Command{
 		Use:     "list",
