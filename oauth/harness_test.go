@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/adminclient"
 	"github.com/authz/authz/audit"
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/server"
@@ -86,6 +87,7 @@ func (e *env) start(opts ...envOption) {
 	cfg.Out = io.Discard
 	cfg.Now = e.clock.Now
 	cfg.RateLimitAddr, cfg.RateLimitClient, cfg.RateLimitKey = 0, 0, 0
+	cfg.BootstrapClientID, cfg.BootstrapClientSecret = adminID, adminSecret
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -107,6 +109,18 @@ func (e *env) start(opts ...envOption) {
 }
 
 func (e *env) ctx() context.Context { return context.Background() }
+
+// The bootstrap admin client of every test server.
+const (
+	adminID     = "cli_testadmin"
+	adminSecret = "test-admin-secret-of-at-least-32-characters"
+)
+
+// admin returns a client of the admin API, authenticated as the bootstrap
+// admin, exactly as the CLI uses it.
+func (e *env) admin() *adminclient.Client {
+	return adminclient.New(e.adminURL, adminID, adminSecret, adminclient.WithIssuer(e.issuer), adminclient.WithClock(e.clock.Now))
+}
 
 // fixture names a tenant with an owner principal, a role and a client.
 type fixture struct {

@@ -42,7 +42,9 @@ type Config struct {
 
 	WebhookURL    string
 	WebhookSecret string
-	ExpiryNotice  time.Duration
+	// WebhookPollInterval is how often the outbox is checked (default 5 s).
+	WebhookPollInterval time.Duration
+	ExpiryNotice        time.Duration
 
 	// Rate limits per second (0 disables that limit) and burst.
 	RateLimitAddr   float64
@@ -66,23 +68,24 @@ type Config struct {
 // Defaults returns the configuration of a fresh `authz serve`.
 func Defaults() Config {
 	return Config{
-		Addr:             "127.0.0.1:8080",
-		AdminAddr:        "127.0.0.1:8081",
-		Database:         "sqlite:authz.db",
-		SigningAlg:       jwks.ES256,
-		TokenLifetime:    5 * time.Minute,
-		MaxTokenLifetime: time.Hour,
-		RotationPeriod:   30 * 24 * time.Hour,
-		JWKSMaxAge:       5 * time.Minute,
-		ExpiryNotice:     14 * 24 * time.Hour,
-		RateLimitAddr:    200,
-		RateLimitClient:  100,
-		RateLimitKey:     20,
-		RateLimitBurst:   100,
-		LockoutThreshold: 10,
-		LockoutWindow:    5 * time.Minute,
-		LockoutDuration:  5 * time.Minute,
-		ShutdownTimeout:  20 * time.Second,
+		Addr:                "127.0.0.1:8080",
+		AdminAddr:           "127.0.0.1:8081",
+		Database:            "sqlite:authz.db",
+		SigningAlg:          jwks.ES256,
+		TokenLifetime:       5 * time.Minute,
+		MaxTokenLifetime:    time.Hour,
+		RotationPeriod:      30 * 24 * time.Hour,
+		JWKSMaxAge:          5 * time.Minute,
+		ExpiryNotice:        14 * 24 * time.Hour,
+		WebhookPollInterval: 5 * time.Second,
+		RateLimitAddr:       200,
+		RateLimitClient:     100,
+		RateLimitKey:        20,
+		RateLimitBurst:      100,
+		LockoutThreshold:    10,
+		LockoutWindow:       5 * time.Minute,
+		LockoutDuration:     5 * time.Minute,
+		ShutdownTimeout:     20 * time.Second,
 	}
 }
 

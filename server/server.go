@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.WebhookSecret != "" {
 		webhookSecret = []byte(cfg.WebhookSecret)
 	}
-	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, Registerer: reg, Logger: log, Now: cfg.Now})
+	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, PollInterval: cfg.WebhookPollInterval, Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Legacy = legacykeys.NewService(legacykeys.ServiceConfig{
 		Store: st, Hasher: legacyHasher, Audit: appendOne, Notifier: s.Notifier,
 		ExpiryNotice: cfg.ExpiryNotice, Logger: log, Now: cfg.Now,

@@ -75,6 +75,7 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.StringVar(&cfg.BootstrapClientSecret, "bootstrap-client-secret", "", "its secret, at least 32 characters; prefer the environment variable")
 	f.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL receiving key.expiring, key.expired, key.revoked and principal.suspended notices")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "HMAC secret for webhook signatures (default: derived from the master key)")
+	f.DurationVar(&cfg.WebhookPollInterval, "webhook-poll-interval", cfg.WebhookPollInterval, "how often the webhook outbox is checked for due deliveries")
 	f.DurationVar(&cfg.ExpiryNotice, "expiry-notice", cfg.ExpiryNotice, "how long before a legacy key expires its key.expiring notice is sent")
 	f.Float64Var(&cfg.RateLimitAddr, "rate-limit-addr", cfg.RateLimitAddr, "token requests per second per client address (0: unlimited)")
 	f.Float64Var(&cfg.RateLimitClient, "rate-limit-client", cfg.RateLimitClient, "token requests per second per client id (0: unlimited)")
