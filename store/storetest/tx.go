@@ -181,6 +181,7 @@ func testGeneration(t *testing.T, s store.Store) {
 	} {
 		before, err := s.Generation(ctx)
 		must(t, err)
+		localBefore := s.LocalChanges()
 		if err := c.do(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -188,6 +189,9 @@ func testGeneration(t *testing.T, s store.Store) {
 		must(t, err)
 		if moved := after > before; moved != c.moves {
 			t.Errorf("%s: Generation %d -> %d; want moved=%v", c.name, before, after, c.moves)
+		}
+		if moved := s.LocalChanges() > localBefore; moved != c.moves {
+			t.Errorf("%s: LocalChanges %d -> %d; want moved=%v", c.name, localBefore, s.LocalChanges(), c.moves)
 		}
 	}
 }
@@ -287,6 +291,7 @@ func testTxRollback(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	must(t, s.CreateTenant(ctx, tenant("ten_a")))
 	g0, _ := s.Generation(ctx)
+	l0 := s.LocalChanges()
 	boom := errors.New("boom")
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		for _, step := range []func() error{
@@ -331,6 +336,9 @@ func testTxRollback(t *testing.T, s store.Store) {
 	}
 	if g, _ := s.Generation(ctx); g != g0 {
 		t.Errorf("a rolled back Tx moved Generation %d -> %d", g0, g)
+	}
+	if l := s.LocalChanges(); l != l0 {
+		t.Errorf("a rolled back Tx moved LocalChanges %d -> %d", l0, l)
 	}
 	// The store is usable afterwards (the writer was released).
 	must(t, s.CreateTenant(ctx, tenant("ten_c")))
