@@ -61,7 +61,7 @@ type exchangeSeen struct {
 	requestID string
 }
 
-func newFakeAuthz(t *testing.T) *fakeAuthz {
+func newFakeAuthz(t testing.TB) *fakeAuthz {
 	t.Helper()
 	a := &fakeAuthz{
 		iss:      verifiertest.NewIssuer(t),
@@ -164,7 +164,7 @@ func (a *fakeAuthz) token(w http.ResponseWriter, r *http.Request) {
 }
 
 // validToken is a client-credentials token for the gateway's audience.
-func (a *fakeAuthz) validToken(t *testing.T, mod func(map[string]any)) string {
+func (a *fakeAuthz) validToken(t testing.TB, mod func(map[string]any)) string {
 	t.Helper()
 	claims := a.iss.Claims(a.clock.Now(), audience)
 	if mod != nil {
@@ -173,7 +173,7 @@ func (a *fakeAuthz) validToken(t *testing.T, mod func(map[string]any)) string {
 	return a.key.Sign(t, claims, nil)
 }
 
-func (a *fakeAuthz) verifier(t *testing.T) *verifier.Verifier {
+func (a *fakeAuthz) verifier(t testing.TB) *verifier.Verifier {
 	t.Helper()
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: a.iss.URL, Audience: []string{audience}, Now: a.clock.Now})
 	if err != nil {
@@ -191,7 +191,7 @@ type upstream struct {
 	paths []string
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -221,7 +221,7 @@ type proxyFixture struct {
 
 // newProxy starts authz, an upstream and a proxy with the legacy-key
 // bridge on X-API-Key; mod adjusts the proxy config.
-func newProxy(t *testing.T, mod func(*gateway.Config)) *proxyFixture {
+func newProxy(t testing.TB, mod func(*gateway.Config)) *proxyFixture {
 	t.Helper()
 	f := &proxyFixture{authz: newFakeAuthz(t), upstream: newUpstream(t)}
 	up, _ := url.Parse(f.upstream.srv.URL)

@@ -18,14 +18,19 @@ import (
 	"github.com/authz/authz/jwks/verifier/verifiertest"
 )
 
-// benchToken returns a verifier with a warm cache and a token of the shape
-// authz issues (SPEC §3 claims) signed with alg.
-func benchToken(b *testing.B, alg string) (*verifier.Verifier, *verifiertest.Key, string) {
+// benchToken returns a verifier with a warm key cache and a token of the
+// shape authz issues (SPEC §3 claims) signed with alg. Unless cached is
+// set, the verified-token cache is off: every Verify does the whole work.
+func benchToken(b *testing.B, alg string, cached bool) (*verifier.Verifier, *verifiertest.Key, string) {
 	b.Helper()
 	iss := verifiertest.NewIssuer(b)
 	clock := verifiertest.NewClock(start)
 	k := iss.AddKey(b, alg)
-	v, err := verifier.New(b.Context(), verifier.Config{Issuer: iss.URL, Audience: []string{audience}, Now: clock.Now})
+	cacheSize := -1
+	if cached {
+		cacheSize = 0 // default
+	}
+	v, err := verifier.New(b.Context(), verifier.Config{Issuer: iss.URL, Audience: []string{audience}, Now: clock.Now, TokenCacheSize: cacheSize})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,12 +43,13 @@ func benchToken(b *testing.B, alg string) (*verifier.Verifier, *verifiertest.Key
 }
 
 // BenchmarkVerify is the full check a gateway makes per request (parse,
-// header checks, key lookup, signature, claims) with a warm key cache.
-// Compare with BenchmarkRawVerify of the same alg, run with -cpu 1.
+// header checks, key lookup, signature, claims) with a warm key cache and
+// no verified-token cache. Compare with BenchmarkRawVerify of the same
+// alg, run with -cpu 1.
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range verifier.DefaultAlgorithms() {
 		b.Run(alg, func(b *testing.B) {
-			v, _, tok := benchToken(b, alg)
+			v, _, tok := benchToken(b, alg, false)
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -61,7 +67,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkRawVerify(b *testing.B) {
 	for _, alg := range verifier.DefaultAlgorithms() {
 		b.Run(alg, func(b *testing.B) {
-			_, k, tok := benchToken(b, alg)
+			_, k, tok := benchToken(b, alg, false)
 			verify := rawVerifier(b, k, tok)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -80,7 +86,7 @@ func BenchmarkRawVerify(b *testing.B) {
 func BenchmarkVerifyPaired(b *testing.B) {
 	for _, alg := range verifier.DefaultAlgorithms() {
 		b.Run(alg, func(b *testing.B) {
-			v, k, tok := benchToken(b, alg)
+			v, k, tok := benchToken(b, alg, false)
 			raw := rawVerifier(b, k, tok)
 			ctx := context.Background()
 			var tVerify, tRaw time.Duration
@@ -100,6 +106,24 @@ func BenchmarkVerifyPaired(b *testing.B) {
 			b.ReportMetric(float64(tVerify.Nanoseconds())/float64(b.N), "verify-ns/op")
 			b.ReportMetric(float64(tRaw.Nanoseconds())/float64(b.N), "raw-ns/op")
 			b.ReportMetric(float64(tRaw)/float64(tVerify), "raw/verify")
+		})
+	}
+}
+
+// BenchmarkVerifyCached is Verify of a token seen before, with the
+// verified-token cache on (the default): what a client reusing its token
+// costs the gateway after the first request.
+func BenchmarkVerifyCached(b *testing.B) {
+	for _, alg := range verifier.DefaultAlgorithms() {
+		b.Run(alg, func(b *testing.B) {
+			v, _, tok := benchToken(b, alg, true)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

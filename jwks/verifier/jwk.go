@@ -41,6 +41,14 @@ type publicKey struct {
 	key crypto.PublicKey
 }
 
+func (k *publicKey) equal(o *publicKey) bool {
+	if k.kid != o.kid || k.alg != o.alg {
+		return false
+	}
+	eq, ok := k.key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(o.key)
+}
+
 // privateMember reports whether a JWK member is one that only private or
 // symmetric keys carry (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 func privateMember(name string) bool {

@@ -153,6 +153,15 @@ func (r *remoteKeySet) fetch() error {
 		r.log.Error("jwks refused; serving the cached key set", "jwks_uri", r.url, "err", err)
 		return err
 	}
+	// A key that is still published keeps its identity across fetches, so
+	// that verifications cached against it stay valid (see verifiedCache).
+	if prev := r.cur.Load(); prev != nil {
+		for kid, k := range keys {
+			if old := prev.keys[kid]; old != nil && old.equal(k) {
+				keys[kid] = old
+			}
+		}
+	}
 	now := r.now()
 	next := &keySet{keys: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
 	prev := r.cur.Swap(next)

@@ -16,6 +16,8 @@ type metrics struct {
 	fetchFailed   prometheus.Counter
 	keyCount      prometheus.Gauge
 	lastSuccess   prometheus.Gauge
+	cacheHit      prometheus.Counter
+	cacheMiss     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,8 +40,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "authz_verifier_jwks_last_success_timestamp_seconds",
 		Help: "Unix time of the last successful JWKS fetch.",
 	})
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authz_verifier_token_cache_total",
+		Help: "Lookups in the cache of verified tokens, by result (hit or miss).",
+	}, []string{"result"})
 	var err error
 	verifications = register(reg, verifications, &err)
+	cache = register(reg, cache, &err)
 	fetches = register(reg, fetches, &err)
 	keyCount = register(reg, keyCount, &err)
 	lastSuccess = register(reg, lastSuccess, &err)
@@ -53,6 +60,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fetchFailed:   fetches.WithLabelValues("error"),
 		keyCount:      keyCount,
 		lastSuccess:   lastSuccess,
+		cacheHit:      cache.WithLabelValues("hit"),
+		cacheMiss:     cache.WithLabelValues("miss"),
 	}, nil
 }
 
@@ -106,4 +115,15 @@ func (m *metrics) keys(n int, at time.Time) {
 	}
 	m.keyCount.Set(float64(n))
 	m.lastSuccess.Set(float64(at.Unix()))
+}
+
+func (m *metrics) cacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	if hit {
+		m.cacheHit.Inc()
+	} else {
+		m.cacheMiss.Inc()
+	}
 }

@@ -59,6 +59,11 @@ type Config struct {
 	MaxStale time.Duration
 	// MaxTokenSize refuses longer tokens before any parsing (default 8 KiB).
 	MaxTokenSize int
+	// TokenCacheSize bounds the cache of verified tokens (default 10000;
+	// negative disables it). A cached token is served again only while
+	// the key that verified it is still published and its time claims
+	// hold; StatusChecker is consulted on every use.
+	TokenCacheSize int
 	// HTTPClient fetches metadata and keys (default: 10 s timeout).
 	HTTPClient *http.Client
 	// StatusChecker, when set, is consulted after the signature and the
@@ -88,6 +93,9 @@ type Verifier struct {
 	algs     []string
 	maxSize  int
 	status   StatusChecker
+	now      func() time.Time
+	leeway   time.Duration
+	cache    *verifiedCache // nil when disabled
 	parser   *jwt.Parser
 	keys     *remoteKeySet
 	metadata *Metadata
@@ -139,8 +147,13 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		algs:     algs,
 		maxSize:  orDefault(cfg.MaxTokenSize, DefaultMaxTokenSize),
 		status:   cfg.StatusChecker,
+		now:      now,
+		leeway:   orDefault(cfg.Leeway, DefaultLeeway),
 		metrics:  m,
 		done:     make(chan struct{}),
+	}
+	if cfg.TokenCacheSize >= 0 {
+		v.cache = newVerifiedCache(orDefault(cfg.TokenCacheSize, DefaultTokenCacheSize))
 	}
 	jwksURL := cfg.JWKSURL
 	if jwksURL == "" {
@@ -154,7 +167,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
-		jwt.WithLeeway(orDefault(cfg.Leeway, DefaultLeeway)),
+		jwt.WithLeeway(v.leeway),
 		jwt.WithTimeFunc(now),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
@@ -257,9 +270,27 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if token == "" {
 		return nil, refuse(ReasonMalformed, "", nil)
 	}
+	var hash [32]byte
+	if v.cache != nil {
+		hash = tokenHash(token)
+		c, ok := v.cached(hash)
+		v.metrics.cacheLookup(ok)
+		if ok {
+			if err := v.checkStatus(ctx, c); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	}
+	var used *publicKey
 	tc := &tokenClaims{}
 	tok, err := v.parser.ParseWithClaims(token, tc, func(t *jwt.Token) (any, error) {
-		return v.key(ctx, t)
+		k, err := v.key(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		used = k
+		return k.key, nil
 	})
 	if err != nil {
 		return nil, v.classify(tok, tc, err)
@@ -268,22 +299,53 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.status != nil {
-		if err := v.status.CheckStatus(ctx, c); err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				return nil, e
-			}
-			return nil, refuse(ReasonStatus, "", err)
-		}
+	if err := v.checkStatus(ctx, c); err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		cp := *c
+		v.cache.put(&verifiedEntry{hash: hash, claims: &cp, key: used})
 	}
 	return c, nil
+}
+
+// cached returns a copy of the claims of a token verified before, if that
+// verification still stands: the key set is fresh (an expired set sends
+// the token down the full path, which refreshes it), still holds the very
+// key that verified the token, and the time claims hold now.
+func (v *Verifier) cached(hash [32]byte) (*Claims, bool) {
+	e := v.cache.get(hash)
+	if e == nil {
+		return nil, false
+	}
+	now := v.now()
+	set := v.keys.cur.Load()
+	if set == nil || now.After(set.expiresAt) || set.keys[e.key.kid] != e.key || !timely(e.claims, now, v.leeway) {
+		v.cache.remove(hash)
+		return nil, false
+	}
+	c := *e.claims
+	return &c, true
+}
+
+func (v *Verifier) checkStatus(ctx context.Context, c *Claims) error {
+	if v.status == nil {
+		return nil
+	}
+	if err := v.status.CheckStatus(ctx, c); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return refuse(ReasonStatus, "", err)
+	}
+	return nil
 }
 
 // key checks the header and returns the key named by kid. It runs after
 // golang-jwt has matched alg against the allow-list and before the
 // signature is checked.
-func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (*publicKey, error) {
 	if !atJWT(t.Header["typ"]) {
 		return nil, refuse(ReasonType, "", nil)
 	}
@@ -307,7 +369,7 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 	if k.alg != t.Method.Alg() {
 		return nil, refuse(ReasonAlgorithm, "", nil)
 	}
-	return k.key, nil
+	return k, nil
 }
 
 // atJWT accepts the RFC 9068 §2.1 media type, with or without the

@@ -463,7 +463,15 @@ func TestRefuseMissingRequiredClaims(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	f := setup(t, verifier.ES256, nil)
+	for _, size := range []int{0, -1} {
+		t.Run(fmt.Sprintf("token cache size %d", size), func(t *testing.T) {
+			testRotation(t, size)
+		})
+	}
+}
+
+func testRotation(t *testing.T, cacheSize int) {
+	f := setup(t, verifier.ES256, func(c *verifier.Config) { c.TokenCacheSize = cacheSize })
 	claims := f.claims()
 	claims["exp"] = start.Add(15 * time.Minute).Unix()
 	oldToken := f.sign(t, claims, nil)
@@ -790,6 +798,45 @@ authz_verifier_verifications_total{result="type"} 1
 authz_verifier_verifications_total{result="valid"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "authz_verifier_verifications_total", "authz_verifier_jwks_keys"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifiedTokenCache(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	f := setup(t, verifier.ES256, func(c *verifier.Config) { c.Registerer = reg })
+	token := f.sign(t, f.claims(), nil)
+	for range 3 {
+		c := f.accepted(t, token)
+		c.Subject = "mutated by a caller" // must not leak into later answers
+	}
+	if c := f.accepted(t, token); c.Subject != "svc-orders" {
+		t.Fatalf("cached claims were shared: sub %q", c.Subject)
+	}
+
+	// A refresh that publishes the same key keeps the entry; the same kid
+	// with other key material does not.
+	f.clock.Advance(5*time.Minute - time.Second)
+	if err := f.v.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.accepted(t, token)
+	f.iss.Withdraw(f.key.Kid)
+	impostor := verifiertest.NewKey(t, verifier.ES256)
+	impostor.Kid = f.key.Kid
+	f.iss.Publish(impostor)
+	if err := f.v.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.refused(t, token, verifier.ReasonSignature)
+
+	want := `
+# HELP authz_verifier_token_cache_total Lookups in the cache of verified tokens, by result (hit or miss).
+# TYPE authz_verifier_token_cache_total counter
+authz_verifier_token_cache_total{result="hit"} 4
+authz_verifier_token_cache_total{result="miss"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "authz_verifier_token_cache_total"); err != nil {
 		t.Fatal(err)
 	}
 }
