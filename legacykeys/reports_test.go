@@ -122,13 +122,20 @@ func TestReports(t *testing.T) {
 		h.setTenantStatus("ten_b", store.StatusSuspended, adminActor)
 		all2, err := h.svc.Orphans(h.ctx, "")
 		must(t, err)
-		if len(all2) != 4 || all2[len(all2)-1].TenantID != "ten_b" && all2[0].TenantID != "ten_b" {
-			t.Fatalf("orphans of all tenants %+v", all2)
-		}
-		for _, o := range all2 {
-			if o.TenantID == "ten_b" && o.Code != errcode.TenantSuspended {
-				t.Fatalf("key of a suspended tenant: %+v", o)
+		inB := 0
+		for i, o := range all2 {
+			if i > 0 && all2[i-1].KeyID >= o.KeyID {
+				t.Fatalf("orphans not ordered by key id: %+v", all2)
 			}
+			if o.TenantID == "ten_b" {
+				inB++
+				if o.Code != errcode.TenantSuspended || o.KeyID != kb.ID {
+					t.Fatalf("key of a suspended tenant: %+v", o)
+				}
+			}
+		}
+		if len(all2) != 4 || inB != 1 {
+			t.Fatalf("orphans of all tenants %+v", all2)
 		}
 
 		// Expiring within 7 days: kb (expires at t0+103d, now is t0+100d).
