@@ -76,6 +76,8 @@ const (
 // the outbox (with its LastError) for an operator to see, and is never due.
 func never() time.Time { return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) }
 
+var errNoSecret = errors.New("notify: a webhook URL is configured but no signing secret")
+
 // Notifier queues webhooks in the store's outbox and delivers them.
 type Notifier struct {
 	st          store.Store
@@ -207,7 +209,7 @@ func (n *Notifier) Run(ctx context.Context) error {
 		return nil
 	}
 	if len(n.secret) == 0 {
-		return errors.New("notify: a webhook URL is configured but no signing secret")
+		return errNoSecret
 	}
 	for {
 		claimed, err := n.DeliverDue(ctx)
@@ -232,6 +234,12 @@ func (n *Notifier) Run(ctx context.Context) error {
 // many it attempted. Run calls it in a loop; it is exported for tools and
 // tests that want one deterministic pass.
 func (n *Notifier) DeliverDue(ctx context.Context) (int, error) {
+	if n.url == "" {
+		return 0, nil // disabled: leave the outbox for a configured replica
+	}
+	if len(n.secret) == 0 {
+		return 0, errNoSecret
+	}
 	claimed, err := n.st.ClaimWebhooks(ctx, n.now(), n.lease, claimBatch)
 	if err != nil {
 		return 0, fmt.Errorf("notify: claim due webhooks: %w", err)

@@ -453,4 +453,11 @@ func TestRunNeedsASecret(t *testing.T) {
 	if err := New(nil, Config{}).Run(ctx); err != nil {
 		t.Fatalf("disabled Run = %v, want nil when ctx ends", err)
 	}
+	// Neither touches the outbox (the store is nil here).
+	if _, err := n.DeliverDue(context.Background()); err == nil {
+		t.Fatal("DeliverDue without a secret ran")
+	}
+	if k, err := New(nil, Config{}).DeliverDue(context.Background()); k != 0 || err != nil {
+		t.Fatalf("disabled DeliverDue = %d, %v", k, err)
+	}
 }
