@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 
 	"github.com/authz/authz/errcode"
 )
@@ -46,7 +45,7 @@ func (h *Hasher) HashFromSHA256Hex(hexDigest string) ([]byte, error) {
 }
 
 func (h *Hasher) mac(digest []byte) []byte {
-	var m hash.Hash = hmac.New(sha256.New, h.pepper)
+	m := hmac.New(sha256.New, h.pepper)
 	m.Write(digest)
 	return m.Sum(nil)
 }

@@ -70,6 +70,10 @@ func TestLifecycle(t *testing.T) {
 			}
 			_, err = h.svc.Revoke(h.ctx, k.ID, "")
 			wantCode(t, err, errcode.RequestInvalid)
+			_, _, _, err = h.svc.Rotate(h.ctx, k.ID, time.Hour)
+			wantCode(t, err, errcode.Conflict)
+			_, err = h.svc.Reassign(h.ctx, k.ID, "prn_bob")
+			wantCode(t, err, errcode.Conflict)
 			_, err = h.svc.Revoke(h.ctx, "key_aaaaaaaaaaaaaaaa", "no such key")
 			wantCode(t, err, errcode.NotFound)
 		})
@@ -121,7 +125,9 @@ func TestLifecycle(t *testing.T) {
 			h.setPrincipalStatus("prn_dave", store.StatusDeleted, adminActor)
 			h.wantResolve(key, "", errcode.OwnerDeleted)
 
-			_, err := h.svc.Reassign(h.ctx, k.ID, "prn_carol")
+			_, _, _, err := h.svc.Rotate(h.ctx, k.ID, time.Hour)
+			wantCode(t, err, errcode.RequestInvalid) // the new key would have a deleted owner
+			_, err = h.svc.Reassign(h.ctx, k.ID, "prn_carol")
 			wantCode(t, err, errcode.RequestInvalid) // another tenant
 			_, err = h.svc.Reassign(h.ctx, k.ID, "prn_dave")
 			wantCode(t, err, errcode.RequestInvalid) // deleted

@@ -262,14 +262,15 @@ func (s *Service) Rotate(ctx context.Context, id string, overlap time.Duration) 
 		if cur.Status == store.StatusRevoked {
 			return errcode.Newf(errcode.Conflict, "key %s is revoked; issue a new key instead of rotating it", id)
 		}
-		if cur.OwnerID == "" {
-			return errcode.Newf(errcode.RequestInvalid, "key %s has no owner; remap or reassign it before rotating", id)
-		}
-		if _, err := s.usableOwner(ctx, tx, cur.OwnerID); err != nil {
-			if errcode.Of(err) == errcode.NotFound || errcode.Of(err) == errcode.RequestInvalid {
-				return errcode.Newf(errcode.RequestInvalid, "the owner of key %s cannot own a key (%s); reassign it before rotating", id, errcode.Normalize(err).Text())
-			}
-			return err
+		// The new key would inherit a broken owner: repair first.
+		owner, err := tx.GetPrincipal(ctx, cur.OwnerID)
+		switch {
+		case cur.OwnerID == "" || errors.Is(err, store.ErrNotFound):
+			return errcode.Newf(errcode.RequestInvalid, "the owner of key %s does not exist; remap or reassign the key before rotating it", id)
+		case err != nil:
+			return fmt.Errorf("legacykeys: get owner of key %s: %w", id, err)
+		case owner.Status == store.StatusDeleted:
+			return errcode.Newf(errcode.RequestInvalid, "the owner %s of key %s was deleted; reassign the key before rotating it", owner.ID, id)
 		}
 		fresh = store.LegacyKey{
 			ID: freshID, Hash: s.hasher.Hash(key), TenantID: cur.TenantID, OwnerID: cur.OwnerID,
@@ -475,7 +476,7 @@ func cleanScopes(in []string) ([]string, error) {
 	if len(in) > maxScopes {
 		return nil, errcode.Newf(errcode.RequestInvalid, "a key may list at most %d scopes; got %d", maxScopes, len(in))
 	}
-	var out []string
+	out := []string{}
 	seen := make(map[string]bool, len(in))
 	for _, sc := range in {
 		if msg := scopeProblem(sc); msg != "" {
