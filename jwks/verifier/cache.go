@@ -3,7 +3,6 @@ package verifier
 import (
 	"container/list"
 	"crypto/sha256"
-	"io"
 	"sync"
 	"time"
 )
@@ -22,6 +21,9 @@ type verifiedCache struct {
 	size  int
 	ll    *list.List
 	items map[[32]byte]*list.Element
+	// bufs holds scratch buffers for hashing tokens: the hash functions
+	// take []byte, and converting each token would allocate.
+	bufs sync.Pool
 }
 
 type verifiedEntry struct {
@@ -34,11 +36,15 @@ func newVerifiedCache(size int) *verifiedCache {
 	return &verifiedCache{size: size, ll: list.New(), items: make(map[[32]byte]*list.Element, min(size, 1024))}
 }
 
-func tokenHash(token string) [32]byte {
-	h := sha256.New()
-	_, _ = io.WriteString(h, token)
-	var sum [32]byte
-	h.Sum(sum[:0])
+func (c *verifiedCache) hash(token string) [32]byte {
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	b := append((*bp)[:0], token...)
+	sum := sha256.Sum256(b)
+	*bp = b
+	c.bufs.Put(bp)
 	return sum
 }
 

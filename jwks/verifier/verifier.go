@@ -272,7 +272,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	var hash [32]byte
 	if v.cache != nil {
-		hash = tokenHash(token)
+		hash = v.cache.hash(token)
 		c, ok := v.cached(hash)
 		v.metrics.cacheLookup(ok)
 		if ok {
