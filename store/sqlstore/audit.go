@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/authz/authz/store"
 )
@@ -125,20 +124,14 @@ func (t *txn) InsertAudit(ctx context.Context, events []store.AuditEvent) error 
 		}
 	}
 	per := max(t.d.MaxParams/auditColCount, 1)
-	var b strings.Builder
 	for chunk := range slices.Chunk(events, per) {
-		b.Reset()
 		args := make([]any, 0, len(chunk)*auditColCount)
-		b.WriteString(`INSERT INTO audit_events (` + auditCols + `) VALUES `)
-		for i, e := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			t.d.placeholders(&b, len(args), auditColCount)
+		for _, e := range chunk {
 			args = append(args, e.Seq, e.ID, t.d.encodeTime(e.Time), e.Actor, e.Action, e.Target, e.TenantID,
 				e.Outcome, e.ErrorCode, e.RequestID, e.ClientAddr, nullBytes(e.Details), nullBytes(e.PrevHash), e.Hash)
 		}
-		if _, err := t.exec(ctx, "insert audit events", "", b.String(), args...); err != nil {
+		query := t.d.bulkInsert(`INSERT INTO audit_events (`+auditCols+`) VALUES `, len(chunk), auditColCount, "")
+		if _, err := t.exec(ctx, "insert audit events", "", query, args...); err != nil {
 			return err
 		}
 	}

@@ -204,27 +204,43 @@ func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 }
 
 // CreateLegacyKeys implements store.Mutations: multi-row inserts, as many
-// rows per statement as the database's parameter limit allows.
+// rows per statement as the database's parameter limit allows, each
+// skipping rows whose id or hash exists and returning the ids it inserted.
+//
+// A goroutine encodes the next statement's arguments while the database
+// runs the current one, so that on a multi-core machine a large import costs
+// about the larger of the two, not their sum.
 func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
-	per := t.d.MaxParams / legacyKeyColCount
-	if per < 1 {
-		per = 1
-	}
-	inserted := make([]string, 0, len(ks))
-	var b strings.Builder
-	args := make([]any, 0, min(per, len(ks))*legacyKeyColCount)
-	for chunk := range slices.Chunk(ks, per) {
-		b.Reset()
-		args = args[:0]
-		b.WriteString(`INSERT INTO legacy_keys (` + legacyKeyCols + `) VALUES `)
-		for i, k := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
+	per := max(t.d.MaxParams/legacyKeyColCount, 1)
+	stmts := make(chan bulkStmt, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(stmts)
+		full := "" // every full chunk has the same text: build it once
+		for chunk := range slices.Chunk(ks, per) {
+			st := bulkStmt{args: make([]any, 0, len(chunk)*legacyKeyColCount)}
+			for _, k := range chunk {
+				st.args = append(st.args, t.legacyKeyArgs(k)...)
 			}
-			t.d.placeholders(&b, len(args), legacyKeyColCount)
-			args = append(args, t.legacyKeyArgs(k)...)
+			if len(chunk) == per && full != "" {
+				st.query = full
+			} else {
+				st.query = t.d.bulkInsert(`INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES `, len(chunk),
+					legacyKeyColCount, ` ON CONFLICT DO NOTHING RETURNING id`)
+				if len(chunk) == per {
+					full = st.query
+				}
+			}
+			select {
+			case stmts <- st:
+			case <-done:
+				return
+			}
 		}
-		b.WriteString(` ON CONFLICT DO NOTHING RETURNING id`)
+	}()
+	inserted := make([]string, 0, len(ks))
+	for st := range stmts {
 		err := t.rows(ctx, "create legacy keys", "", func(r scanner) error {
 			var id string
 			if err := r.Scan(&id); err != nil {
@@ -232,7 +248,7 @@ func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]str
 			}
 			inserted = append(inserted, id)
 			return nil
-		}, b.String(), args...)
+		}, st.query, st.args...)
 		if err != nil {
 			return nil, err
 		}
@@ -241,6 +257,12 @@ func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]str
 		t.markChanged()
 	}
 	return inserted, nil
+}
+
+// bulkStmt is one multi-row statement with its arguments.
+type bulkStmt struct {
+	query string
+	args  []any
 }
 
 // UpdateLegacyKey implements store.Mutations.

@@ -128,19 +128,30 @@ func nullBytes(b []byte) any {
 	return b
 }
 
-// placeholders writes "($n+1, ..., $n+k)", one row of a multi-row insert.
-func (d *Dialect) placeholders(b *strings.Builder, n, k int) {
-	b.WriteByte('(')
-	for i := 1; i <= k; i++ {
-		if i > 1 {
+// bulkInsert returns head, then rows groups of k placeholders, then tail:
+// a multi-row INSERT.
+func (d *Dialect) bulkInsert(head string, rows, k int, tail string) string {
+	var b strings.Builder
+	b.Grow(len(head) + len(tail) + rows*k*7)
+	b.WriteString(head)
+	for r := range rows {
+		if r > 0 {
 			b.WriteByte(',')
 		}
-		if d.BulkPlaceholder != "" {
-			b.WriteString(d.BulkPlaceholder)
-			continue
+		b.WriteByte('(')
+		for i := 1; i <= k; i++ {
+			if i > 1 {
+				b.WriteByte(',')
+			}
+			if d.BulkPlaceholder != "" {
+				b.WriteString(d.BulkPlaceholder)
+				continue
+			}
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(r*k + i))
 		}
-		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(n + i))
+		b.WriteByte(')')
 	}
-	b.WriteByte(')')
+	b.WriteString(tail)
+	return b.String()
 }

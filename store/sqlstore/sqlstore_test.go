@@ -160,3 +160,17 @@ func FuzzTimeColScan(f *testing.F) {
 		}
 	})
 }
+
+func TestBulkInsert(t *testing.T) {
+	for _, c := range []struct {
+		d    Dialect
+		want string
+	}{
+		{Dialect{}, "INSERT INTO t VALUES ($1,$2),($3,$4),($5,$6) RETURNING id"},
+		{Dialect{BulkPlaceholder: "?"}, "INSERT INTO t VALUES (?,?),(?,?),(?,?) RETURNING id"},
+	} {
+		if got := c.d.bulkInsert("INSERT INTO t VALUES ", 3, 2, " RETURNING id"); got != c.want {
+			t.Errorf("bulkInsert = %q, want %q", got, c.want)
+		}
+	}
+}
