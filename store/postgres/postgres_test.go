@@ -222,6 +222,19 @@ func TestRecovers(t *testing.T) {
 	if err := s.CreateTenant(ctx, store.Tenant{ID: "ten_1", Name: "one", Status: store.StatusActive}); err != nil {
 		t.Fatal(err)
 	}
+	feed := s.Changes(ctx)
+	next := func(what string) {
+		t.Helper()
+		select {
+		case _, ok := <-feed:
+			if !ok {
+				t.Fatalf("%s: the feed closed", what)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("%s: no signal", what)
+		}
+	}
+	next("listening")
 	admin, err := pgx.Connect(ctx, storetest.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -229,8 +242,8 @@ func TestRecovers(t *testing.T) {
 	defer admin.Close(context.Background())
 	var killed int
 	if err := admin.QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'authz_recovery_test'`).Scan(&killed); err != nil || killed == 0 {
-		t.Fatalf("terminated %d connections: %v", killed, err)
+		WHERE application_name = 'authz_recovery_test'`).Scan(&killed); err != nil || killed < 2 {
+		t.Fatalf("terminated %d connections (want the pool's and the feed's): %v", killed, err)
 	}
 	for attempt := 0; ; attempt++ {
 		_, err := s.GetTenant(ctx, "ten_1")
@@ -244,4 +257,11 @@ func TestRecovers(t *testing.T) {
 			t.Fatalf("the store did not recover: %v", err)
 		}
 	}
+	// The feed lost its connection too: it reconnects and signals, since
+	// changes may have been missed meanwhile, and then delivers new ones.
+	next("reconnected")
+	if _, err := s.UpdateTenant(ctx, "ten_1", func(x store.Tenant) (store.Tenant, error) { x.Name = "uno"; return x, nil }); err != nil {
+		t.Fatal(err)
+	}
+	next("change after reconnecting")
 }
