@@ -64,6 +64,15 @@ func (c *tokenCache) put(k cacheKey, v *exchangeResult, until time.Time) {
 	}
 }
 
+func (c *tokenCache) remove(k cacheKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.items[k]; ok {
+		c.ll.Remove(el)
+		delete(c.items, k)
+	}
+}
+
 func (c *tokenCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

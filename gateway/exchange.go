@@ -79,12 +79,13 @@ func (x *exchanger) cacheKey(apiKey string) cacheKey {
 	return k
 }
 
-// exchange returns the token for apiKey, or the refusal to answer with.
-func (x *exchanger) exchange(ctx context.Context, apiKey string) *exchangeResult {
+// exchange returns the token for apiKey, or the refusal to answer with,
+// and whether it came from the cache.
+func (x *exchanger) exchange(ctx context.Context, apiKey string) (*exchangeResult, bool) {
 	k := x.cacheKey(apiKey)
 	if res, ok := x.cache.get(k, x.now()); ok {
 		x.metrics.cacheResult(res)
-		return res
+		return res, true
 	}
 	if x.beforeFlight != nil {
 		x.beforeFlight()
@@ -108,8 +109,11 @@ func (x *exchanger) exchange(ctx context.Context, apiKey string) *exchangeResult
 	} else {
 		x.metrics.cache("miss")
 	}
-	return v.(*exchangeResult)
+	return v.(*exchangeResult), false
 }
+
+// forget drops what the cache holds for apiKey.
+func (x *exchanger) forget(apiKey string) { x.cache.remove(x.cacheKey(apiKey)) }
 
 // tokenResponse is RFC 8693 §2.2.1.
 type tokenResponse struct {

@@ -80,6 +80,16 @@ func (a *fakeAuthz) setKey(secret string, k legacyKey) {
 	a.keys[secret] = k
 }
 
+// rotate makes a new key sign from now on and withdraws the old one.
+func (a *fakeAuthz) rotate(t testing.TB) {
+	next := a.iss.AddKey(t, verifier.ES256)
+	a.mu.Lock()
+	old := a.key
+	a.key = next
+	a.mu.Unlock()
+	a.iss.Withdraw(old.Kid)
+}
+
 func (a *fakeAuthz) lastExchange() exchangeSeen {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -114,7 +124,7 @@ func (a *fakeAuthz) token(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.last = exchangeSeen{form: r.PostForm, user: user, pass: pass, requestID: r.Header.Get("X-Request-Id")}
 	k, known := a.keys[r.PostForm.Get("subject_token")]
-	lifetime := a.lifetime
+	lifetime, signer := a.lifetime, a.key
 	a.mu.Unlock()
 
 	switch {
@@ -147,7 +157,7 @@ func (a *fakeAuthz) token(w http.ResponseWriter, r *http.Request) {
 		"client_id": "legacy-key:" + k.id, "key_id": k.id, "scope": k.scope,
 		"tenant": "acme", "roles": []string{"reader"}, "act": map[string]any{"sub": user},
 	}
-	tok, err := a.key.SignToken(claims, nil)
+	tok, err := signer.SignToken(claims, nil)
 	if err != nil {
 		writeOAuthError(w, 500, errcode.Internal, "")
 		return
@@ -214,6 +224,7 @@ func (u *upstream) requests() []http.Header {
 
 type proxyFixture struct {
 	authz    *fakeAuthz
+	verifier *verifier.Verifier
 	upstream *upstream
 	proxy    *gateway.Proxy
 	srv      *httptest.Server
@@ -225,9 +236,10 @@ func newProxy(t testing.TB, mod func(*gateway.Config)) *proxyFixture {
 	t.Helper()
 	f := &proxyFixture{authz: newFakeAuthz(t), upstream: newUpstream(t)}
 	up, _ := url.Parse(f.upstream.srv.URL)
+	f.verifier = f.authz.verifier(t)
 	cfg := gateway.Config{
 		Upstream:         up,
-		Verifier:         f.authz.verifier(t),
+		Verifier:         f.verifier,
 		LegacyKeyHeader:  "X-API-Key",
 		TokenEndpoint:    f.authz.iss.URL + "/oauth2/token",
 		ClientID:         gatewayClient,

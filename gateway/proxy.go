@@ -261,17 +261,29 @@ func (p *Proxy) authenticate(r *http.Request) (cred, token string, c *verifier.C
 			body: errcode.Body{Error: "invalid_request", Code: errcode.RequestInvalid,
 				Description: "Send exactly one " + p.keyHeader + " header, or better, Authorization: Bearer <access token>."}}
 	}
-	res := p.x.exchange(ctx, strings.TrimSpace(keys[0]))
+	key := strings.TrimSpace(keys[0])
+	res, cached := p.x.exchange(ctx, key)
 	if res.ref != nil {
 		return credLegacyKey, "", nil, res.ref
 	}
-	// The cache keeps tokens only while they are valid; what the resource
-	// requires is checked per request.
-	if err := p.require.Check(res.claims); err != nil {
-		return credLegacyKey, "", nil, refusalFor(ctx, err, p.require, p.log)
+	// The exchanged token goes through the same verification as a
+	// caller's token, on every request (the verifier's own cache makes
+	// that cheap): a withdrawn signing key or a revoked token stops it
+	// here too. A cached token that no longer verifies is exchanged anew,
+	// once.
+	c, ref = verify(ctx, p.verifier, p.require, res.token, p.log)
+	if ref != nil && ref.status == http.StatusUnauthorized && cached {
+		p.x.forget(key)
+		if res, _ = p.x.exchange(ctx, key); res.ref != nil {
+			return credLegacyKey, "", nil, res.ref
+		}
+		c, ref = verify(ctx, p.verifier, p.require, res.token, p.log)
 	}
-	p.log.DebugContext(ctx, "legacy key request", "key_id", res.claims.KeyID, "sub", res.claims.Subject)
-	return credLegacyKey, res.token, res.claims, nil
+	if ref != nil {
+		return credLegacyKey, "", nil, ref
+	}
+	p.log.DebugContext(ctx, "legacy key request", "key_id", c.KeyID, "sub", c.Subject)
+	return credLegacyKey, res.token, c, nil
 }
 
 func hasBearer(h http.Header) bool {

@@ -239,6 +239,31 @@ func TestProxyTokenCache(t *testing.T) {
 	}
 }
 
+func TestProxyReexchangesWhenCachedTokenStopsVerifying(t *testing.T) {
+	f := newProxy(t, nil)
+	f.authz.setKey("lk", legacyKey{id: "k", owner: "p"})
+	if r := f.do(t, "/", map[string]string{"X-API-Key": "lk"}); r.status != 200 {
+		t.Fatalf("status %d", r.status)
+	}
+	// The key that signed the cached token is withdrawn (compromise) and
+	// the gateway's verifier has seen the new key set.
+	f.authz.rotate(t)
+	if err := f.verifier.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.do(t, "/", map[string]string{"X-API-Key": "lk"}); r.status != 200 {
+		t.Fatalf("status %d body %s", r.status, r.body)
+	}
+	if n := f.authz.exchanges.Load(); n != 2 {
+		t.Fatalf("exchanges = %d, want 2 (the stale token replaced)", n)
+	}
+	seen := f.upstream.requests()
+	tok, _ := strings.CutPrefix(seen[len(seen)-1].Get("Authorization"), "Bearer ")
+	if _, err := f.verifier.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("upstream got a token that does not verify: %v", err)
+	}
+}
+
 func TestProxyTokenCacheIsBounded(t *testing.T) {
 	f := newProxy(t, func(c *gateway.Config) { c.CacheSize = 2 })
 	for i := range 3 {
