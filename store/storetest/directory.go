@@ -280,6 +280,21 @@ func testRolesAndBindings(t *testing.T, s store.Store) {
 	wantErr(t, s.CreateBinding(ctx, store.Binding{PrincipalID: "prn_1", RoleID: "rol_missing", TenantID: "ten_a", CreatedAt: t0}),
 		store.ErrNotFound, "binding a missing role")
 
+	for _, c := range []struct {
+		tenant string
+		want   []string
+	}{{"ten_a", []string{"rol_r", "rol_w"}}, {"ten_b", []string{"rol_b"}}, {"", []string{"rol_b", "rol_r", "rol_w"}}} {
+		rs, _, err := s.ListRoles(ctx, store.RoleFilter{TenantID: c.tenant}, store.Page{})
+		must(t, err)
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		if d := diff(ids, c.want); d != "" {
+			t.Errorf("ListRoles(%q):%s", c.tenant, d)
+		}
+	}
+
 	roles, err := s.RolesOfPrincipal(ctx, "prn_1")
 	must(t, err)
 	if len(roles) != 2 || roles[0].Name != "reader" || roles[1].Name != "writer" || len(roles[1].Permissions) != 3 {

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HolderStats", testHolderStats},
 		{"OrphanKeys", testOrphanKeys},
 		{"SigningKeys", testSigningKeys},
+		{"SigningKeyLock", testSigningKeyLock},
 		{"Settings", testSettings},
 		{"Generation", testGeneration},
 		{"Pagination", testPagination},

@@ -75,6 +75,43 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "updating a deleted signing key")
 }
 
+// testSigningKeyLock: transactions that read the signing keys after
+// LockSigningKeys and then add one never act on a stale read, on any
+// replica: each names its key after the count it saw, so two that saw the
+// same count would collide.
+func testSigningKeyLock(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
+				if err := tx.LockSigningKeys(ctx); err != nil {
+					return err
+				}
+				keys, err := tx.ListSigningKeys(ctx)
+				if err != nil {
+					return err
+				}
+				return tx.CreateSigningKey(ctx, store.SigningKey{
+					KID: fmt.Sprintf("kid-%d", len(keys)), Alg: "ES256", State: store.SigningNext,
+					CreatedAt: at(time.Duration(len(keys)) * time.Second), PublishedAt: t0,
+				})
+			})
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, err)
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	must(t, err)
+	if len(keys) != n {
+		t.Fatalf("%d signing keys, want %d", len(keys), n)
+	}
+}
+
 func testSettings(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	_, err := s.GetSetting(ctx, "issuer")
