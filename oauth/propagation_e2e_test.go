@@ -12,6 +12,7 @@ import (
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/server"
+	"github.com/authz/authz/server/servertest"
 )
 
 // TestSuspensionReachesEveryReplica runs two servers on one database. A
@@ -19,27 +20,26 @@ import (
 // second (SPEC §6), through LISTEN/NOTIFY on PostgreSQL and the generation
 // poll on SQLite.
 func TestSuspensionReachesEveryReplica(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e1 := startEnv(t, db)
-		e2 := &env{t: t, clock: e1.clock, masterKey: e1.masterKey, dbURL: db}
-		e2.start()
-		h := e1.holder("acme", "service")
-		k := e1.issueKey(h.owner.ID, nil, 0)
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e1 := servertest.Start(t, db)
+		e2 := e1.Replica()
+		h := e1.Holder("acme", "service")
+		k := e1.IssueKey(h.Owner.ID, nil, 0)
 		// Warm the second replica's cache: it has seen the key and owner.
 		for range 3 {
-			if r := e2.exchange(k.Key, nil, "", ""); r.status != 200 {
-				t.Fatalf("replica 2 before: %d %s", r.status, r.raw)
+			if r := e2.Exchange(k.Key, nil, "", ""); r.Status != 200 {
+				t.Fatalf("replica 2 before: %d %s", r.Status, r.Raw)
 			}
 		}
-		must[apiv1.Principal](t)(e1.admin().SuspendPrincipal(e1.ctx(), h.owner.ID))
+		servertest.Must[apiv1.Principal](t)(e1.Admin().SuspendPrincipal(e1.Ctx(), h.Owner.ID))
 		changed := time.Now()
 		for {
-			r := e2.exchange(k.Key, nil, "", "")
-			if r.status == 400 && r.str("error_code") == "owner_suspended" {
+			r := e2.Exchange(k.Key, nil, "", "")
+			if r.Status == 400 && r.Str("error_code") == "owner_suspended" {
 				break
 			}
 			if took := time.Since(changed); took > time.Second {
-				t.Fatalf("replica 2 still answers %d %s %v after the suspension", r.status, r.str("error_code"), took)
+				t.Fatalf("replica 2 still answers %d %s %v after the suspension", r.Status, r.Str("error_code"), took)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -51,14 +51,14 @@ func TestSuspensionReachesEveryReplica(t *testing.T) {
 // receiver is down; the key.revoked notice arrives once it is back, with
 // the same delivery id on every attempt and a valid signature.
 func TestWebhookSurvivesReceiverOutage(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
+	servertest.EachBackend(t, func(t *testing.T, db string) {
 		secret := "webhook-secret-shared-with-the-receiver"
 		var mu sync.Mutex
 		var attempts []string
 		var delivered []byte
 		var signature string
 		down := true
-		var e *env
+		var e *servertest.Env
 		recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			mu.Lock()
@@ -71,12 +71,12 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 			delivered, signature = body, r.Header.Get("Authz-Signature")
 		}))
 		defer recv.Close()
-		e = startEnv(t, db, func(c *server.Config) {
+		e = servertest.Start(t, db, func(c *server.Config) {
 			c.WebhookURL, c.WebhookSecret, c.WebhookPollInterval = recv.URL, secret, 20*time.Millisecond
 		})
-		h := e.holder("acme", "service")
-		k := e.issueKey(h.owner.ID, nil, 0)
-		must[apiv1.LegacyKey](t)(e.admin().RevokeKey(e.ctx(), k.ID, "compromised"))
+		h := e.Holder("acme", "service")
+		k := e.IssueKey(h.Owner.ID, nil, 0)
+		servertest.Must[apiv1.LegacyKey](t)(e.Admin().RevokeKey(e.Ctx(), k.ID, "compromised"))
 
 		waitFor := func(what string, cond func() bool) {
 			t.Helper()
@@ -90,7 +90,7 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 		// The receiver stays down over a retry; each backoff is waited out
 		// on the server's clock.
 		waitFor("a second, failed attempt", func() bool {
-			e.clock.Advance(time.Hour)
+			e.Clock.Advance(time.Hour)
 			mu.Lock()
 			defer mu.Unlock()
 			return len(attempts) >= 2
@@ -101,7 +101,7 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 		// Keep time moving: the failed attempt may still be recording its
 		// backoff from the clock as it stands when the receiver comes back.
 		waitFor("the delivery", func() bool {
-			e.clock.Advance(time.Hour)
+			e.Clock.Advance(time.Hour)
 			mu.Lock()
 			defer mu.Unlock()
 			return delivered != nil
@@ -111,7 +111,7 @@ func TestWebhookSurvivesReceiverOutage(t *testing.T) {
 		defer mu.Unlock()
 		// The test moved the server's clock by hours, so the timestamp
 		// window is wide here; notify's own tests check it tightly.
-		if err := notify.VerifySignature([]byte(secret), signature, delivered, e.clock.Now(), 24*time.Hour); err != nil {
+		if err := notify.VerifySignature([]byte(secret), signature, delivered, e.Clock.Now(), 24*time.Hour); err != nil {
 			t.Fatalf("signature: %v", err)
 		}
 		for _, id := range attempts {

@@ -23,33 +23,34 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authz/authz/server"
+	"github.com/authz/authz/server/servertest"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/storetest"
 )
 
 // metadata fetches RFC 8414 metadata the way a client would.
-func (e *env) metadata() map[string]any {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.issuer+"/.well-known/oauth-authorization-server", nil)
-	r := e.do(req)
-	if r.status != 200 {
-		e.t.Fatalf("metadata: %d %s", r.status, r.raw)
+func metadata(e *servertest.Env) map[string]any {
+	e.T.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.Issuer+"/.well-known/oauth-authorization-server", nil)
+	r := e.Do(req)
+	if r.Status != 200 {
+		e.T.Fatalf("metadata: %d %s", r.Status, r.Raw)
 	}
-	return r.body
+	return r.Body
 }
 
 // jwksKeys fetches the JWKS from the metadata's jwks_uri.
-func (e *env) jwksKeys() (map[string]any, jose.JSONWebKeySet, http.Header) {
-	e.t.Helper()
-	md := e.metadata()
+func jwksKeys(e *servertest.Env) (map[string]any, jose.JSONWebKeySet, http.Header) {
+	e.T.Helper()
+	md := metadata(e)
 	resp, err := http.Get(md["jwks_uri"].(string))
 	if err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var set jose.JSONWebKeySet
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	keys := map[string]any{}
 	for _, k := range set.Keys {
@@ -60,8 +61,8 @@ func (e *env) jwksKeys() (map[string]any, jose.JSONWebKeySet, http.Header) {
 
 // verifyJWT verifies an access token with golang-jwt/v5 against the JWKS,
 // as an independent gateway would, and returns its claims.
-func (e *env) verifyJWT(tok string) (jwt.MapClaims, error) {
-	keys, _, _ := e.jwksKeys()
+func verifyJWT(e *servertest.Env, tok string) (jwt.MapClaims, error) {
+	keys, _, _ := jwksKeys(e)
 	claims := jwt.MapClaims{}
 	parsed, err := jwt.ParseWithClaims(tok, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -70,28 +71,28 @@ func (e *env) verifyJWT(tok string) (jwt.MapClaims, error) {
 			return nil, jwt.ErrTokenUnverifiable
 		}
 		return k, nil
-	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(e.issuer), jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(), jwt.WithTimeFunc(e.clock.Now))
+	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(e.Issuer), jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(), jwt.WithTimeFunc(e.Clock.Now))
 	if err != nil {
 		return nil, err
 	}
 	if typ := parsed.Header["typ"]; typ != "at+jwt" {
-		e.t.Fatalf("typ = %v, want at+jwt", typ)
+		e.T.Fatalf("typ = %v, want at+jwt", typ)
 	}
 	return claims, nil
 }
 
 func TestClientCredentialsEndToEnd(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e := startEnv(t, db)
-		f := e.standard("acme")
-		if r := e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, f.client.ID, f.secret); r.body["expires_in"] != float64(300) {
-			t.Fatalf("expires_in: %s, want 300", r.raw)
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme")
+		if r := e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, f.Client.ID, f.Secret); r.Body["expires_in"] != float64(300) {
+			t.Fatalf("expires_in: %s, want 300", r.Raw)
 		}
-		md := e.metadata()
+		md := metadata(e)
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
 			cc := clientcredentials.Config{
-				ClientID: f.client.ID, ClientSecret: f.secret, TokenURL: md["token_endpoint"].(string),
+				ClientID: f.Client.ID, ClientSecret: f.Secret, TokenURL: md["token_endpoint"].(string),
 				Scopes: []string{"orders:read"}, AuthStyle: style,
 			}
 			tok, err := cc.Token(context.Background())
@@ -101,11 +102,11 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			if tok.TokenType != "Bearer" {
 				t.Fatalf("token_type = %q, want Bearer", tok.TokenType)
 			}
-			claims, err := e.verifyJWT(tok.AccessToken)
+			claims, err := verifyJWT(e, tok.AccessToken)
 			if err != nil {
 				t.Fatalf("golang-jwt verification: %v", err)
 			}
-			if claims["sub"] != f.client.ID || claims["client_id"] != f.client.ID || claims["tenant"] != f.tenant.ID || claims["scope"] != "orders:read" {
+			if claims["sub"] != f.Client.ID || claims["client_id"] != f.Client.ID || claims["tenant"] != f.Tenant.ID || claims["scope"] != "orders:read" {
 				t.Fatalf("claims = %v", claims)
 			}
 			if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.example.com" {
@@ -124,8 +125,8 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 }
 
 func TestScopePolicy(t *testing.T) {
-	e := startEnv(t, storetest.SQLiteURL(t))
-	f := e.standard("acme")
+	e := servertest.Start(t, storetest.SQLiteURL(t))
+	f := e.Standard("acme")
 	tests := []struct {
 		name, scope, want, code string
 	}{
@@ -140,116 +141,116 @@ func TestScopePolicy(t *testing.T) {
 			if tt.scope != "" {
 				form.Set("scope", tt.scope)
 			}
-			r := e.post("/oauth2/token", form, f.client.ID, f.secret)
+			r := e.Post("/oauth2/token", form, f.Client.ID, f.Secret)
 			if tt.code != "" {
-				wantError(t, r, 400, "invalid_scope", tt.code)
+				servertest.WantError(t, r, 400, "invalid_scope", tt.code)
 				return
 			}
-			if r.status != 200 || r.str("scope") != tt.want {
-				t.Fatalf("got %d %s, want scope %q", r.status, r.raw, tt.want)
+			if r.Status != 200 || r.Str("scope") != tt.want {
+				t.Fatalf("got %d %s, want scope %q", r.Status, r.Raw, tt.want)
 			}
 		})
 	}
 }
 
 func TestTokenEndpointErrors(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e := startEnv(t, db)
-		f := e.standard("acme")
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme")
 		cc := url.Values{"grant_type": {"client_credentials"}}
 
-		suspendedClient, suspendedSecret := e.mkClient(f.owner, func(c *store.Client) { c.Status = store.StatusSuspended })
-		ownerOff := e.mkPrincipal(f.tenant.ID, "gone", store.KindService)
-		ownerOffClient, ownerOffSecret := e.mkClient(ownerOff, nil)
-		e.suspendPrincipal(ownerOff.ID)
-		other := e.mkTenant("suspended-co")
-		otherOwner := e.mkPrincipal(other.ID, "svc", store.KindService)
-		tenantOffClient, tenantOffSecret := e.mkClient(otherOwner, nil)
-		if _, err := e.srv.Store.UpdateTenant(e.ctx(), other.ID, func(tn store.Tenant) (store.Tenant, error) {
+		suspendedClient, suspendedSecret := e.MkClient(f.Owner, func(c *store.Client) { c.Status = store.StatusSuspended })
+		ownerOff := e.MkPrincipal(f.Tenant.ID, "gone", store.KindService)
+		ownerOffClient, ownerOffSecret := e.MkClient(ownerOff, nil)
+		e.SuspendPrincipal(ownerOff.ID)
+		other := e.MkTenant("suspended-co")
+		otherOwner := e.MkPrincipal(other.ID, "svc", store.KindService)
+		tenantOffClient, tenantOffSecret := e.MkClient(otherOwner, nil)
+		if _, err := e.Srv.Store.UpdateTenant(e.Ctx(), other.ID, func(tn store.Tenant) (store.Tenant, error) {
 			tn.Status = store.StatusSuspended
 			return tn, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		ccOnly, ccOnlySecret := e.mkClient(f.owner, nil) // no token-exchange grant
+		ccOnly, ccOnlySecret := e.MkClient(f.Owner, nil) // no token-exchange grant
 
-		raw := func(method, ctype, body string, user, pass string) response {
-			req, _ := http.NewRequest(method, e.issuer+"/oauth2/token", strings.NewReader(body))
+		raw := func(method, ctype, body string, user, pass string) servertest.Response {
+			req, _ := http.NewRequest(method, e.Issuer+"/oauth2/token", strings.NewReader(body))
 			if ctype != "" {
 				req.Header.Set("Content-Type", ctype)
 			}
 			if user != "" {
 				req.SetBasicAuth(user, pass)
 			}
-			return e.do(req)
+			return e.Do(req)
 		}
 		tests := []struct {
 			name   string
-			resp   func() response
+			resp   func() servertest.Response
 			status int
 			err    string
 			code   string
-			check  func(t *testing.T, r response)
+			check  func(t *testing.T, r servertest.Response)
 		}{
-			{"wrong secret (basic)", func() response { return e.post("/oauth2/token", cc, f.client.ID, "azs_wrong") },
-				401, "invalid_client", "client_invalid", func(t *testing.T, r response) {
-					if r.header.Get("WWW-Authenticate") == "" {
+			{"wrong secret (basic)", func() servertest.Response { return e.Post("/oauth2/token", cc, f.Client.ID, "azs_wrong") },
+				401, "invalid_client", "client_invalid", func(t *testing.T, r servertest.Response) {
+					if r.Header.Get("WWW-Authenticate") == "" {
 						t.Fatal("401 without WWW-Authenticate")
 					}
 				}},
-			{"unknown client", func() response { return e.post("/oauth2/token", cc, "cli_nosuchclient0000", f.secret) }, 401, "invalid_client", "client_invalid", nil},
-			{"no client authentication", func() response { return e.post("/oauth2/token", cc, "", "") }, 401, "invalid_client", "client_invalid", nil},
-			{"secret in the body and in Basic", func() response {
-				form := url.Values{"grant_type": {"client_credentials"}, "client_id": {f.client.ID}, "client_secret": {f.secret}}
-				return e.post("/oauth2/token", form, f.client.ID, f.secret)
+			{"unknown client", func() servertest.Response { return e.Post("/oauth2/token", cc, "cli_nosuchclient0000", f.Secret) }, 401, "invalid_client", "client_invalid", nil},
+			{"no client authentication", func() servertest.Response { return e.Post("/oauth2/token", cc, "", "") }, 401, "invalid_client", "client_invalid", nil},
+			{"secret in the body and in Basic", func() servertest.Response {
+				form := url.Values{"grant_type": {"client_credentials"}, "client_id": {f.Client.ID}, "client_secret": {f.Secret}}
+				return e.Post("/oauth2/token", form, f.Client.ID, f.Secret)
 			}, 400, "invalid_request", "request_invalid", nil},
-			{"suspended client", func() response { return e.post("/oauth2/token", cc, suspendedClient.ID, suspendedSecret) }, 401, "invalid_client", "client_suspended", nil},
-			{"suspended owner", func() response { return e.post("/oauth2/token", cc, ownerOffClient.ID, ownerOffSecret) }, 401, "invalid_client", "client_suspended", nil},
-			{"suspended tenant", func() response { return e.post("/oauth2/token", cc, tenantOffClient.ID, tenantOffSecret) }, 401, "invalid_client", "client_suspended", nil},
-			{"scope not granted", func() response {
-				return e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"orders:write"}}, f.client.ID, f.secret)
+			{"suspended client", func() servertest.Response { return e.Post("/oauth2/token", cc, suspendedClient.ID, suspendedSecret) }, 401, "invalid_client", "client_suspended", nil},
+			{"suspended owner", func() servertest.Response { return e.Post("/oauth2/token", cc, ownerOffClient.ID, ownerOffSecret) }, 401, "invalid_client", "client_suspended", nil},
+			{"suspended tenant", func() servertest.Response { return e.Post("/oauth2/token", cc, tenantOffClient.ID, tenantOffSecret) }, 401, "invalid_client", "client_suspended", nil},
+			{"scope not granted", func() servertest.Response {
+				return e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"orders:write"}}, f.Client.ID, f.Secret)
 			}, 400, "invalid_scope", "scope_not_granted", nil},
-			{"audience not allowed", func() response {
-				return e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "audience": {"https://evil.example"}}, f.client.ID, f.secret)
+			{"audience not allowed", func() servertest.Response {
+				return e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "audience": {"https://evil.example"}}, f.Client.ID, f.Secret)
 			}, 400, "invalid_target", "audience_not_granted", nil},
-			{"unsupported grant type", func() response {
-				return e.post("/oauth2/token", url.Values{"grant_type": {"password"}}, f.client.ID, f.secret)
+			{"unsupported grant type", func() servertest.Response {
+				return e.Post("/oauth2/token", url.Values{"grant_type": {"password"}}, f.Client.ID, f.Secret)
 			}, 400, "unsupported_grant_type", "grant_unsupported", nil},
-			{"grant not allowed for this client", func() response {
-				return e.post("/oauth2/token", url.Values{"grant_type": {store.GrantTokenExchange}, "subject_token": {"azk_x"}, "subject_token_type": {"urn:authz:token-type:api-key"}}, ccOnly.ID, ccOnlySecret)
+			{"grant not allowed for this client", func() servertest.Response {
+				return e.Post("/oauth2/token", url.Values{"grant_type": {store.GrantTokenExchange}, "subject_token": {"azk_x"}, "subject_token_type": {"urn:authz:token-type:api-key"}}, ccOnly.ID, ccOnlySecret)
 			}, 400, "unauthorized_client", "grant_not_allowed", nil},
-			{"missing grant type", func() response { return e.post("/oauth2/token", url.Values{"scope": {"x"}}, f.client.ID, f.secret) }, 400, "invalid_request", "request_invalid", nil},
-			{"duplicate parameter", func() response {
-				return raw("POST", "application/x-www-form-urlencoded", "grant_type=client_credentials&scope=a&scope=b", f.client.ID, f.secret)
+			{"missing grant type", func() servertest.Response { return e.Post("/oauth2/token", url.Values{"scope": {"x"}}, f.Client.ID, f.Secret) }, 400, "invalid_request", "request_invalid", nil},
+			{"duplicate parameter", func() servertest.Response {
+				return raw("POST", "application/x-www-form-urlencoded", "grant_type=client_credentials&scope=a&scope=b", f.Client.ID, f.Secret)
 			}, 400, "invalid_request", "request_invalid", nil},
-			{"GET instead of POST", func() response { return raw("GET", "", "", f.client.ID, f.secret) }, 405, "invalid_request", "method_not_allowed",
-				func(t *testing.T, r response) {
-					if r.header.Get("Allow") != "POST" {
-						t.Fatalf("Allow = %q", r.header.Get("Allow"))
+			{"GET instead of POST", func() servertest.Response { return raw("GET", "", "", f.Client.ID, f.Secret) }, 405, "invalid_request", "method_not_allowed",
+				func(t *testing.T, r servertest.Response) {
+					if r.Header.Get("Allow") != "POST" {
+						t.Fatalf("Allow = %q", r.Header.Get("Allow"))
 					}
 				}},
-			{"JSON body", func() response {
-				return raw("POST", "application/json", `{"grant_type":"client_credentials"}`, f.client.ID, f.secret)
+			{"JSON body", func() servertest.Response {
+				return raw("POST", "application/json", `{"grant_type":"client_credentials"}`, f.Client.ID, f.Secret)
 			}, 400, "invalid_request", "request_invalid", nil},
-			{"secret in the URL", func() response {
-				req, _ := http.NewRequest("POST", e.issuer+"/oauth2/token?client_secret=x", strings.NewReader("grant_type=client_credentials"))
+			{"secret in the URL", func() servertest.Response {
+				req, _ := http.NewRequest("POST", e.Issuer+"/oauth2/token?client_secret=x", strings.NewReader("grant_type=client_credentials"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				return e.do(req)
+				return e.Do(req)
 			}, 400, "invalid_request", "request_invalid", nil},
-			{"oversized body", func() response {
-				return raw("POST", "application/x-www-form-urlencoded", "grant_type=client_credentials&scope="+strings.Repeat("a", 70<<10), f.client.ID, f.secret)
+			{"oversized body", func() servertest.Response {
+				return raw("POST", "application/x-www-form-urlencoded", "grant_type=client_credentials&scope="+strings.Repeat("a", 70<<10), f.Client.ID, f.Secret)
 			}, 413, "invalid_request", "request_too_large", nil},
-			{"malformed basic header", func() response {
-				req, _ := http.NewRequest("POST", e.issuer+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+			{"malformed basic header", func() servertest.Response {
+				req, _ := http.NewRequest("POST", e.Issuer+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.Header.Set("Authorization", "Basic !!!notbase64")
-				return e.do(req)
+				return e.Do(req)
 			}, 401, "invalid_client", "client_invalid", nil},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				r := tt.resp()
-				wantError(t, r, tt.status, tt.err, tt.code)
+				servertest.WantError(t, r, tt.status, tt.err, tt.code)
 				if tt.check != nil {
 					tt.check(t, r)
 				}
@@ -259,44 +260,44 @@ func TestTokenEndpointErrors(t *testing.T) {
 }
 
 func TestTokenResponseIsNotCached(t *testing.T) {
-	e := startEnv(t, storetest.SQLiteURL(t))
-	f := e.standard("acme")
-	r := e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, f.client.ID, f.secret)
-	if r.status != 200 || r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
-		t.Fatalf("%d Cache-Control=%q Pragma=%q", r.status, r.header.Get("Cache-Control"), r.header.Get("Pragma"))
+	e := servertest.Start(t, storetest.SQLiteURL(t))
+	f := e.Standard("acme")
+	r := e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, f.Client.ID, f.Secret)
+	if r.Status != 200 || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
+		t.Fatalf("%d Cache-Control=%q Pragma=%q", r.Status, r.Header.Get("Cache-Control"), r.Header.Get("Pragma"))
 	}
 }
 
 func TestPerClientLifetime(t *testing.T) {
-	e := startEnv(t, storetest.SQLiteURL(t))
-	f := e.standard("acme")
-	c, secret := e.mkClient(f.owner, func(c *store.Client) { c.AccessTokenTTL = 90 * time.Second })
-	r := e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, c.ID, secret)
-	if r.status != 200 || r.body["expires_in"] != float64(90) {
-		t.Fatalf("%d %s, want expires_in 90", r.status, r.raw)
+	e := servertest.Start(t, storetest.SQLiteURL(t))
+	f := e.Standard("acme")
+	c, secret := e.MkClient(f.Owner, func(c *store.Client) { c.AccessTokenTTL = 90 * time.Second })
+	r := e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, c.ID, secret)
+	if r.Status != 200 || r.Body["expires_in"] != float64(90) {
+		t.Fatalf("%d %s, want expires_in 90", r.Status, r.Raw)
 	}
 }
 
 func TestSecretRotationOverlap(t *testing.T) {
-	e := startEnv(t, storetest.SQLiteURL(t))
-	f := e.standard("acme")
+	e := servertest.Start(t, storetest.SQLiteURL(t))
+	f := e.Standard("acme")
 	var fresh string
-	if _, err := e.srv.Store.UpdateClient(e.ctx(), f.client.ID, func(c store.Client) (store.Client, error) {
-		fresh, c.Secrets = e.srv.Secrets.Rotate(c, time.Hour, e.clock.Now())
+	if _, err := e.Srv.Store.UpdateClient(e.Ctx(), f.Client.ID, func(c store.Client) (store.Client, error) {
+		fresh, c.Secrets = e.Srv.Secrets.Rotate(c, time.Hour, e.Clock.Now())
 		return c, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	cc := url.Values{"grant_type": {"client_credentials"}}
-	for _, s := range []string{f.secret, fresh} {
-		if r := e.post("/oauth2/token", cc, f.client.ID, s); r.status != 200 {
-			t.Fatalf("during the overlap: %d %s", r.status, r.raw)
+	for _, s := range []string{f.Secret, fresh} {
+		if r := e.Post("/oauth2/token", cc, f.Client.ID, s); r.Status != 200 {
+			t.Fatalf("during the overlap: %d %s", r.Status, r.Raw)
 		}
 	}
-	e.clock.Advance(time.Hour + time.Second)
-	wantError(t, e.post("/oauth2/token", cc, f.client.ID, f.secret), 401, "invalid_client", "client_invalid")
-	if r := e.post("/oauth2/token", cc, f.client.ID, fresh); r.status != 200 {
-		t.Fatalf("new secret after the overlap: %d %s", r.status, r.raw)
+	e.Clock.Advance(time.Hour + time.Second)
+	servertest.WantError(t, e.Post("/oauth2/token", cc, f.Client.ID, f.Secret), 401, "invalid_client", "client_invalid")
+	if r := e.Post("/oauth2/token", cc, f.Client.ID, fresh); r.Status != 200 {
+		t.Fatalf("new secret after the overlap: %d %s", r.Status, r.Raw)
 	}
 }
 
@@ -319,13 +320,13 @@ func assertion(t *testing.T, key any, alg jose.SignatureAlgorithm, kid string, c
 }
 
 func TestPrivateKeyJWT(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e := startEnv(t, db)
-		f := e.standard("acme")
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme")
 
 		ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		inline, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ecKey.PublicKey, KeyID: "ec1", Algorithm: "ES256", Use: "sig"}}})
-		inlineClient, _ := e.mkClient(f.owner, func(c *store.Client) {
+		inlineClient, _ := e.MkClient(f.Owner, func(c *store.Client) {
 			c.AuthMethod, c.Secrets, c.JWKS = store.AuthPrivateKeyJWT, nil, inline
 		})
 		// A second client publishes an Ed25519 key (no "use") at a jwks_uri.
@@ -336,34 +337,34 @@ func TestPrivateKeyJWT(t *testing.T) {
 			_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: edKey.Public(), KeyID: "ed1"}}})
 		}))
 		defer jwksSrv.Close()
-		uriClient, _ := e.mkClient(f.owner, func(c *store.Client) {
+		uriClient, _ := e.MkClient(f.Owner, func(c *store.Client) {
 			c.AuthMethod, c.Secrets, c.JWKSURI = store.AuthPrivateKeyJWT, nil, jwksSrv.URL
 		})
 
-		now := e.clock.Now()
+		now := e.Clock.Now()
 		claims := func(id, jti string, aud string, exp time.Time) josejwt.Claims {
 			return josejwt.Claims{Issuer: id, Subject: id, Audience: josejwt.Audience{aud}, ID: jti,
 				IssuedAt: josejwt.NewNumericDate(now), Expiry: josejwt.NewNumericDate(exp)}
 		}
-		tokenURL := e.issuer + "/oauth2/token"
-		send := func(a string) response {
-			return e.post("/oauth2/token", url.Values{
+		tokenURL := e.Issuer + "/oauth2/token"
+		send := func(a string) servertest.Response {
+			return e.Post("/oauth2/token", url.Values{
 				"grant_type":            {"client_credentials"},
 				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 				"client_assertion":      {a},
 			}, "", "")
 		}
 		good := assertion(t, ecKey, jose.ES256, "ec1", claims(inlineClient.ID, "jti-1", tokenURL, now.Add(time.Minute)))
-		if r := send(good); r.status != 200 {
-			t.Fatalf("inline JWKS assertion: %d %s", r.status, r.raw)
+		if r := send(good); r.Status != 200 {
+			t.Fatalf("inline JWKS assertion: %d %s", r.Status, r.Raw)
 		}
-		wantError(t, send(good), 401, "invalid_client", "client_invalid") // replay
-		if r := send(good); !strings.Contains(r.str("error_description"), "replayed") {
-			t.Fatalf("replay description = %q", r.str("error_description"))
+		servertest.WantError(t, send(good), 401, "invalid_client", "client_invalid") // replay
+		if r := send(good); !strings.Contains(r.Str("error_description"), "replayed") {
+			t.Fatalf("replay description = %q", r.Str("error_description"))
 		}
-		edGood := assertion(t, edKey, jose.EdDSA, "ed1", claims(uriClient.ID, "jti-2", e.issuer, now.Add(time.Minute)))
-		if r := send(edGood); r.status != 200 {
-			t.Fatalf("jwks_uri EdDSA assertion: %d %s", r.status, r.raw)
+		edGood := assertion(t, edKey, jose.EdDSA, "ed1", claims(uriClient.ID, "jti-2", e.Issuer, now.Add(time.Minute)))
+		if r := send(edGood); r.Status != 200 {
+			t.Fatalf("jwks_uri EdDSA assertion: %d %s", r.Status, r.Raw)
 		}
 		otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		for name, a := range map[string]string{
@@ -375,13 +376,13 @@ func TestPrivateKeyJWT(t *testing.T) {
 			"unknown kid":    assertion(t, edKey, jose.EdDSA, "nope", claims(uriClient.ID, "jti-7", tokenURL, now.Add(time.Minute))),
 			"not a JWT":      "garbage",
 		} {
-			t.Run(name, func(t *testing.T) { wantError(t, send(a), 401, "invalid_client", "client_invalid") })
+			t.Run(name, func(t *testing.T) { servertest.WantError(t, send(a), 401, "invalid_client", "client_invalid") })
 		}
 		// A refused assertion does not burn its jti: the same jti, correctly
 		// addressed, still works.
 		fixed := assertion(t, ecKey, jose.ES256, "ec1", claims(inlineClient.ID, "jti-4", tokenURL, now.Add(time.Minute)))
-		if r := send(fixed); r.status != 200 {
-			t.Fatalf("jti of a refused assertion was burned: %d %s", r.status, r.raw)
+		if r := send(fixed); r.Status != 200 {
+			t.Fatalf("jti of a refused assertion was burned: %d %s", r.Status, r.Raw)
 		}
 		// A random-kid flood refetches the jwks_uri at most once per interval.
 		before := hits.Load()
@@ -395,37 +396,37 @@ func TestPrivateKeyJWT(t *testing.T) {
 }
 
 func TestRotationKeepsIssuedTokensValid(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e := startEnv(t, db)
-		f := e.standard("acme")
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme")
 		// Tokens live an hour here, so one signed before the rotation is
 		// still unexpired when the next key may sign (a JWKS max-age later).
-		if _, err := e.srv.Store.UpdateClient(e.ctx(), f.client.ID, func(c store.Client) (store.Client, error) {
+		if _, err := e.Srv.Store.UpdateClient(e.Ctx(), f.Client.ID, func(c store.Client) (store.Client, error) {
 			c.AccessTokenTTL = time.Hour
 			return c, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		before := e.token(f, "")
+		before := e.Token(f, "")
 		// The next key must have been published for a JWKS max-age first.
-		e.clock.Advance(10 * time.Minute)
-		info, err := e.srv.Keys.Rotate(e.ctx())
+		e.Clock.Advance(10 * time.Minute)
+		info, err := e.Srv.Keys.Rotate(e.Ctx())
 		if err != nil {
 			t.Fatal(err)
 		}
-		after := e.token(f, "")
+		after := e.Token(f, "")
 		hb, _ := jwtHeader(before)
 		ha, _ := jwtHeader(after)
 		if ha["kid"] != info.KID || hb["kid"] == ha["kid"] {
 			t.Fatalf("kid before %v, after %v, new current %s", hb["kid"], ha["kid"], info.KID)
 		}
 		for name, tok := range map[string]string{"before": before, "after": after} {
-			if _, err := e.verifyJWT(tok); err != nil {
+			if _, err := verifyJWT(e, tok); err != nil {
 				t.Fatalf("token signed %s the rotation does not verify: %v", name, err)
 			}
-			r := e.post("/oauth2/introspect", url.Values{"token": {tok}}, f.client.ID, f.secret)
-			if r.body["active"] != true {
-				t.Fatalf("token signed %s the rotation is inactive: %s", name, r.raw)
+			r := e.Post("/oauth2/introspect", url.Values{"token": {tok}}, f.Client.ID, f.Secret)
+			if r.Body["active"] != true {
+				t.Fatalf("token signed %s the rotation is inactive: %s", name, r.Raw)
 			}
 		}
 	})
@@ -440,38 +441,38 @@ func jwtHeader(tok string) (map[string]any, error) {
 }
 
 func TestEmergencyWithdrawal(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e := startEnv(t, db)
-		f := e.standard("acme")
-		tok := e.token(f, "")
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme")
+		tok := e.Token(f, "")
 		h, _ := jwtHeader(tok)
 		kid := h["kid"].(string)
-		if err := e.srv.Keys.Withdraw(e.ctx(), kid); err != nil {
+		if err := e.Srv.Keys.Withdraw(e.Ctx(), kid); err != nil {
 			t.Fatal(err)
 		}
-		_, set, hdr := e.jwksKeys()
+		_, set, hdr := jwksKeys(e)
 		if len(set.Key(kid)) != 0 {
 			t.Fatalf("withdrawn kid %s is still in the JWKS", kid)
 		}
 		if !strings.Contains(hdr.Get("Cache-Control"), "max-age=") {
 			t.Fatalf("JWKS Cache-Control = %q", hdr.Get("Cache-Control"))
 		}
-		if _, err := e.verifyJWT(tok); err == nil {
+		if _, err := verifyJWT(e, tok); err == nil {
 			t.Fatal("a token of the withdrawn key still verifies against the JWKS")
 		}
-		if r := e.post("/oauth2/introspect", url.Values{"token": {tok}}, f.client.ID, f.secret); r.body["active"] != false {
-			t.Fatalf("a token of the withdrawn key introspects as %s", r.raw)
+		if r := e.Post("/oauth2/introspect", url.Values{"token": {tok}}, f.Client.ID, f.Secret); r.Body["active"] != false {
+			t.Fatalf("a token of the withdrawn key introspects as %s", r.Raw)
 		}
-		if _, err := e.verifyJWT(e.token(f, "")); err != nil {
+		if _, err := verifyJWT(e, e.Token(f, "")); err != nil {
 			t.Fatalf("new tokens after the withdrawal: %v", err)
 		}
 	})
 }
 
 func TestWrongMasterKeyRefusesToStart(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db string) {
-		e := startEnv(t, db)
-		e.srv.Close()
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		e.Srv.Close()
 		cfg := server.Defaults()
 		cfg.Database, cfg.MasterKey, cfg.Out = db, strings.Repeat("ab", 32), nil
 		cfg.Addr, cfg.AdminAddr = "127.0.0.1:1", "127.0.0.1:2"
@@ -483,16 +484,16 @@ func TestWrongMasterKeyRefusesToStart(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
-	e := startEnv(t, storetest.SQLiteURL(t))
+	e := servertest.Start(t, storetest.SQLiteURL(t))
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
-		req, _ := http.NewRequest(http.MethodGet, e.issuer+path, nil)
-		r := e.do(req)
-		if r.status != 200 || r.str("issuer") != e.issuer || r.str("token_endpoint") != e.issuer+"/oauth2/token" ||
-			r.str("jwks_uri") != e.issuer+"/.well-known/jwks.json" || r.str("introspection_endpoint") == "" || r.str("revocation_endpoint") == "" {
-			t.Fatalf("%s: %d %s", path, r.status, r.raw)
+		req, _ := http.NewRequest(http.MethodGet, e.Issuer+path, nil)
+		r := e.Do(req)
+		if r.Status != 200 || r.Str("issuer") != e.Issuer || r.Str("token_endpoint") != e.Issuer+"/oauth2/token" ||
+			r.Str("jwks_uri") != e.Issuer+"/.well-known/jwks.json" || r.Str("introspection_endpoint") == "" || r.Str("revocation_endpoint") == "" {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Raw)
 		}
-		grants, _ := r.body["grant_types_supported"].([]any)
-		methods, _ := r.body["token_endpoint_auth_methods_supported"].([]any)
+		grants, _ := r.Body["grant_types_supported"].([]any)
+		methods, _ := r.Body["token_endpoint_auth_methods_supported"].([]any)
 		if !slices.Contains(grants, any("client_credentials")) || !slices.Contains(grants, any(store.GrantTokenExchange)) ||
 			!slices.Contains(methods, any("private_key_jwt")) {
 			t.Fatalf("%s: grants %v methods %v", path, grants, methods)

@@ -9,7 +9,7 @@ import (
 
 // adminHandler serves the admin API on its own listener.
 func (s *Server) adminHandler() http.Handler {
-	return s.middleware(admin.New(admin.Config{
+	return s.middleware("admin", admin.New(admin.Config{
 		Store:            s.Store,
 		Auth:             bearerAuth{s},
 		Secrets:          s.Secrets,

@@ -4,7 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/reqmeta"
@@ -15,7 +18,7 @@ import (
 // 500 JSON error, logged with the stack, never a dropped connection), and
 // one structured log line per request. Logged fields never include bodies,
 // query strings or headers, where secrets travel.
-func (s *Server) middleware(h http.Handler) http.Handler {
+func (s *Server) middleware(listener string, h http.Handler) http.Handler {
 	return reqmeta.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -30,12 +33,40 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 					errcode.Write(rec, nil, errcode.New(errcode.Internal, ""))
 				}
 			}
+			route := r.Pattern // set by the ServeMux that matched: a bounded label, never the raw path
+			if route == "" || route == "/" {
+				route = "other"
+			}
+			s.http.requests.WithLabelValues(listener, route, strconv.Itoa(rec.status)).Inc()
+			s.http.latency.WithLabelValues(listener, route).Observe(time.Since(start).Seconds())
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
 				slog.Duration("took", time.Since(start)), slog.String("request_id", reqmeta.From(r.Context()).RequestID))
 		}()
 		h.ServeHTTP(rec, r)
 	}))
+}
+
+// httpMetrics count every request of both listeners.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
+	m := httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_http_requests_total",
+			Help: "HTTP requests by listener (public, admin), route and status code.",
+		}, []string{"listener", "route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "authz_http_request_duration_seconds",
+			Help:    "HTTP request latency by listener and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"listener", "route"}),
+	}
+	reg.MustRegister(m.requests, m.latency)
+	return m
 }
 
 type statusRecorder struct {

@@ -47,6 +47,7 @@ type Server struct {
 	Registry  *prometheus.Registry
 
 	public, admin http.Handler
+	http          httpMetrics
 	// Bootstrap holds the generated bootstrap credentials when this start
 	// created them (tests read them; serve prints them once).
 	Bootstrap *Bootstrap
@@ -90,6 +91,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	reg := s.Registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerPoolMetrics(reg, st)
+	s.http = newHTTPMetrics(reg)
 
 	s.Keys, err = jwks.NewManager(st, mk, jwks.Config{
 		Alg:              cfg.SigningAlg,
@@ -211,7 +213,7 @@ func (s *Server) publicHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
-	return s.middleware(mux)
+	return s.middleware("public", mux)
 }
 
 // serveReady answers 200 only when the database answers and a signing key
