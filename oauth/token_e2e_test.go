@@ -219,7 +219,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 			{"grant not allowed for this client", func() servertest.Response {
 				return e.Post("/oauth2/token", url.Values{"grant_type": {store.GrantTokenExchange}, "subject_token": {"azk_x"}, "subject_token_type": {"urn:authz:token-type:api-key"}}, ccOnly.ID, ccOnlySecret)
 			}, 400, "unauthorized_client", "grant_not_allowed", nil},
-			{"missing grant type", func() servertest.Response { return e.Post("/oauth2/token", url.Values{"scope": {"x"}}, f.Client.ID, f.Secret) }, 400, "invalid_request", "request_invalid", nil},
+			{"missing grant type", func() servertest.Response {
+				return e.Post("/oauth2/token", url.Values{"scope": {"x"}}, f.Client.ID, f.Secret)
+			}, 400, "invalid_request", "request_invalid", nil},
 			{"duplicate parameter", func() servertest.Response {
 				return raw("POST", "application/x-www-form-urlencoded", "grant_type=client_credentials&scope=a&scope=b", f.Client.ID, f.Secret)
 			}, 400, "invalid_request", "request_invalid", nil},
