@@ -175,11 +175,11 @@ func checkTokens(field string, vs []string, maxItems int) ([]string, error) {
 // parseDuration reads a duration in a query parameter: whole seconds, a Go
 // duration ("36h") or days ("30d").
 func parseDuration(field, s string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n <= maxSeconds {
 		return time.Duration(n) * time.Second, nil
 	}
 	if d, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(d); err == nil && n >= 0 && n <= 100*365 {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 && n <= maxSeconds/86400 {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}
@@ -202,10 +202,13 @@ func parseTime(field, s string) (*time.Time, error) {
 	return &t, nil
 }
 
+// maxSeconds bounds every duration the API accepts (a century), far from
+// where time.Duration overflows.
+const maxSeconds = 100 * 365 * 24 * 3600
+
 func seconds(n int64, field string) (time.Duration, error) {
-	const max = 100 * 365 * 24 * 3600
-	if n < 0 || n > max {
-		return 0, invalid(field, "must be 0 to %d seconds", max)
+	if n < 0 || n > maxSeconds {
+		return 0, invalid(field, "must be 0 to %d seconds", int64(maxSeconds))
 	}
 	return time.Duration(n) * time.Second, nil
 }

@@ -154,7 +154,7 @@ func join(vs []string) string { return strings.Join(vs, " ") }
 // ("36h", "90m") or whole days ("30d").
 func parseDuration(flag, s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(d); err == nil && n >= 0 {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 && n <= 100*365 {
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}

@@ -68,6 +68,7 @@ func TestParseDuration(t *testing.T) {
 		{"-1h", "", false},
 		{"soon", "", false},
 		{"1.5d", "", false},
+		{"999999999999d", "", false},
 	}
 	for _, tt := range tests {
 		d, err := parseDuration("x", tt.in)
