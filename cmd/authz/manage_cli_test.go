@@ -21,6 +21,7 @@ import (
 
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/masterkey"
+	"github.com/authz/authz/server"
 	"github.com/authz/authz/store/storetest"
 )
 
@@ -352,6 +353,28 @@ func readmeFlow(t *testing.T, c *cli, tamper func(stmt string, args ...any)) {
 	victim := evs.Items[0]
 	tamper("UPDATE audit_events SET actor = $1 WHERE seq = $2", "admin:nobody", victim.Seq)
 	c.fails(nil, fmt.Sprintf("audit chain broken at event %d (%s): altered", victim.Seq, victim.ID), "audit", "verify")
+
+	// A tenant's own administrator, with a real token: sees its tenant
+	// only, and another tenant's objects do not exist for it.
+	var other apiv1.Tenant
+	c.json(&other, "tenant", "create", "globex")
+	var ops apiv1.Principal
+	c.json(&ops, "principal", "create", "--tenant", tn.ID, "--name", "acme-ops", "--kind", "service")
+	var ar apiv1.Role
+	c.json(&ar, "role", "create", "--tenant", tn.ID, "tenant-admins", "--permission", "authz:tenant-admin")
+	c.ok("role", "bind", ar.ID, "--principal", ops.ID)
+	var tac apiv1.Client
+	c.json(&tac, "client", "create", "--tenant", tn.ID, "--owner", ops.ID, "--scope", "authz:tenant-admin")
+	asTenantAdmin := []string{"AUTHZ_CLIENT_ID=" + tac.ID, "AUTHZ_CLIENT_SECRET=" + tac.ClientSecret}
+	ten := c.run(asTenantAdmin, "tenant", "list", "-o", "json")
+	var seen apiv1.List[apiv1.Tenant]
+	if ten.code != 0 || json.Unmarshal([]byte(ten.stdout), &seen) != nil || len(seen.Items) != 1 || seen.Items[0].ID != tn.ID {
+		t.Fatalf("a tenant admin's tenant list: %d %s %s", ten.code, ten.stdout, ten.stderr)
+	}
+	c.fails(asTenantAdmin, "not_found", "principal", "create", "--tenant", other.ID, "--name", "x", "--kind", "user")
+	c.fails(asTenantAdmin, "not_found", "principal", "suspend", server.BootstrapPrincipalID)
+	c.fails(asTenantAdmin, "forbidden", "audit", "verify")
+	c.fails(asTenantAdmin, "forbidden", "tenant", "create", "initech")
 
 	// Unreachable server, wrong credentials: one clear line each.
 	c.fails([]string{"AUTHZ_SERVER=http://" + freeAddr(t)}, "cannot reach authz admin API at http://", "tenant", "list")
