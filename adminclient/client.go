@@ -77,9 +77,6 @@ func New(server, clientID, clientSecret string, opts ...Option) *Client {
 	return c
 }
 
-// Server returns the admin API base URL.
-func (c *Client) Server() string { return c.server }
-
 // DefaultIssuer guesses the issuer from the admin API's URL: the same
 // scheme and host on port 8080, where `authz serve` listens by default.
 func DefaultIssuer(server string) string {

@@ -139,7 +139,8 @@ func (c *Client) TokenURL(ctx context.Context) (string, error) {
 
 // accessToken returns a token good for at least renewBefore: from memory,
 // from the disk cache, or fresh from the token endpoint (fresh is then
-// true).
+// true). The lock is held across the fetch on purpose: concurrent callers
+// wait for one token instead of each fetching their own.
 func (c *Client) accessToken(ctx context.Context) (token string, fresh bool, err error) {
 	if c.clientID == "" || c.clientSecret == "" {
 		return "", false, errors.New("no admin credentials: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET (or --client-id and --client-secret)")
