@@ -42,14 +42,22 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // its holder once; only its hash is stored.
 func Generate() (key, id string) {
 	id = store.NewID(store.PrefixKey)
+	return Format(id, randomBase62(secretLen)), id
+}
+
+// Format writes the issued key of store id with the given secret (43
+// base62 characters) and its checksum. Generate is the only caller that
+// should invent secrets; tests use Format to build a well-formed key with
+// a known id and a wrong secret.
+func Format(id, secret string) string {
 	var b strings.Builder
 	b.Grow(issuedLen)
 	b.WriteString(Prefix)
-	b.WriteString(id[len(store.PrefixKey):])
+	b.WriteString(strings.TrimPrefix(id, store.PrefixKey))
 	b.WriteByte('_')
-	b.WriteString(randomBase62(secretLen))
+	b.WriteString(secret)
 	b.WriteString(checksum(b.String()))
-	return b.String(), id
+	return b.String()
 }
 
 // randomBase62 draws n uniform base62 characters from crypto/rand,

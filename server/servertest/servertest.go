@@ -78,10 +78,16 @@ func EachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {
 // Option adjusts the server configuration before start.
 type Option func(*server.Config)
 
+// New prepares an Env on dbURL with a fresh master key and a clock at the
+// current time; Run starts it.
+func New(t *testing.T, dbURL string) *Env {
+	return &Env{T: t, Clock: &Clock{t: time.Now().UTC().Truncate(time.Second)}, MasterKey: masterkey.Generate().String(), DBURL: dbURL}
+}
+
 // Start runs a server on dbURL until the test ends.
 func Start(t *testing.T, dbURL string, opts ...Option) *Env {
 	t.Helper()
-	e := &Env{T: t, Clock: &Clock{t: time.Now().UTC().Truncate(time.Second)}, MasterKey: masterkey.Generate().String(), DBURL: dbURL}
+	e := New(t, dbURL)
 	e.Run(opts...)
 	return e
 }
