@@ -2,9 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -421,7 +421,6 @@ func between(s, start, end string) string {
 	v, _, _ := strings.Cut(rest, end)
 	return v
 }
-
 
 // jtiOf reads a token's jti without verifying it.
 func jtiOf(t *testing.T, tok string) string {
