@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/policy"
 	"github.com/authz/authz/store"
 )
 
@@ -301,6 +303,9 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 					row.Problem = fmt.Sprintf("owner_id: no principal %q in tenant %s", row.OwnerID, c.tenant)
 				}
 			}
+		}
+		if row.Problem == "" && row.Tenant != store.SystemTenantID && slices.Contains(row.Scopes, policy.PermAdmin) {
+			row.Problem = fmt.Sprintf("scopes: %s can only be granted in the system tenant", policy.PermAdmin)
 		}
 		rows[i] = legacykeys.ImportRow{
 			Line: row.Line, Key: row.Key, KeySHA256: row.KeySHA256,

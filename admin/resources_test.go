@@ -308,6 +308,7 @@ func TestKeys(t *testing.T) {
 			{Line: 2, Key: "old-system-key-0001", OwnerExternalID: f.extID, Tenant: e.tenantA},
 			{Line: 3, Key: "old-system-key-0002", OwnerExternalID: "gone-1", Tenant: e.tenantA},
 			{Line: 4, Problem: "key: missing"},
+			{Line: 5, Key: "old-system-key-0003", OwnerExternalID: f.extID, Tenant: e.tenantA, Scopes: []string{"authz:admin"}},
 		}
 		var sum apiv1.ImportSummary
 		e.call(tokAdmin, "POST", "/keys/import", apiv1.ImportKeys{Rows: rows, DryRun: true}, http.StatusOK, &sum)
@@ -319,7 +320,7 @@ func TestKeys(t *testing.T) {
 			t.Fatalf("a dry run wrote keys: %d keys", len(list.Items))
 		}
 		e.call(tokAdmin, "POST", "/keys/import", apiv1.ImportKeys{Rows: rows}, http.StatusOK, &sum)
-		if sum.Imported != 2 || sum.Orphans != 1 || len(sum.Rejected) != 1 || sum.Rejected[0].Line != 4 {
+		if sum.Imported != 2 || sum.Orphans != 1 || len(sum.Rejected) != 2 || sum.Rejected[0].Line != 4 || sum.Rejected[1].Line != 5 {
 			t.Fatalf("import: %+v", sum)
 		}
 		e.call(tokAdmin, "POST", "/keys/import", apiv1.ImportKeys{Rows: rows}, http.StatusOK, &sum)
