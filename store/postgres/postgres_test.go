@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -264,4 +265,32 @@ func TestRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	next("change after reconnecting")
+}
+
+// TestNoDriverErrors: callers see store sentinels wrapped with what was
+// being done, never pgx's error types.
+func TestNoDriverErrors(t *testing.T) {
+	s := storetest.OpenPostgres(t)
+	ctx := t.Context()
+	tn := store.Tenant{ID: "ten_1", Name: "one", Status: store.StatusActive}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.UpdateTenant(ctx, "ten_1", func(x store.Tenant) (store.Tenant, error) { return x, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"unique", s.CreateTenant(ctx, store.Tenant{ID: "ten_2", Name: "one"}), store.ErrConflict},
+		{"foreign key", s.CreatePrincipal(ctx, store.Principal{ID: "prn_1", TenantID: "ten_missing"}), store.ErrNotFound},
+	} {
+		var pe *pgconn.PgError
+		if !errors.Is(c.err, c.want) || errors.As(c.err, &pe) {
+			t.Errorf("%s: %v (driver error reachable: %v)", c.name, c.err, pe != nil)
+		}
+	}
 }

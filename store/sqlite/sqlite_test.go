@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	sqlitedriver "modernc.org/sqlite"
 
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/sqlite"
@@ -172,5 +173,32 @@ func TestStoreClosed(t *testing.T) {
 	}
 	if err := s.CreateTenant(ctx, store.Tenant{ID: "ten_1"}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("write on a closed store: %v", err)
+	}
+}
+
+// TestNoDriverErrors: callers see store sentinels wrapped with what was
+// being done, never the driver's error type.
+func TestNoDriverErrors(t *testing.T) {
+	s := storetest.OpenSQLite(t)
+	ctx := t.Context()
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "ten_1", Name: "one", Status: store.StatusActive}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "ten_2", Name: "two"}); err != nil {
+		t.Fatal(err)
+	}
+	_, renameErr := s.UpdateTenant(ctx, "ten_2", func(x store.Tenant) (store.Tenant, error) { x.Name = "one"; return x, nil })
+	for _, c := range []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"unique", renameErr, store.ErrConflict},
+		{"foreign key", s.CreatePrincipal(ctx, store.Principal{ID: "prn_1", TenantID: "ten_missing"}), store.ErrNotFound},
+	} {
+		var se *sqlitedriver.Error
+		if !errors.Is(c.err, c.want) || errors.As(c.err, &se) {
+			t.Errorf("%s: %v (driver error reachable: %v)", c.name, c.err, se != nil)
+		}
 	}
 }
