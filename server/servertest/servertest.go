@@ -57,7 +57,7 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Env is a running authz on one backend.
 type Env struct {
-	T         *testing.T
+	T         testing.TB
 	Srv       *server.Server
 	Issuer    string // public base URL
 	AdminURL  string // admin API base URL
@@ -80,12 +80,12 @@ type Option func(*server.Config)
 
 // New prepares an Env on dbURL with a fresh master key and a clock at the
 // current time; Run starts it.
-func New(t *testing.T, dbURL string) *Env {
+func New(t testing.TB, dbURL string) *Env {
 	return &Env{T: t, Clock: &Clock{t: time.Now().UTC().Truncate(time.Second)}, MasterKey: masterkey.Generate().String(), DBURL: dbURL}
 }
 
 // Start runs a server on dbURL until the test ends.
-func Start(t *testing.T, dbURL string, opts ...Option) *Env {
+func Start(t testing.TB, dbURL string, opts ...Option) *Env {
 	t.Helper()
 	e := New(t, dbURL)
 	e.Run(opts...)
@@ -335,7 +335,7 @@ func (e *Env) Exchange(key string, extra url.Values, user, pass string) Response
 
 // WantError asserts an RFC 6749 §5.2 error answer with its error_code,
 // description, Cache-Control: no-store and a JSON content type.
-func WantError(t *testing.T, r Response, status int, oauthErr, code string) {
+func WantError(t testing.TB, r Response, status int, oauthErr, code string) {
 	t.Helper()
 	if r.Status != status || r.Str("error") != oauthErr || r.Str("error_code") != code {
 		t.Fatalf("got %d %s, want %d error=%s error_code=%s", r.Status, r.Raw, status, oauthErr, code)
@@ -396,7 +396,7 @@ func (e *Env) IssueKey(owner string, scopes []string, expiresIn time.Duration) a
 }
 
 // Must returns a function that fails the test on error and returns v.
-func Must[T any](t *testing.T) func(T, error) T {
+func Must[T any](t testing.TB) func(T, error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
