@@ -62,11 +62,15 @@ func (h *clientCredentialsHandler) HandleTokenEndpointRequest(ctx context.Contex
 		return err
 	}
 	lifetime := s.lifetimeFor(a.c.AccessTokenTTL)
-	s.fillSession(ctx, ar, scope, aud, lifetime, a.c.ID, map[string]any{
+	extra := map[string]any{
 		"client_id": a.c.ID,
 		"tenant":    a.c.TenantID,
 		"roles":     policy.RoleNames(roles),
-	})
+	}
+	if err := s.addStatus(ctx, extra, CredentialClient(a.c.ID)); err != nil {
+		return err
+	}
+	s.fillSession(ctx, ar, scope, aud, lifetime, a.c.ID, extra)
 	return nil
 }
 
@@ -190,6 +194,9 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 	if actor != nil {
 		extra["act"] = map[string]any{"sub": actor.c.ID}
 	}
+	if err := s.addStatus(ctx, extra, CredentialKey(res.Key.ID)); err != nil {
+		return err
+	}
 	if ar, ok := ar.(*fosite.AccessRequest); ok && actor == nil {
 		ar.Client = keyHolder{id: clientID}
 	}
@@ -210,6 +217,33 @@ func (h *exchangeHandler) PopulateTokenEndpointResponse(ctx context.Context, ar 
 	}
 	_, err := h.helper.IssueAccessToken(ctx, stateFrom(ctx).lifetime, ar, resp)
 	return err
+}
+
+// Credentials name what a token's status-list index stands for: revoking
+// or suspending the credential, or anything above it, changes the status
+// of every token it obtained.
+func CredentialClient(id string) string { return "client:" + id }
+func CredentialKey(id string) string    { return "key:" + id }
+
+// credentialOf returns the credential a token of ours was issued for.
+func credentialOf(c *Claims) string {
+	if c.FromLegacyKey() {
+		return CredentialKey(c.KeyID)
+	}
+	return CredentialClient(c.ClientID)
+}
+
+// addStatus adds the status claim, if status lists are on.
+func (s *Server) addStatus(ctx context.Context, extra map[string]any, credential string) error {
+	if s.deps.Status == nil {
+		return nil
+	}
+	claim, err := s.deps.Status.StatusClaim(ctx, credential)
+	if err != nil {
+		return fmt.Errorf("status list index: %w", err)
+	}
+	extra["status"] = claim
+	return nil
 }
 
 // requestedAudience merges RFC 8693 "audience" and RFC 8707 "resource".

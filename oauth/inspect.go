@@ -59,6 +59,22 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// statusIndex returns the token's status-list index, if it has one.
+func (c *Claims) statusIndex() (int64, bool) {
+	if len(c.Status) == 0 {
+		return 0, false
+	}
+	var st struct {
+		StatusList *struct {
+			Idx *int64 `json:"idx"`
+		} `json:"status_list"`
+	}
+	if json.Unmarshal(c.Status, &st) != nil || st.StatusList == nil || st.StatusList.Idx == nil {
+		return 0, false
+	}
+	return *st.StatusList.Idx, true
+}
+
 // Scopes splits the scope claim.
 func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 
@@ -318,6 +334,22 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	err = s.deps.Store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.RevokeToken(ctx, c.JTI, time.Unix(c.Expiry, 0)); err != nil {
 			return err
+		}
+		// Offline verifiers learn of it through the status list. Indices
+		// stand for credentials, so the credential's other outstanding
+		// tokens go with it (RFC 7009 §2.1 allows that); its next token
+		// gets a fresh index.
+		if idx, ok := c.statusIndex(); ok {
+			cur, err := tx.GetStatusIndex(ctx, credentialOf(&c))
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			case cur == idx: // an older index is already invalid
+				if err := tx.InvalidateStatusIndex(ctx, credentialOf(&c), s.now()); err != nil {
+					return err
+				}
+			}
 		}
 		return s.deps.AuditAppend(ctx, tx, ev)
 	})

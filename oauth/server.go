@@ -103,6 +103,13 @@ type Lockout interface {
 	Succeeded(kind, id string)
 }
 
+// StatusLists gives each token its Token Status List reference
+// (draft-ietf-oauth-status-list): the value of the "status" claim for a
+// credential ("client:<id>" or "key:<id>"). nil: tokens carry no status.
+type StatusLists interface {
+	StatusClaim(ctx context.Context, credential string) (any, error)
+}
+
 // AuditAppender appends events inside a transaction (audit.Append).
 type AuditAppender func(ctx context.Context, tx store.Tx, events ...store.AuditEvent) error
 
@@ -121,6 +128,7 @@ type Deps struct {
 	Usage        UsageSink
 	Limiter      Limiter
 	Lockout      Lockout
+	Status       StatusLists
 	// HTTPClient fetches clients' jwks_uri (default: 5 s timeout).
 	HTTPClient *http.Client
 }
