@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +84,7 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 			}
 			err = readFileWithProgress(cmd, args[0], "importing", func(r io.Reader) error {
 				return legacykeys.ParseImport(r, str(cmd, "format"), func(row legacykeys.ImportRow) error {
+					row = hashForUpload(row)
 					batch = append(batch, apiv1.ImportRow{
 						Line: row.Line, Key: row.Key, KeySHA256: row.KeySHA256, OwnerExternalID: row.OwnerExternalID,
 						OwnerID: row.OwnerID, Tenant: row.Tenant, Scopes: row.Scopes, Label: row.Label,
@@ -114,6 +117,22 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 	cmd.Flags().Bool("dry-run", false, "check and count, write nothing")
 	cmd.Flags().String("format", "", "csv or jsonl (default: from the first character of the file)")
 	return cmd
+}
+
+// hashForUpload replaces a plaintext imported key by its SHA-256 before it
+// leaves the operator's machine: the server stores HMAC(pepper, SHA-256(key))
+// either way, so the plaintext never needs to travel. Keys in authz's own
+// issued format are sent as they are, because their id is embedded in them.
+func hashForUpload(row legacykeys.ImportRow) legacykeys.ImportRow {
+	if row.Problem != "" || row.Key == "" || strings.HasPrefix(row.Key, legacykeys.Prefix) {
+		return row
+	}
+	if _, err := legacykeys.Parse(row.Key); err != nil {
+		return row // the server rejects it with the reason and the line number
+	}
+	sum := sha256.Sum256([]byte(row.Key))
+	row.KeySHA256, row.Key = hex.EncodeToString(sum[:]), ""
+	return row
 }
 
 func keyRemapCmd() *cobra.Command {
