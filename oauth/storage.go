@@ -60,6 +60,7 @@ func (t *tokenStorage) CreateAccessTokenSession(ctx context.Context, _ string, r
 	}
 	c := sess.JWTClaims
 	details := map[string]any{
+		"jti":       c.JTI,
 		"grant":     st.grant,
 		"sub":       c.Subject,
 		"client_id": c.Extra["client_id"],
@@ -77,10 +78,14 @@ func (t *tokenStorage) CreateAccessTokenSession(ctx context.Context, _ string, r
 	if err != nil {
 		return err
 	}
+	// The target is the credential that obtained the token, so `audit list
+	// --target key:<id>` is that key's whole history; the token's jti is in
+	// the details. (A per-token target would also scatter every insert
+	// across the target index: the audit log is on the token hot path.)
 	ev := store.AuditEvent{
 		Actor:    st.actor,
 		Action:   "token.issue",
-		Target:   "token:" + c.JTI,
+		Target:   st.target,
 		TenantID: st.tenantID,
 		Outcome:  "success",
 		Details:  raw,

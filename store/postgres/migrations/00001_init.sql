@@ -130,7 +130,7 @@ CREATE UNIQUE INDEX signing_keys_one_current ON signing_keys (state) WHERE state
 
 CREATE TABLE audit_events (
     seq         bigint PRIMARY KEY,
-    id          text NOT NULL UNIQUE,
+    id          text NOT NULL,
     time        timestamptz NOT NULL,
     actor       text NOT NULL,
     action      text NOT NULL,
@@ -146,8 +146,6 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_target ON audit_events (target, time);
 CREATE INDEX audit_events_tenant ON audit_events (tenant_id, seq);
-CREATE INDEX audit_events_actor ON audit_events (actor, seq);
-CREATE INDEX audit_events_action ON audit_events (action, seq);
 CREATE INDEX audit_events_time ON audit_events (time);
 
 CREATE TABLE audit_head (
