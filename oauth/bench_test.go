@@ -6,17 +6,22 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/server"
+	"github.com/authz/authz/server/servertest"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/storetest"
 )
@@ -64,6 +69,127 @@ func benchServer(b *testing.B, dbURL string) (*server.Server, string, string) {
 	// Let the directory confirm its generation so reads are cached.
 	time.Sleep(300 * time.Millisecond)
 	return srv, c.ID, secret
+}
+
+// benchKeys populates the store with keys legacy keys ("bench-key-<i>")
+// spread over owners principals bound to the bench role, in bulk.
+func benchKeys(b *testing.B, srv *server.Server, tenantID, roleID string, keys, owners int) {
+	b.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	ownerIDs := make([]string, owners)
+	for i := range ownerIDs {
+		p := store.Principal{ID: store.NewID(store.PrefixPrincipal), TenantID: tenantID, Kind: store.KindService, DisplayName: "holder", Status: store.StatusActive, CreatedAt: now, UpdatedAt: now}
+		if err := srv.Store.CreatePrincipal(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		if err := srv.Store.CreateBinding(ctx, store.Binding{PrincipalID: p.ID, RoleID: roleID, TenantID: tenantID, CreatedAt: now}); err != nil {
+			b.Fatal(err)
+		}
+		ownerIDs[i] = p.ID
+	}
+	const batch = 5000
+	for start := 0; start < keys; start += batch {
+		var ks []store.LegacyKey
+		for i := start; i < min(start+batch, keys); i++ {
+			ks = append(ks, store.LegacyKey{
+				ID: fmt.Sprintf("key_bench%011d", i), Hash: srv.KeyHasher.Hash(benchKey(i)), TenantID: tenantID,
+				OwnerID: ownerIDs[i%owners], Source: store.SourceImported, Status: store.StatusActive, CreatedAt: now, UpdatedAt: now,
+			})
+		}
+		if _, err := srv.Store.CreateLegacyKeys(ctx, ks); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchKey(i int) string { return fmt.Sprintf("bench-key-%012d", i) }
+
+// BenchmarkExchange measures a legacy key exchange beside a client
+// credentials token in the same run, on a store holding AUTHZ_BENCH_KEYS
+// keys (default 20,000; the figure in docs/benchmarks.md uses 1,000,000)
+// of 10,000 owners. As in a migration, most keys are dormant: "exchange"
+// spreads requests over one active key per owner (10,000 holders, their
+// keys already seen once, as after a few minutes of traffic), and
+// "exchange_cold" presents a key never seen before on every request (the
+// cache can't help: every lookup goes to the database).
+//
+//	AUTHZ_BENCH_KEYS=1000000 go test -run '^$' -bench Exchange -cpu 1 -benchtime 20000x -timeout 30m ./oauth
+func BenchmarkExchange(b *testing.B) {
+	keys := 20_000
+	if v, err := strconv.Atoi(os.Getenv("AUTHZ_BENCH_KEYS")); err == nil && v > 0 {
+		keys = v
+	}
+	for _, bk := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.PostgresURL}} {
+		b.Run(bk.name, func(b *testing.B) {
+			srv, id, secret := benchServer(b, bk.url(b))
+			c, err := srv.Store.GetClient(context.Background(), id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			roles, err := srv.Store.RolesOfPrincipal(context.Background(), c.OwnerID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			owners := min(10_000, keys/2)
+			benchKeys(b, srv, c.TenantID, roles[0].ID, keys, owners)
+			time.Sleep(300 * time.Millisecond) // the directory confirms its generation
+			h := srv.Handler()
+			exchange := func(i int) *httptest.ResponseRecorder {
+				body := url.Values{"grant_type": {store.GrantTokenExchange}, "subject_token_type": {servertest.APIKeyType},
+					"subject_token": {benchKey(i)}}.Encode()
+				req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			for i := range owners { // the active keys: key i belongs to owner i
+				if rec := exchange(i); rec.Code != http.StatusOK {
+					b.Fatalf("warm-up: %d %s", rec.Code, rec.Body)
+				}
+			}
+			var cold atomic.Int64
+			cold.Store(int64(owners))
+			for _, mode := range []string{"client_credentials", "exchange", "exchange_cold"} {
+				b.Run(mode, func(b *testing.B) {
+					var next atomic.Int64
+					b.ReportAllocs()
+					b.SetParallelism(32)
+					cpu := cpuTime()
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							var rec *httptest.ResponseRecorder
+							switch mode {
+							case "exchange":
+								rec = exchange(int(next.Add(1)) % owners)
+							case "exchange_cold":
+								i := int(cold.Add(1))
+								if i >= keys {
+									b.Fatalf("only %d dormant keys; raise AUTHZ_BENCH_KEYS", keys-owners)
+								}
+								rec = exchange(i)
+							default:
+								req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+								req.SetBasicAuth(id, secret)
+								req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+								rec = httptest.NewRecorder()
+								h.ServeHTTP(rec, req)
+							}
+							if rec.Code != http.StatusOK {
+								b.Fatalf("%s: %d %s", mode, rec.Code, rec.Body)
+							}
+						}
+					})
+					b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+				})
+			}
+		})
+	}
 }
 
 // BenchmarkTokenEndpoint measures a whole client-credentials request

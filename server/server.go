@@ -44,6 +44,7 @@ type Server struct {
 	Legacy    *legacykeys.Service
 	OAuth     *oauth.Server
 	Secrets   *clientsecret.Hasher
+	KeyHasher *legacykeys.Hasher
 	Registry  *prometheus.Registry
 
 	public, admin http.Handler
@@ -111,7 +112,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 
 	s.Secrets = clientsecret.NewHasher(mk.Derive(masterkey.PurposeClientSecrets))
-	legacyHasher := legacykeys.NewHasher(mk.Derive(masterkey.PurposeLegacyKeys))
+	s.KeyHasher = legacykeys.NewHasher(mk.Derive(masterkey.PurposeLegacyKeys))
+	legacyHasher := s.KeyHasher
 	s.Directory = directory.New(st, directory.Config{Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Audit = audit.NewRecorder(st, audit.RecorderConfig{Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Usage = usage.NewRecorder(st, log, cfg.Now)
