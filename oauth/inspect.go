@@ -208,26 +208,34 @@ type introspectionResponse struct {
 	Act       *Actor   `json:"act,omitempty"`
 }
 
+// tokenRequest reads an introspection or revocation request (RFC 7662
+// §2.1, RFC 7009 §2.1): a form with a token, from an authenticated client.
+// On failure it has written the error and ok is false.
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request, endpoint string) (ctx context.Context, caller *authedClient, token string, ok bool) {
+	ctx = withState(r.Context(), &requestState{actor: "anonymous", grant: endpoint})
+	form, err := s.readForm(w, r)
+	if err != nil {
+		errcode.Write(w, s.cfg.Logger, err)
+		return ctx, nil, "", false
+	}
+	if caller, err = s.authenticate(ctx, r, form); err != nil {
+		errcode.Write(w, s.cfg.Logger, toErrcode(err))
+		return ctx, nil, "", false
+	}
+	if token = form.Get("token"); token == "" {
+		errcode.Write(w, s.cfg.Logger, errcode.New(errcode.RequestInvalid, "token is required."))
+		return ctx, nil, "", false
+	}
+	return ctx, caller, token, true
+}
+
 // serveIntrospect is RFC 7662. The caller authenticates as a client. It
 // learns about tokens of its own tenant only, unless its owner holds
 // authz:admin or authz:introspect: a token of another tenant is simply
 // inactive to it, which reveals nothing.
 func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	st := &requestState{actor: "anonymous", grant: "introspect"}
-	ctx := withState(r.Context(), st)
-	form, err := s.readForm(w, r)
-	if err != nil {
-		errcode.Write(w, s.cfg.Logger, err)
-		return
-	}
-	caller, err := s.authenticate(ctx, r, form)
-	if err != nil {
-		errcode.Write(w, s.cfg.Logger, toErrcode(err))
-		return
-	}
-	token := form.Get("token")
-	if token == "" {
-		errcode.Write(w, s.cfg.Logger, errcode.New(errcode.RequestInvalid, "token is required."))
+	ctx, caller, token, ok := s.tokenRequest(w, r, "introspect")
+	if !ok {
 		return
 	}
 	info, err := s.Inspect(ctx, token)
@@ -284,25 +292,12 @@ func (s *Server) callerPermits(ctx context.Context, caller *authedClient, tenant
 // administrator may revoke any. Invalid or expired tokens are answered 200
 // (RFC 7009 §2.2). The revocation and its audit event commit together.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	st := &requestState{actor: "anonymous", grant: "revoke"}
-	ctx := withState(r.Context(), st)
-	form, err := s.readForm(w, r)
-	if err != nil {
-		errcode.Write(w, s.cfg.Logger, err)
-		return
-	}
-	caller, err := s.authenticate(ctx, r, form)
-	if err != nil {
-		errcode.Write(w, s.cfg.Logger, toErrcode(err))
-		return
-	}
-	token := form.Get("token")
-	if token == "" {
-		errcode.Write(w, s.cfg.Logger, errcode.New(errcode.RequestInvalid, "token is required."))
-		return
-	}
-	c, ok := s.ownToken(ctx, token)
+	ctx, caller, token, ok := s.tokenRequest(w, r, "revoke")
 	if !ok {
+		return
+	}
+	c, own := s.ownToken(ctx, token)
+	if !own {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -331,7 +326,7 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		Actor: "client:" + caller.c.ID, Action: "token.revoke", Target: "token:" + c.JTI,
 		TenantID: c.Tenant, Outcome: "success", Details: details,
 	}
-	err = s.deps.Store.Tx(ctx, func(tx store.Tx) error {
+	err := s.deps.Store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.RevokeToken(ctx, c.JTI, time.Unix(c.Expiry, 0)); err != nil {
 			return err
 		}
