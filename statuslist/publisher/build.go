@@ -1,0 +1,247 @@
+package publisher
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/authz/authz/statuslist"
+)
+
+// bits is the size of an entry: VALID, INVALID and SUSPENDED need two.
+const bits = 2
+
+// published is a signed Status List Token ready to serve.
+type published struct {
+	token, gzipped []byte
+	etag, gzETag   string
+	lst            string
+	gen            int64
+	iat, exp       time.Time
+}
+
+// capacityFor is the size of a list holding indices below n: a quarter
+// more (at least 8192) for indices allocated before the next build, in
+// whole blocks of 8192 entries (2 KiB at 2 bits).
+func capacityFor(n int64) int64 {
+	const block = 8192
+	c := n + max(n/4, block)
+	return (c + block - 1) / block * block
+}
+
+// Refresh rebuilds and, if anything changed, re-signs the list now.
+func (p *Publisher) Refresh(ctx context.Context) error {
+	gen, err := p.st.Generation(ctx)
+	if err != nil {
+		return err
+	}
+	return p.rebuild(ctx, gen)
+}
+
+// rebuild reads every entry, decides its status and publishes the list.
+// gen is the generation read before the scan: a change committed during it
+// moves the generation past gen and brings another rebuild.
+func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
+	p.buildMu.Lock()
+	defer p.buildMu.Unlock()
+	start := time.Now()
+	now := p.now()
+	retire := p.cfg.retireAfter()
+
+	// Streamed in pages; only the entries that are not VALID are kept,
+	// since a new list is all VALID.
+	type mark struct {
+		idx int64
+		st  statuslist.Status
+	}
+	var marks []mark
+	var counts [3]float64
+	top := int64(-1)
+	for after := int64(-1); ; {
+		page, err := p.st.ListStatusEntries(ctx, after, p.cfg.PageSize)
+		if err != nil {
+			p.m.builds.WithLabelValues("failed").Inc()
+			return fmt.Errorf("statuslist: list entries: %w", err)
+		}
+		for _, e := range page {
+			st := Decide(e, now, retire)
+			if st != statuslist.Valid {
+				marks = append(marks, mark{e.Idx, st})
+			}
+			if int(st) < len(counts) {
+				counts[st]++
+			}
+			if e.InvalidatedAt != nil {
+				p.forget(e.Credential, e.Idx)
+			}
+			top = max(top, e.Idx)
+		}
+		if len(page) < p.cfg.PageSize {
+			break
+		}
+		after = page[len(page)-1].Idx
+	}
+	size := capacityFor(top + 1)
+	l, err := statuslist.New(bits, size)
+	if err != nil {
+		return err
+	}
+	for _, m := range marks {
+		if err := l.Set(m.idx, m.st); err != nil {
+			return err
+		}
+	}
+	lst, err := l.Encode()
+	if err != nil {
+		return err
+	}
+	p.capacity.Store(size)
+	p.scannedAt = now
+	for st, n := range counts {
+		p.m.entries.WithLabelValues(statuslist.Status(st).String()).Set(n)
+	}
+
+	// Keep serving the same token while nothing changed, so that ETags
+	// hold and gateways get 304s; re-sign when the content or the
+	// generation (signing keys are part of it) moved, when half its
+	// validity is used, or when its key is no longer published.
+	if cur := p.cur.Load(); cur != nil && cur.lst == lst && cur.gen == gen && now.Before(cur.iat.Add(p.cfg.Validity/2)) {
+		if _, _, err := p.keys.Verify(ctx, string(cur.token), statuslist.TokenType); err == nil {
+			p.m.builds.WithLabelValues("unchanged").Inc()
+			p.m.duration.Observe(time.Since(start).Seconds())
+			return nil
+		}
+	}
+	iat := now.Truncate(time.Second)
+	claims := statuslist.Token{
+		Issuer:     p.cfg.Issuer,
+		Subject:    p.uri,
+		IssuedAt:   iat.Unix(),
+		Expiry:     iat.Add(p.cfg.Validity).Unix(),
+		TTL:        int64(p.cfg.TTL / time.Second),
+		StatusList: statuslist.Encoded{Bits: bits, Lst: lst},
+	}
+	tok, err := p.keys.Sign(ctx, claims, statuslist.TokenType)
+	if err != nil {
+		p.m.builds.WithLabelValues("failed").Inc()
+		return fmt.Errorf("statuslist: sign: %w", err)
+	}
+	pub, err := newPublished(tok, lst, gen, iat, iat.Add(p.cfg.Validity))
+	if err != nil {
+		return err
+	}
+	p.cur.Store(pub)
+	p.m.builds.WithLabelValues("published").Inc()
+	p.m.duration.Observe(time.Since(start).Seconds())
+	p.m.size.Set(float64(len(tok)))
+	p.cfg.Logger.Debug("status list published", "entries", top+1, "capacity", size,
+		"invalid", counts[statuslist.Invalid], "suspended", counts[statuslist.Suspended], "took", time.Since(start))
+	return nil
+}
+
+func newPublished(tok, lst string, gen int64, iat, exp time.Time) (*published, error) {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write([]byte(tok)); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(tok))
+	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
+	return &published{
+		token: []byte(tok), gzipped: gz.Bytes(),
+		// Strong validators differ between content codings (RFC 9110
+		// §8.8.3).
+		etag: `"` + tag + `"`, gzETag: `"` + tag + `-gzip"`,
+		lst: lst, gen: gen, iat: iat, exp: exp,
+	}, nil
+}
+
+// Run keeps the list current until ctx ends: it rebuilds when
+// store.Generation moves (pushed by the store where it can, polled
+// otherwise), when this process commits a change, when an index beyond the
+// list was allocated, and every RescanInterval; at most once per
+// MinRebuildInterval. It also purges indices whose epochs ended long ago.
+func (p *Publisher) Run(ctx context.Context) error {
+	changes := p.st.Changes(ctx)
+	poll := time.NewTicker(p.cfg.PollInterval)
+	defer poll.Stop()
+	purge := time.NewTicker(p.cfg.PurgeInterval)
+	defer purge.Stop()
+	p.step(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil // the feed ended (reconnecting); polling goes on
+				continue
+			}
+			p.dropClaims()
+			p.dirty = true
+		case <-p.wake:
+		case <-poll.C:
+		case <-purge.C:
+			if _, err := p.Purge(ctx); err != nil {
+				p.cfg.Logger.Warn("status list: purge failed", "err", err)
+			}
+		}
+		p.step(ctx)
+	}
+}
+
+// step rebuilds the list if it is due and the rate limit allows.
+func (p *Publisher) step(ctx context.Context) {
+	gen, err := p.st.Generation(ctx)
+	if err != nil {
+		p.cfg.Logger.Debug("status list: generation check failed", "err", err)
+		return
+	}
+	if !p.genKnown || gen != p.gen {
+		p.gen, p.genKnown = gen, true
+		p.dropClaims()
+		p.dirty = true
+	}
+	if lc := p.st.LocalChanges(); lc != p.local {
+		p.local = lc
+		p.dirty = true
+	}
+	p.buildMu.Lock()
+	stale := p.now().Sub(p.scannedAt) >= p.cfg.RescanInterval
+	p.buildMu.Unlock()
+	if !p.dirty && !stale && !p.grow.Load() && p.cur.Load() != nil {
+		return
+	}
+	if !p.lastBuild.IsZero() && p.since(p.lastBuild) < p.cfg.MinRebuildInterval {
+		return // the next poll comes back
+	}
+	p.lastBuild = time.Now()
+	p.dirty = false
+	p.grow.Store(false)
+	if err := p.rebuild(ctx, gen); err != nil {
+		p.dirty = true
+		p.cfg.Logger.Warn("status list: rebuild failed; serving the previous list until it expires", "err", err)
+	}
+}
+
+// Purge frees the indices of epochs that ended long enough ago that no
+// unexpired token and no unexpired list still refers to them as theirs,
+// so that new credentials reuse them and the list stays small.
+func (p *Publisher) Purge(ctx context.Context) (int64, error) {
+	n, err := p.st.PurgeStatusEntries(ctx, p.now().Add(-p.cfg.purgeAfter()))
+	if err != nil {
+		return 0, err
+	}
+	p.m.purged.Add(float64(n))
+	return n, nil
+}

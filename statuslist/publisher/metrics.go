@@ -1,0 +1,49 @@
+package publisher
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	builds                              *prometheus.CounterVec
+	duration                            prometheus.Histogram
+	entries                             *prometheus.GaugeVec
+	size                                prometheus.Gauge
+	claimHits, claimMisses, allocations prometheus.Counter
+	purged                              prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	claims := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "authz_statuslist_claims_total",
+		Help: "Status claims given to tokens: hit (cached index), miss (read from the store), allocated (a credential's first index).",
+	}, []string{"result"})
+	m := &metrics{
+		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_statuslist_builds_total",
+			Help: "Status list builds by outcome: published (re-signed), unchanged (the served token kept), failed.",
+		}, []string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "authz_statuslist_build_duration_seconds",
+			Help:    "Time to read every entry, build, compress and sign the status list.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		entries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "authz_statuslist_entries",
+			Help: "Allocated status list indices by published status (VALID, INVALID, SUSPENDED).",
+		}, []string{"status"}),
+		size: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "authz_statuslist_token_bytes",
+			Help: "Size of the published Status List Token.",
+		}),
+		claimHits:   claims.WithLabelValues("hit"),
+		claimMisses: claims.WithLabelValues("miss"),
+		allocations: claims.WithLabelValues("allocated"),
+		purged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authz_statuslist_purged_total",
+			Help: "Status list indices freed for reuse.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.builds, m.duration, m.entries, m.size, claims, m.purged)
+	}
+	return m
+}
