@@ -403,6 +403,9 @@ func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
 		"access_token_signing_alg_values_supported":                s.deps.SigningAlgs,
 		"subject_token_types_supported":                            []string{TokenTypeAPIKey},
 	}
+	if s.deps.Status != nil { // Token Status List aggregation: statuslist/publisher.PathAggregation
+		md["status_list_aggregation_endpoint"] = iss + "/statuslists"
+	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, md)
 }

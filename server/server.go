@@ -25,6 +25,7 @@ import (
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/ratelimit"
+	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/backends"
 	"github.com/authz/authz/usage"
@@ -46,6 +47,9 @@ type Server struct {
 	Secrets   *clientsecret.Hasher
 	KeyHasher *legacykeys.Hasher
 	Registry  *prometheus.Registry
+	// Status publishes the Token Status List and gives tokens their
+	// "status" claim.
+	Status *publisher.Publisher
 
 	public, admin http.Handler
 	http          httpMetrics
@@ -127,6 +131,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		ExpiryNotice: cfg.ExpiryNotice, Logger: log, Now: cfg.Now,
 	})
 
+	// Token Status List: every access token refers to its credential's
+	// index in the list published at /statuslists/1.
+	s.Status, err = publisher.New(st, s.Keys, publisher.Config{
+		Issuer: cfg.Issuer, MaxTokenLifetime: cfg.MaxTokenLifetime,
+		Registerer: reg, Logger: log, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:           cfg.Issuer,
 		TokenLifetime:    cfg.TokenLifetime,
@@ -153,6 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Lockout: ratelimit.NewLockout(ratelimit.LockoutConfig{
 			Threshold: cfg.LockoutThreshold, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration, Now: cfg.Now,
 		}),
+		Status: s.Status,
 	})
 	if err != nil {
 		return nil, err
@@ -209,6 +224,8 @@ func loadMasterKey(ctx context.Context, cfg Config, st store.Store, log *slog.Lo
 func (s *Server) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.OAuth.Handler())
+	mux.Handle(publisher.PathList, s.Status)
+	mux.Handle(publisher.PathAggregation, s.Status)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -252,12 +269,13 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 	defer bgCancel()
 	var tasks errgroup.Group
 	for name, run := range map[string]func(context.Context) error{
-		"directory": s.Directory.Run,
-		"jwks":      s.Keys.Run,
-		"audit":     s.Audit.Run,
-		"notify":    s.Notifier.Run,
-		"usage":     func(ctx context.Context) error { return s.Usage.Run(ctx, 5*time.Second) },
-		"janitor":   s.janitor,
+		"directory":  s.Directory.Run,
+		"jwks":       s.Keys.Run,
+		"audit":      s.Audit.Run,
+		"notify":     s.Notifier.Run,
+		"usage":      func(ctx context.Context) error { return s.Usage.Run(ctx, 5*time.Second) },
+		"janitor":    s.janitor,
+		"statuslist": s.Status.Run,
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {
