@@ -73,10 +73,10 @@ func (e *env) must(err error) {
 
 // Fixtures: a tenant, its principal, a client and a legacy key it owns.
 type chain struct {
-	tenant    store.Tenant
-	owner     store.Principal
-	client    store.Client
-	key       store.LegacyKey
+	tenant              store.Tenant
+	owner               store.Principal
+	client              store.Client
+	key                 store.LegacyKey
 	clientCred, keyCred string
 }
 
