@@ -41,6 +41,8 @@ type remoteKeySet struct {
 	metrics     *metrics
 	// life bounds every fetch: it ends when the verifier is closed.
 	life context.Context
+	// sleep is how the background refresher waits (tests drive it).
+	sleep func(ctx context.Context, d time.Duration) bool
 
 	cur atomic.Pointer[keySet]
 
@@ -224,15 +226,20 @@ func maxAge(values []string) (time.Duration, bool) {
 // minInterval and stops when the verifier's lifetime ends.
 func (r *remoteKeySet) background(done chan<- struct{}) {
 	defer close(done)
-	for {
-		t := time.NewTimer(r.nextRefresh())
-		select {
-		case <-r.life.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	for r.sleep(r.life, r.nextRefresh()) {
 		r.refresh(r.life, true)
+	}
+}
+
+// sleep waits for d; it reports false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

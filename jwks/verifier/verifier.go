@@ -109,6 +109,10 @@ type Verifier struct {
 // the initial fetches and the verifier's life: the background refresher
 // stops when ctx ends or Close is called, so pass a long-lived context.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	return newVerifier(ctx, cfg, sleep)
+}
+
+func newVerifier(ctx context.Context, cfg Config, sleep func(context.Context, time.Duration) bool) (*Verifier, error) {
 	if cfg.Issuer == "" && !cfg.InsecureSkipIssuerCheck {
 		return nil, errors.New("verifier: Issuer is required")
 	}
@@ -198,6 +202,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		log:         log,
 		metrics:     m,
 		life:        life,
+		sleep:       sleep,
 	}
 	if !v.keys.refresh(ctx, true) || v.keys.cur.Load() == nil {
 		stop()
