@@ -256,8 +256,9 @@ type Mutations interface {
 	// expiry. Revoking twice is not an error.
 	RevokeToken(ctx context.Context, jti string, exp time.Time) error
 	// PurgeExpired deletes assertion jtis and revoked-token records whose
-	// expiry is before now, and delivered webhooks older than now minus a
-	// week; it returns how many rows went.
+	// expiry is before now, webhooks delivered more than a week ago, and
+	// webhooks queued more than a month ago and never delivered (given up);
+	// it returns how many rows went.
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 
 	EnqueueWebhook(ctx context.Context, w Webhook) error

@@ -12,6 +12,11 @@ import (
 // inspection before PurgeExpired removes them.
 const deliveredRetention = 7 * 24 * time.Hour
 
+// abandonedRetention: a webhook still undelivered this long after it was
+// queued was given up by the notifier's retries long ago (hours, not
+// weeks); it is kept a month for inspection, then purged.
+const abandonedRetention = 30 * 24 * time.Hour
+
 // TokenRevoked implements store.Queries.
 func (q *queries) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int64
@@ -61,6 +66,7 @@ func (t *txn) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 		{"purge assertion jtis", `DELETE FROM assertion_jtis WHERE expires_at < $1`, now},
 		{"purge revoked tokens", `DELETE FROM revoked_tokens WHERE expires_at < $1`, now},
 		{"purge delivered webhooks", `DELETE FROM webhooks WHERE delivered_at < $1`, now.Add(-deliveredRetention)},
+		{"purge abandoned webhooks", `DELETE FROM webhooks WHERE delivered_at IS NULL AND created_at < $1`, now.Add(-abandonedRetention)},
 	} {
 		n, err := t.execN(ctx, stmt.what, "", stmt.query, t.d.encodeTime(stmt.at))
 		if err != nil {

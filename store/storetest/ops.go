@@ -283,20 +283,23 @@ func testPurgeExpired(t *testing.T, s store.Store) {
 	must(t, s.RevokeToken(ctx, "edge", now)) // expiring exactly now is kept
 	for _, w := range []struct {
 		id        string
+		created   time.Time
 		delivered *time.Time
 	}{
-		{"whk_old", ptr(now.Add(-8 * 24 * time.Hour))},
-		{"whk_recent", ptr(now.Add(-6 * 24 * time.Hour))},
-		{"whk_pending", nil},
+		{"whk_old", now.Add(-10 * 24 * time.Hour), ptr(now.Add(-8 * 24 * time.Hour))},
+		{"whk_recent", now.Add(-10 * 24 * time.Hour), ptr(now.Add(-6 * 24 * time.Hour))},
+		{"whk_pending", now.Add(-10 * 24 * time.Hour), nil},
+		// Never delivered for over a month: long given up by any retry policy.
+		{"whk_abandoned", now.Add(-31 * 24 * time.Hour), nil},
 	} {
-		wh := webhook(w.id, now.Add(-10*24*time.Hour))
+		wh := webhook(w.id, w.created)
 		wh.DeliveredAt = w.delivered
 		must(t, s.EnqueueWebhook(ctx, wh))
 	}
 	n, err := s.PurgeExpired(ctx, now)
 	must(t, err)
-	if n != 3 {
-		t.Fatalf("PurgeExpired removed %d rows, want 3", n)
+	if n != 4 {
+		t.Fatalf("PurgeExpired removed %d rows, want 4", n)
 	}
 	wantErr(t, s.InsertAssertionJTI(ctx, "cli_1", "live", now), store.ErrConflict, "a live jti after purge")
 	must(t, s.InsertAssertionJTI(ctx, "cli_1", "old", now.Add(time.Minute))) // purged: usable again
