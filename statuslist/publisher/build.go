@@ -61,6 +61,14 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
 	var marks []mark
 	var counts [3]float64
 	top := int64(-1)
+	// next is the earliest moment the list changes by time alone: a key
+	// expires, or an ended epoch retires.
+	var next time.Time
+	soon := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
 	for after := int64(-1); ; {
 		page, err := p.st.ListStatusEntries(ctx, after, p.cfg.PageSize)
 		if err != nil {
@@ -77,6 +85,9 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
 			}
 			if e.InvalidatedAt != nil {
 				p.forget(e.Credential, e.Idx)
+				soon(e.InvalidatedAt.Add(retire + time.Second))
+			} else if e.CredentialExpiresAt != nil {
+				soon(*e.CredentialExpiresAt)
 			}
 			top = max(top, e.Idx)
 		}
@@ -100,7 +111,7 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
 		return err
 	}
 	p.capacity.Store(size)
-	p.scannedAt = now
+	p.scannedAt, p.nextChange = now, next
 	for st, n := range counts {
 		p.m.entries.WithLabelValues(statuslist.Status(st).String()).Set(n)
 	}
@@ -169,7 +180,8 @@ func newPublished(tok, lst string, gen int64, iat, exp time.Time) (*published, e
 // Run keeps the list current until ctx ends: it rebuilds when
 // store.Generation moves (pushed by the store where it can, polled
 // otherwise), when this process commits a change, when an index beyond the
-// list was allocated, and every RescanInterval; at most once per
+// list was allocated, when a key expires or an ended epoch retires, and
+// every RescanInterval; at most once per
 // MinRebuildInterval. It also purges indices whose epochs ended long ago.
 func (p *Publisher) Run(ctx context.Context) error {
 	changes := p.st.Changes(ctx)
@@ -217,7 +229,8 @@ func (p *Publisher) step(ctx context.Context) {
 		p.dirty = true
 	}
 	p.buildMu.Lock()
-	stale := p.now().Sub(p.scannedAt) >= p.cfg.RescanInterval
+	now := p.now()
+	stale := now.Sub(p.scannedAt) >= p.cfg.RescanInterval || (!p.nextChange.IsZero() && !now.Before(p.nextChange))
 	p.buildMu.Unlock()
 	if !p.dirty && !stale && !p.grow.Load() && p.cur.Load() != nil {
 		return

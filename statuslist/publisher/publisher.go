@@ -35,6 +35,9 @@ type Publisher struct {
 	// builder.
 	buildMu   sync.Mutex
 	scannedAt time.Time // injected clock: when the last build read the store
+	// nextChange is when the list next changes by time alone (a key's
+	// expiry, an epoch's retirement); zero if never.
+	nextChange time.Time
 
 	// Run's own state.
 	gen       int64

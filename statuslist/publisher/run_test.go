@@ -74,10 +74,19 @@ func TestRunPublishesChanges(t *testing.T) {
 		e.updatePrincipal(c.owner.ID, store.StatusActive)
 		e.waitFor(idx, statuslist.Valid)
 
+		// A key expiring changes nothing in the store: the build that saw
+		// the expiry date rebuilds at that moment.
+		exp := e.chain("expiring")
+		expIdx := e.idx(exp.keyCred)
+		e.updateKey(exp.key.ID, func(k *store.LegacyKey) { at := e.clock.Now().Add(10 * time.Second); k.ExpiresAt = &at })
+		e.waitFor(expIdx, statuslist.Valid)
+		e.clock.Advance(10 * time.Second)
+		e.waitFor(expIdx, statuslist.Invalid)
+
 		// No generation moves: seen at the rescan, RescanInterval (the
 		// 30 s ttl) later on the publisher's clock.
 		e.must(e.st.InvalidateStatusIndex(e.ctx, c.keyCred, e.clock.Now()))
-		e.clock.Advance(30 * time.Second)
+		e.clock.Advance(publisher.DefaultTTL)
 		e.waitFor(idx, statuslist.Invalid)
 	})
 }
