@@ -71,6 +71,10 @@ type Config struct {
 	// Now is the clock for the run's duration and latencies (default
 	// time.Now).
 	Now func() time.Time
+
+	// progressEvery is the progress line's period (default 1 s; tests
+	// shorten it).
+	progressEvery time.Duration
 }
 
 // Result is the outcome of a run.
@@ -240,7 +244,11 @@ func (r *run) progress() (stop func()) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(time.Second)
+		every := r.cfg.progressEvery
+		if every <= 0 {
+			every = time.Second
+		}
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {

@@ -421,3 +421,44 @@ func TestSummaryJSON(t *testing.T) {
 		t.Errorf("errors = %v, want an empty object", got["errors"])
 	}
 }
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunWritesAndErasesAProgressLine(t *testing.T) {
+	var progress syncBuffer
+	// The server holds each request until a progress line is out, so the
+	// run cannot end before one is written, however slow the machine.
+	f := newFakeIssuer(t, func(f *fakeIssuer, n int64, r *http.Request, w http.ResponseWriter) {
+		for !strings.Contains(progress.String(), "requests") {
+			time.Sleep(time.Millisecond)
+		}
+		issueToken(f, n, r, w)
+	})
+	_, err := Run(context.Background(), Config{
+		Issuer: f.srv.URL, ClientID: "c", ClientSecret: "s", Mode: ClientCredentials, Concurrency: 1, Requests: 3,
+		Progress: &progress, progressEvery: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := progress.String()
+	if !strings.HasPrefix(out, "\r") || !strings.Contains(out, "req/s") || !strings.HasSuffix(out, "\r\x1b[K") {
+		t.Fatalf("progress output %q: want \\r-rewritten lines, erased at the end", out)
+	}
+}
