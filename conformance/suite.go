@@ -160,7 +160,7 @@ func (c *Config) check() error {
 func Checks() []Check {
 	return []Check{
 		{"metadata.fetch", "RFC 8414 §3.1, §3.2", "metadata is served as a JSON object at the well-known URL", checkMetadataFetch},
-		{"metadata.required", "RFC 8414 §2", "metadata has issuer, token_endpoint, response_types_supported and jwks_uri", checkMetadataRequired},
+		{"metadata.required", "RFC 8414 §2, RFC 9068 §4", "metadata has issuer, token_endpoint, response_types_supported and jwks_uri", checkMetadataRequired},
 		{"metadata.issuer", "RFC 8414 §3.3", "metadata issuer is identical to the issuer it was fetched for", checkMetadataIssuer},
 
 		{"token.client_credentials", "RFC 6749 §4.4.3, §5.1", "client credentials give a JSON token response with token_type and expires_in", checkClientCredentials},
