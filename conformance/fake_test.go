@@ -48,6 +48,8 @@ type breakage struct {
 	revokeGarbageStatus  int
 	exchangeNoIssuedType bool
 	exchangeInvalidError string
+	// postOnly advertises and accepts client_secret_post only.
+	postOnly bool
 	// advertiseOnly drops optional features from the metadata (and the
 	// server), leaving client credentials and the JWKS.
 	advertiseOnly bool
@@ -136,6 +138,9 @@ func (f *fakeIssuer) metadata(w http.ResponseWriter, r *http.Request) {
 		"revocation_endpoint":                       f.issuer + "/revoke",
 		"access_token_signing_alg_values_supported": []string{"ES256"},
 		"subject_token_types_supported":             []string{fakeSubjectType},
+	}
+	if f.b.postOnly {
+		md["token_endpoint_auth_methods_supported"] = []string{"client_secret_post", "private_key_jwt"}
 	}
 	if f.b.advertiseOnly {
 		for _, k := range []string{"introspection_endpoint", "revocation_endpoint", "subject_token_types_supported"} {
@@ -234,6 +239,10 @@ func (f *fakeIssuer) authenticate(w http.ResponseWriter, r *http.Request, form u
 		return f.checkAssertion(w, form)
 	}
 	id, secret, basic := r.BasicAuth()
+	if basic && f.b.postOnly {
+		f.oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return "", false
+	}
 	if basic {
 		id, _ = url.QueryUnescape(id)
 		secret, _ = url.QueryUnescape(secret)

@@ -159,11 +159,16 @@ type auth func(req *http.Request, form url.Values)
 // noAuth sends no client credentials.
 func noAuth(*http.Request, url.Values) {}
 
-// secretAuth authenticates id with secret by the method the server
-// advertises in methods: client_secret_basic unless only
+// prefersBasic reports whether a client secret goes in HTTP Basic
+// (client_secret_basic) at an endpoint advertising methods: yes unless only
 // client_secret_post is listed (RFC 8414 §2: basic is the default).
-func secretAuth(methods []string, id, secret string) auth {
-	if len(methods) > 0 && !slices.Contains(methods, authSecretBasic) && slices.Contains(methods, authSecretPost) {
+func prefersBasic(methods []string) bool {
+	return len(methods) == 0 || slices.Contains(methods, authSecretBasic) || !slices.Contains(methods, authSecretPost)
+}
+
+// secretAuth authenticates id with secret, in HTTP Basic or in the body.
+func secretAuth(basic bool, id, secret string) auth {
+	if !basic {
 		return func(_ *http.Request, form url.Values) {
 			form.Set("client_id", id)
 			form.Set("client_secret", secret)
@@ -175,16 +180,9 @@ func secretAuth(methods []string, id, secret string) auth {
 	}
 }
 
-// usesBasic reports whether a makes an Authorization header.
-func usesBasic(a auth) bool {
-	req, _ := http.NewRequest(http.MethodPost, "http://x", nil)
-	a(req, url.Values{})
-	return req.Header.Get("Authorization") != ""
-}
-
 // clientAuth is the configured client's authentication at the token endpoint.
 func (s *session) clientAuth(md *metadata) auth {
-	return secretAuth(md.AuthMethods, s.cfg.ClientID, s.cfg.ClientSecret)
+	return secretAuth(prefersBasic(md.AuthMethods), s.cfg.ClientID, s.cfg.ClientSecret)
 }
 
 // postForm POSTs form to endpoint as application/x-www-form-urlencoded,

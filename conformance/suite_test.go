@@ -44,6 +44,16 @@ func TestConformantFakePassesEverything(t *testing.T) {
 	}
 }
 
+// A server that takes client secrets in the body only is served in the
+// body: the suite follows the metadata, not a fixed style.
+func TestPostOnlyServerPassesEverything(t *testing.T) {
+	f := newFakeIssuer(t, breakage{postOnly: true})
+	rep := run(t, f.config())
+	if rep.Count(conformance.Pass) != len(conformance.Checks()) {
+		t.Fatalf("a client_secret_post-only issuer must pass every check:\n%s", dump(t, rep))
+	}
+}
+
 // TestEachBreakageFailsExactlyItsCheck proves the suite catches what it
 // claims to: each broken fake fails the one check written for that
 // requirement, and every other check still passes.

@@ -119,12 +119,13 @@ func checkWrongSecret(ctx context.Context, s *session) Outcome {
 	if o != nil {
 		return *o
 	}
-	a := secretAuth(md.AuthMethods, s.cfg.ClientID, "wrong-"+random())
+	basic := prefersBasic(md.AuthMethods)
+	a := secretAuth(basic, s.cfg.ClientID, "wrong-"+random())
 	r, err := s.postForm(ctx, md.TokenEndpoint, url.Values{"grant_type": {grantClientCredentials}}, a)
 	if err != nil {
 		return failed("%v", err)
 	}
-	return invalidClient(r, usesBasic(a))
+	return invalidClient(r, basic)
 }
 
 func checkUnknownClient(ctx context.Context, s *session) Outcome {
@@ -132,12 +133,13 @@ func checkUnknownClient(ctx context.Context, s *session) Outcome {
 	if o != nil {
 		return *o
 	}
-	a := secretAuth(md.AuthMethods, "conformance-unknown-"+random(), "secret-"+random())
+	basic := prefersBasic(md.AuthMethods)
+	a := secretAuth(basic, "conformance-unknown-"+random(), "secret-"+random())
 	r, err := s.postForm(ctx, md.TokenEndpoint, url.Values{"grant_type": {grantClientCredentials}}, a)
 	if err != nil {
 		return failed("%v", err)
 	}
-	return invalidClient(r, usesBasic(a))
+	return invalidClient(r, basic)
 }
 
 func checkMissingGrantType(ctx context.Context, s *session) Outcome {
