@@ -62,10 +62,16 @@ func (o *once[T]) get(f func() (T, error)) (T, error) {
 }
 
 func newSession(cfg Config) *session {
-	s := &session{cfg: cfg, hc: cfg.HTTPClient, now: cfg.Now, issuer: cfg.Issuer}
-	if s.hc == nil {
-		s.hc = &http.Client{Timeout: 10 * time.Second}
+	s := &session{cfg: cfg, now: cfg.Now, issuer: cfg.Issuer}
+	hc := http.Client{Timeout: 10 * time.Second}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
 	}
+	// Redirects are never followed: a client secret or assertion must not
+	// travel anywhere the metadata did not name, and a redirect is an
+	// answer to judge, not to obey.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s.hc = &hc
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -32,7 +32,8 @@ type Config struct {
 	// urn:authz:token-type:api-key).
 	SubjectToken     string
 	SubjectTokenType string
-	// HTTPClient sends every request (default: 10 s timeout).
+	// HTTPClient sends every request (default: 10 s timeout). Redirects
+	// are never followed, whatever its CheckRedirect says.
 	HTTPClient *http.Client
 	// Now is the clock for assertion timestamps (default time.Now).
 	Now func() time.Time

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/authz/authz/conformance"
@@ -276,5 +280,34 @@ func TestReportNeverEchoesSecrets(t *testing.T) {
 		if strings.Contains(b.String(), secret) {
 			t.Errorf("the report contains %q", secret)
 		}
+	}
+}
+
+// A server that redirects the token request elsewhere must not receive
+// the secret there, and fails instead.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var leaked atomic.Bool
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := r.BasicAuth(); ok || r.FormValue("client_secret") != "" {
+			leaked.Store(true)
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(elsewhere.Close)
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/oauth-authorization-server" {
+			fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q,"jwks_uri":%q,"response_types_supported":[]}`, srv.URL, srv.URL+"/token", srv.URL+"/jwks")
+			return
+		}
+		http.Redirect(w, r, elsewhere.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	rep := run(t, conformance.Config{Issuer: srv.URL, ClientID: "c", ClientSecret: "s"})
+	if leaked.Load() {
+		t.Fatal("the client secret followed a redirect to another server")
+	}
+	if res, _ := rep.Get("token.client_credentials"); res.Status != conformance.Fail || !strings.Contains(res.Reason, "307") {
+		t.Errorf("token.client_credentials: %s %q, want a failure naming the 307", res.Status, res.Reason)
 	}
 }

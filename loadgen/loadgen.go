@@ -281,5 +281,11 @@ func NewHTTPClient(concurrency int, timeout time.Duration) *http.Client {
 		DisableCompression:  true,
 		ForceAttemptHTTP2:   false,
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		// A redirect is an answer to count, not to follow: credentials
+		// must not travel anywhere the metadata did not name.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
