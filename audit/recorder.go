@@ -22,6 +22,9 @@ type RecorderConfig struct {
 	// of each (action, error code, client address) and only counts the rest
 	// (default 10 s).
 	SampleInterval time.Duration
+	// Flushers is how many commits may be in flight at once (default 2; see
+	// Run).
+	Flushers int
 	// CommitTimeout bounds one group commit (default 30 s): past it the
 	// batch fails, its waiters are refused, and the next batch tries again,
 	// rather than every later request queueing behind a hung database.
@@ -52,7 +55,7 @@ var ErrClosed = errors.New("audit: recorder closed")
 
 // Recorder makes token decisions durable before their response is sent,
 // without one transaction per request: Record queues the event and waits,
-// one flusher (Run) commits everything queued in one transaction (group
+// a flusher (Run) commits everything queued in one transaction (group
 // commit), and every waiter of that batch gets the commit's outcome.
 type Recorder struct {
 	st       store.Store
@@ -70,9 +73,10 @@ type Recorder struct {
 	wake    chan struct{} // capacity 1: "there is work"
 	stop    chan struct{} // closed when the recorder stops accepting
 
-	// flushMu makes Run and Close take turns, so that Close returns only
-	// after a batch Run had in flight has committed.
-	flushMu sync.Mutex
+	// inflight counts batches taken and not yet committed, so that Close
+	// returns only after every batch a flusher had in flight has committed.
+	inflight sync.WaitGroup
+	flushers int
 
 	sampleMu sync.Mutex
 	samples  map[sampleKey]*sampleState
@@ -110,6 +114,9 @@ func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
 	}
 	if r.maxBatch <= 0 {
 		r.maxBatch = defaultMaxBatch
+	}
+	if r.flushers = cfg.Flushers; r.flushers <= 0 {
+		r.flushers = 2
 	}
 	if r.interval <= 0 {
 		r.interval = defaultSampleInterval
@@ -292,6 +299,9 @@ func (r *Recorder) take() []*pending {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := min(len(r.queue), r.maxBatch)
+	if n > 0 {
+		r.inflight.Add(1) // under mu: Close cannot miss a batch taken before it waits
+	}
 	batch := make([]*pending, n)
 	copy(batch, r.queue)
 	rest := copy(r.queue, r.queue[n:])
@@ -322,6 +332,30 @@ func (r *Recorder) Run(ctx context.Context) error {
 	// is better served by the commit finishing than by an error, and
 	// shutdown drains anyway.
 	flushCtx := context.WithoutCancel(ctx)
+	// Extra flushers pipeline the commits: while one batch waits for its
+	// commit (an fsync, a network round trip), the next is already being
+	// written. The chain stays one chain: each batch takes the audit head's
+	// lock (store.Tx.AuditHead), so the second waits for the first to
+	// commit before it hashes on top of it. On SQLite, with its single
+	// writer connection, they simply take turns.
+	var extra sync.WaitGroup
+	for range r.flushers - 1 {
+		extra.Add(1)
+		go func() {
+			defer extra.Done()
+			for {
+				r.flushAll(flushCtx)
+				select {
+				case <-r.wake:
+				case <-r.stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	defer extra.Wait()
 	for {
 		r.flushAll(flushCtx)
 		select {
@@ -343,7 +377,17 @@ func (r *Recorder) Run(ctx context.Context) error {
 // returns it.
 func (r *Recorder) Close(ctx context.Context) error {
 	r.shut()
-	return r.flushAll(ctx)
+	err := r.flushAll(ctx)
+	done := make(chan struct{})
+	go func() { r.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = fmt.Errorf("audit: close: %w", ctx.Err())
+		}
+	}
+	return err
 }
 
 // shut marks the recorder closed and queues a summary of every suppressed
@@ -375,14 +419,12 @@ func (r *Recorder) shut() {
 func (r *Recorder) flushAll(ctx context.Context) error {
 	var first error
 	for {
-		r.flushMu.Lock()
 		batch := r.take()
 		if len(batch) == 0 {
-			r.flushMu.Unlock()
 			return first
 		}
 		err := r.flush(ctx, batch)
-		r.flushMu.Unlock()
+		r.inflight.Done()
 		if first == nil {
 			first = err
 		}
