@@ -45,10 +45,15 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 // rebuild reads every entry, decides its status and publishes the list.
 // gen is the generation read before the scan: a change committed during it
 // moves the generation past gen and brings another rebuild.
-func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
+func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	p.buildMu.Lock()
 	defer p.buildMu.Unlock()
 	start := time.Now()
+	defer func() {
+		if err != nil {
+			p.m.builds.WithLabelValues("failed").Inc()
+		}
+	}()
 	now := p.now()
 	retire := p.cfg.retireAfter()
 
@@ -72,7 +77,6 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
 	for after := int64(-1); ; {
 		page, err := p.st.ListStatusEntries(ctx, after, p.cfg.PageSize)
 		if err != nil {
-			p.m.builds.WithLabelValues("failed").Inc()
 			return fmt.Errorf("statuslist: list entries: %w", err)
 		}
 		for _, e := range page {
@@ -138,7 +142,6 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) error {
 	}
 	tok, err := p.keys.Sign(ctx, claims, statuslist.TokenType)
 	if err != nil {
-		p.m.builds.WithLabelValues("failed").Inc()
 		return fmt.Errorf("statuslist: sign: %w", err)
 	}
 	pub, err := newPublished(tok, lst, gen, iat, iat.Add(p.cfg.Validity))

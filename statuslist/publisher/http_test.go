@@ -249,3 +249,32 @@ func (fakeKeys) Verify(ctx context.Context, token, typ string) ([]byte, string, 
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// With the database gone, the last list is served until it expires, never
+// re-signed blindly, and a credential without a cached index gets no
+// status claim (so no token).
+func TestStoreDown(t *testing.T) {
+	e := newEnv(t, storetest.OpenSQLite, nil)
+	cached, uncached := e.chain("a").clientCred, e.chain("b").clientCred
+	e.list()
+	e.idx(cached)
+	etag := e.get(nil).Header().Get("ETag")
+	e.must(e.st.Close())
+
+	if err := e.p.Refresh(e.ctx); err == nil {
+		t.Fatal("Refresh succeeded without a database")
+	}
+	if rec := e.get(nil); rec.Code != http.StatusOK || rec.Header().Get("ETag") != etag {
+		t.Fatalf("the last list is not served: %d", rec.Code)
+	}
+	if _, err := e.p.StatusClaim(e.ctx, cached); err != nil {
+		t.Fatalf("cached claim: %v", err)
+	}
+	if v, err := e.p.StatusClaim(e.ctx, uncached); err == nil {
+		t.Fatalf("StatusClaim without a database = %v", v)
+	}
+	e.clock.Advance(5 * time.Minute)
+	if rec := e.get(nil); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("expired list served: %d", rec.Code)
+	}
+}
