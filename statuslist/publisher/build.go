@@ -6,10 +6,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/authz/authz/statuslist"
+	"github.com/authz/authz/store"
 )
 
 // bits is the size of an entry: VALID, INVALID and SUSPENDED need two.
@@ -63,6 +67,8 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 		idx int64
 		st  statuslist.Status
 	}
+	// over: current epochs that can never issue again, to be ended.
+	overs := make(map[int64]string)
 	var marks []mark
 	var counts [3]float64
 	top := int64(-1)
@@ -83,6 +89,9 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 			st := Decide(e, now, retire)
 			if st != statuslist.Valid {
 				marks = append(marks, mark{e.Idx, st})
+			}
+			if len(overs) < maxEndPerBuild && over(e, now) {
+				overs[e.Idx] = e.Credential
 			}
 			if int(st) < len(counts) {
 				counts[st]++
@@ -119,6 +128,10 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	for st, n := range counts {
 		p.m.entries.WithLabelValues(statuslist.Status(st).String()).Set(n)
 	}
+	if err := p.endEpochs(ctx, now, overs); err != nil {
+		// They stay INVALID; the next build tries again.
+		p.cfg.Logger.Warn("status list: ending epochs of dead credentials failed", "err", err)
+	}
 
 	// Keep serving the same token while nothing changed, so that ETags
 	// hold and gateways get 304s; re-sign when the content or the
@@ -154,6 +167,45 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	p.m.size.Set(float64(len(tok)))
 	p.cfg.Logger.Debug("status list published", "entries", top+1, "capacity", size,
 		"invalid", counts[statuslist.Invalid], "suspended", counts[statuslist.Suspended], "took", time.Since(start))
+	return nil
+}
+
+// maxEndPerBuild bounds the epochs one build ends (and so its writes); the
+// rest wait for the next build.
+const maxEndPerBuild = 10_000
+
+// endEpochs ends the current epochs of credentials that can never issue a
+// token again (see over), so that their indices retire and are reclaimed.
+// Their status stays INVALID until then. An epoch is ended only if it is
+// still the one the build saw, in batches of a bounded transaction size.
+func (p *Publisher) endEpochs(ctx context.Context, now time.Time, epochs map[int64]string) error {
+	const batch = 1000
+	idxs := slices.Sorted(maps.Keys(epochs))
+	for len(idxs) > 0 {
+		n, done := min(batch, len(idxs)), 0
+		err := p.st.Tx(ctx, func(tx store.Tx) error {
+			for _, idx := range idxs[:n] {
+				cred := epochs[idx]
+				cur, err := tx.GetStatusIndex(ctx, cred)
+				if errors.Is(err, store.ErrNotFound) || (err == nil && cur != idx) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if err := tx.InvalidateStatusIndex(ctx, cred, now); err != nil {
+					return err
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("statuslist: end epochs: %w", err)
+		}
+		p.m.ended.Add(float64(done))
+		idxs = idxs[n:]
+	}
 	return nil
 }
 

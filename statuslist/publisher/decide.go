@@ -46,3 +46,27 @@ func Decide(e store.StatusEntry, now time.Time, retireAfter time.Duration) statu
 	}
 	return statuslist.Valid
 }
+
+// over reports whether an entry's epoch can never issue another token and
+// never become VALID again: its credential is gone, revoked or expired, or
+// its owner is deleted or missing, or its tenant missing. Suspensions are
+// not over (they are undone by resuming), nor are states this code does not
+// know. Builds end such epochs, so that their indices retire and are
+// reclaimed like those of revoked tokens.
+func over(e store.StatusEntry, now time.Time) bool {
+	if e.InvalidatedAt != nil {
+		return false // already ended
+	}
+	switch e.CredentialStatus {
+	case "", store.StatusRevoked:
+		return true
+	}
+	if e.CredentialExpiresAt != nil && !now.Before(*e.CredentialExpiresAt) {
+		return true
+	}
+	switch e.OwnerStatus {
+	case "", store.StatusDeleted:
+		return true
+	}
+	return e.TenantStatus == ""
+}

@@ -8,7 +8,7 @@ type metrics struct {
 	entries                             *prometheus.GaugeVec
 	size                                prometheus.Gauge
 	claimHits, claimMisses, allocations prometheus.Counter
-	purged                              prometheus.Counter
+	purged, ended                       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,9 +41,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "authz_statuslist_purged_total",
 			Help: "Status list indices freed for reuse.",
 		}),
+		ended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authz_statuslist_epochs_ended_total",
+			Help: "Epochs of credentials that can never issue again (deleted, revoked, expired, owner deleted or missing) ended by builds, so that their indices are reclaimed.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.builds, m.duration, m.entries, m.size, claims, m.purged)
+		reg.MustRegister(m.builds, m.duration, m.entries, m.size, claims, m.purged, m.ended)
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package publisher_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -210,4 +211,53 @@ func TestListSize(t *testing.T) {
 	if n := len(tok.StatusList.Lst); n > 200 {
 		t.Fatalf("lst of an almost empty list is %d characters", n)
 	}
+}
+
+// Builds end the epochs of credentials that can never issue again (a
+// deleted client, an expired key, a deleted owner's credentials), so that
+// their indices are reclaimed like those of revoked tokens; they stay
+// INVALID until they retire.
+func TestDeadCredentialsAreReclaimed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		e := newEnv(t, open, nil)
+		deleted, expired, orphaned, alive := e.chain("deleted"), e.chain("expired"), e.chain("orphaned"), e.chain("alive")
+		idx := map[string]int64{}
+		for _, cred := range []string{deleted.clientCred, expired.keyCred, orphaned.clientCred, orphaned.keyCred, alive.clientCred} {
+			idx[cred] = e.idx(cred)
+		}
+		e.must(e.st.DeleteClient(e.ctx, deleted.client.ID))
+		e.updateKey(expired.key.ID, func(k *store.LegacyKey) { at := e.clock.Now(); k.ExpiresAt = &at })
+		e.updatePrincipal(orphaned.owner.ID, store.StatusDeleted)
+		e.updatePrincipal(alive.owner.ID, store.StatusSuspended) // reversible: kept
+
+		_, l := e.list()
+		for cred, i := range idx {
+			want := statuslist.Invalid
+			if cred == alive.clientCred {
+				want = statuslist.Suspended
+			}
+			if got, _ := l.Get(i); got != want {
+				t.Errorf("%s (index %d): %v, want %v", cred, i, got, want)
+			}
+			_, err := e.st.GetStatusIndex(e.ctx, cred)
+			if ended := errors.Is(err, store.ErrNotFound); ended != (cred != alive.clientCred) {
+				t.Errorf("%s: epoch ended = %v (%v)", cred, ended, err)
+			}
+		}
+
+		e.clock.Advance(2 * time.Hour)
+		e.list()
+		if n, err := e.p.Purge(e.ctx); err != nil || n != 4 {
+			t.Fatalf("Purge = %d, %v; want the 4 dead credentials' indices", n, err)
+		}
+		smallest := int64(-1)
+		for cred, i := range idx {
+			if cred != alive.clientCred && (smallest < 0 || i < smallest) {
+				smallest = i
+			}
+		}
+		if got := e.idx(e.chain("new").clientCred); got != smallest {
+			t.Fatalf("a new credential got index %d, want the smallest reclaimed %d", got, smallest)
+		}
+	})
 }
