@@ -76,6 +76,16 @@ func Append(ctx context.Context, tx store.Tx, events ...store.AuditEvent) error 
 	if len(events) == 0 {
 		return nil
 	}
+	head, err := tx.AuditHead(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: read chain head: %w", err)
+	}
+	return appendAfter(ctx, tx, head, events)
+}
+
+// appendAfter chains events after head (read by the caller in tx) and
+// inserts them.
+func appendAfter(ctx context.Context, tx store.Tx, head store.AuditHead, events []store.AuditEvent) error {
 	evs := make([]store.AuditEvent, len(events))
 	now := time.Now()
 	for i, ev := range events {
@@ -84,10 +94,6 @@ func Append(ctx context.Context, tx store.Tx, events ...store.AuditEvent) error 
 		}
 		fill(ctx, &ev, now)
 		evs[i] = ev
-	}
-	head, err := tx.AuditHead(ctx)
-	if err != nil {
-		return fmt.Errorf("audit: read chain head: %w", err)
 	}
 	chain(head, evs)
 	if err := tx.InsertAudit(ctx, evs); err != nil {

@@ -66,12 +66,13 @@ type Recorder struct {
 	now      func() time.Time
 	met      recorderMetrics
 
-	mu      sync.Mutex
-	queue   []*pending
-	closed  bool
-	running bool
-	wake    chan struct{} // capacity 1: "there is work"
-	stop    chan struct{} // closed when the recorder stops accepting
+	mu       sync.Mutex
+	queue    []*pending
+	enqueued uint64 // events ever queued; numbers them
+	closed   bool
+	running  bool
+	wake     chan struct{} // capacity 1: "there is work"
+	stop     chan struct{} // closed when the recorder stops accepting
 
 	// inflight counts batches taken and not yet committed, so that Close
 	// returns only after every batch a flusher had in flight has committed.
@@ -85,6 +86,7 @@ type Recorder struct {
 }
 
 type pending struct {
+	n    uint64 // enqueue order
 	ev   store.AuditEvent
 	done chan error // nil for sampled events: nobody waits
 }
@@ -271,6 +273,8 @@ func (r *Recorder) enqueueIf(p *pending, sampled bool) bool {
 		r.mu.Unlock()
 		return false
 	}
+	r.enqueued++
+	p.n = r.enqueued
 	r.queue = append(r.queue, p)
 	r.met.depth.Set(float64(len(r.queue)))
 	r.mu.Unlock()
@@ -295,10 +299,33 @@ func (r *Recorder) withdraw(p *pending) bool {
 	return false
 }
 
-func (r *Recorder) take() []*pending {
+// lastEnqueued returns the number of the latest queued event.
+func (r *Recorder) lastEnqueued() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := min(len(r.queue), r.maxBatch)
+	return r.enqueued
+}
+
+// takeThrough takes the queued events numbered up to n.
+func (r *Recorder) takeThrough(n uint64) []*pending {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := 0
+	for k < len(r.queue) && r.queue[k].n <= n {
+		k++
+	}
+	return r.takeLocked(k)
+}
+
+// take removes up to limit events from the head of the queue.
+func (r *Recorder) take(limit int) []*pending {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.takeLocked(limit)
+}
+
+func (r *Recorder) takeLocked(limit int) []*pending {
+	n := min(len(r.queue), r.maxBatch, limit)
 	if n > 0 {
 		r.inflight.Add(1) // under mu: Close cannot miss a batch taken before it waits
 	}
@@ -419,29 +446,55 @@ func (r *Recorder) shut() {
 func (r *Recorder) flushAll(ctx context.Context) error {
 	var first error
 	for {
-		batch := r.take()
-		if len(batch) == 0 {
-			return first
-		}
-		err := r.flush(ctx, batch)
-		r.inflight.Done()
+		took, err := r.flush(ctx)
 		if first == nil {
 			first = err
+		}
+		if !took {
+			return first
 		}
 	}
 }
 
 // flush commits one batch in one transaction and tells every waiter how it
-// went. The batch commits whole or not at all.
-func (r *Recorder) flush(ctx context.Context, batch []*pending) error {
-	evs := make([]store.AuditEvent, len(batch))
-	for i, p := range batch {
-		evs[i] = p.ev
-	}
+// went; it reports whether it took a batch. The batch commits whole or not
+// at all.
+//
+// The batch is taken only once the transaction holds the chain head, that
+// is once the previous batch has committed: everything that queued while
+// that commit waited for the disk goes into this one. (Taken earlier, a
+// second flusher would seize a sliver and make every later waiter wait for
+// two commits.)
+func (r *Recorder) flush(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	var batch []*pending
 	start := time.Now()
-	err := r.st.Tx(ctx, func(tx store.Tx) error { return Append(ctx, tx, evs...) })
+	waitedFrom := r.lastEnqueued()
+	err := r.st.Tx(ctx, func(tx store.Tx) error {
+		head, err := tx.AuditHead(ctx)
+		if err != nil {
+			return fmt.Errorf("audit: read chain head: %w", err)
+		}
+		if batch = r.take(r.maxBatch); len(batch) == 0 {
+			return nil
+		}
+		evs := make([]store.AuditEvent, len(batch))
+		for i, p := range batch {
+			evs[i] = p.ev
+		}
+		return appendAfter(ctx, tx, head, evs)
+	})
+	if err != nil && len(batch) == 0 {
+		// The database failed before a batch was taken: fail the events
+		// that waited through this attempt, so that they learn of the
+		// outage; later ones get the next attempt.
+		batch = r.takeThrough(waitedFrom)
+	}
+	if len(batch) == 0 {
+		return false, err
+	}
+	defer r.inflight.Done()
 	r.met.flush.Observe(time.Since(start).Seconds())
 	r.met.batch.Observe(float64(len(batch)))
 	if err != nil {
@@ -460,7 +513,7 @@ func (r *Recorder) flush(ctx context.Context, batch []*pending) error {
 			p.done <- err
 		}
 	}
-	return err
+	return true, err
 }
 
 type recorderMetrics struct {
