@@ -199,6 +199,15 @@ func BenchmarkPublishMillion(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			// The first build also ends the epochs of the revoked keys
+			// (10,000 of them, in 10 transactions). It runs before both
+			// loops, which then see the same database, and is reported
+			// apart as first-build-s.
+			start := time.Now()
+			if err := p.Refresh(ctx); err != nil {
+				b.Fatal(err)
+			}
+			first := time.Since(start)
 
 			for _, page := range []int{publisher.DefaultPageSize, 250_000} {
 				b.Run("scan-only/page="+strconv.Itoa(page), func(b *testing.B) {
@@ -222,6 +231,7 @@ func BenchmarkPublishMillion(b *testing.B) {
 					}
 				}
 				b.StopTimer()
+				b.ReportMetric(first.Seconds(), "first-build-s")
 				rec := httptest.NewRecorder()
 				p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publisher.PathList, nil))
 				b.ReportMetric(float64(rec.Body.Len()), "token-bytes")
