@@ -31,6 +31,13 @@ type Config struct {
 	// empty with PostgreSQL: refused, since replicas must share it.
 	MasterKey string
 
+	// StatusListTTL is the status list's ttl and max-age: how late a
+	// gateway learns that a token's credential was suspended or revoked.
+	StatusListTTL time.Duration
+	// StatusListValidity is how long a signed list stays valid (exp - iat):
+	// how long a gateway cut off from authz keeps using its last list.
+	StatusListValidity time.Duration
+
 	SigningAlg       string
 	TokenLifetime    time.Duration
 	MaxTokenLifetime time.Duration

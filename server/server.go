@@ -135,6 +135,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	// index in the list published at /statuslists/1.
 	s.Status, err = publisher.New(st, s.Keys, publisher.Config{
 		Issuer: cfg.Issuer, MaxTokenLifetime: cfg.MaxTokenLifetime,
+		TTL: cfg.StatusListTTL, Validity: cfg.StatusListValidity,
 		Registerer: reg, Logger: log, Now: cfg.Now,
 	})
 	if err != nil {
@@ -329,8 +330,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() { _ = s.Store.Close() })
 }
 
-// janitor purges expired assertion jtis and revocations, scans legacy key
-// expiry for notices, and frees old status-list indices.
+// janitor purges expired assertion jtis, revocations and old webhooks, and
+// scans legacy key expiry for notices. (Status-list indices are freed by
+// the publisher's own Run.)
 func (s *Server) janitor(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

@@ -203,7 +203,8 @@ type Queries interface {
 
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
-	// counters) or signing keys, on any replica. Caches compare it to know
+	// counters), signing keys or the end of a status-list epoch, on any
+	// replica. Caches compare it to know
 	// they are stale.
 	Generation(ctx context.Context) (int64, error)
 }

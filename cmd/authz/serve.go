@@ -82,6 +82,8 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.DurationVar(&cfg.MaxTokenLifetime, "max-token-lifetime", cfg.MaxTokenLifetime, "longest lifetime a client may be configured with")
 	f.DurationVar(&cfg.RotationPeriod, "rotation-period", cfg.RotationPeriod, "automatic signing-key rotation period (negative disables)")
 	f.DurationVar(&cfg.JWKSMaxAge, "jwks-max-age", cfg.JWKSMaxAge, "JWKS Cache-Control max-age; a new key is published at least this long before it signs")
+	f.DurationVar(&cfg.StatusListTTL, "status-list-ttl", cfg.StatusListTTL, "Token Status List ttl and max-age: how late gateways learn of a suspension or revocation")
+	f.DurationVar(&cfg.StatusListValidity, "status-list-validity", cfg.StatusListValidity, "how long a signed status list stays valid for a gateway that cannot reach authz (at least 2× the ttl)")
 	f.StringVar(&cfg.BootstrapClientID, "bootstrap-client-id", "", "client_id of the bootstrap admin client (first start)")
 	f.StringVar(&cfg.BootstrapClientSecret, "bootstrap-client-secret", "", "its secret, at least 32 characters; prefer the environment variable")
 	f.StringVar(&cfg.WebhookURL, "webhook-url", "", "URL receiving key.expiring, key.expired, key.revoked and principal.suspended notices")

@@ -100,9 +100,14 @@ func (t *txn) AllocateStatusIndex(ctx context.Context, credential string, now ti
 
 // InvalidateStatusIndex implements store.Mutations.
 func (t *txn) InvalidateStatusIndex(ctx context.Context, credential string, at time.Time) error {
-	_, err := t.exec(ctx, "invalidate status index", credential,
+	n, err := t.execN(ctx, "invalidate status index", credential,
 		`UPDATE status_entries SET invalidated_at = $2 WHERE credential = $1 AND invalidated_at IS NULL`,
 		credential, t.d.encodeTime(at))
+	if n > 0 {
+		// Caches of the credential's index, and the published list, must
+		// learn of it at once: it is what RFC 7009 revocation changes.
+		t.markChanged()
+	}
 	return err
 }
 

@@ -207,6 +207,11 @@ func testGeneration(t *testing.T, s store.Store) {
 		{"delete signing key", true, func() error { return s.DeleteSigningKey(ctx, "k1") }},
 		{"set setting", false, func() error { return s.SetSetting(ctx, "a", "b") }},
 		{"revoke token", false, func() error { return s.RevokeToken(ctx, "jti-1", t0) }},
+		{"allocate status index", false, func() error { _, err := s.AllocateStatusIndex(ctx, "client:cli_9", t0); return err }},
+		// Ending an epoch changes what the status list says and which index
+		// caches may hand out: it must reach every replica at once.
+		{"invalidate status index", true, func() error { return s.InvalidateStatusIndex(ctx, "client:cli_9", t0) }},
+		{"invalidate status index, none current", false, func() error { return s.InvalidateStatusIndex(ctx, "client:cli_9", t0) }},
 		{"enqueue webhook", false, func() error { return s.EnqueueWebhook(ctx, webhook("whk_1", t0)) }},
 		{"failed update", false, func() error {
 			_, err := s.UpdateTenant(ctx, "ten_a", func(x store.Tenant) (store.Tenant, error) { return x, errors.New("no") })
