@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/authz/authz/statuslist"
 )
 
 // Claims are the verified claims of an authz access token (SPEC §3,
@@ -31,6 +33,11 @@ type Claims struct {
 	// Act is the actor that obtained the token on the subject's behalf
 	// (RFC 8693 §4.1), such as a gateway exchanging a caller's key.
 	Act *Actor
+	// Status is the entry of a Token Status List that the token's status
+	// claim refers to (draft-ietf-oauth-status-list), nil when it refers
+	// to none. Verify has already checked it unless status lists are
+	// disabled (Config.StatusLists).
+	Status *statuslist.ListReference
 	// Raw is the verified JSON payload, for claims this type does not
 	// model (such as status); decode it with Decode or Map.
 	Raw json.RawMessage
@@ -138,6 +145,9 @@ type wireClaims struct {
 	Roles     []string
 	KeyID     string
 	Act       *actorClaim
+	// Status is the status claim's list reference, when HasStatus.
+	HasStatus bool
+	Status    statuslist.ListReference
 }
 
 // UnmarshalJSON keeps a copy of the payload (golang-jwt has validated it
@@ -243,6 +253,10 @@ func (t *tokenClaims) claims() (*Claims, error) {
 	}
 	if w.NotBefore != nil {
 		c.NotBefore = w.NotBefore.time()
+	}
+	if w.HasStatus {
+		// Points into t, which the result already shares: no allocation.
+		c.Status = &w.Status
 	}
 	if w.Act != nil {
 		a, ok := w.Act.actor(0)

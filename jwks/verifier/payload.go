@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/authz/authz/statuslist"
 )
 
 // The payload decoder below exists for speed: with reflection-based
@@ -79,6 +81,8 @@ func decodePayload(s string, w *wireClaims) error {
 			return p.date(&w.NotBefore)
 		case "act":
 			return p.actor(&w.Act, 0)
+		case "status":
+			return p.status(w)
 		}
 		return p.skip(0)
 	})
@@ -269,6 +273,72 @@ func (p *payloadParser) actor(dst **actorClaim, depth int) error {
 		return err
 	}
 	*dst = a
+	return nil
+}
+
+// status parses the status claim of a Referenced Token
+// (draft-ietf-oauth-status-list): an object whose status_list member, when
+// present and not null, must hold a non-negative integer idx and a
+// non-empty string uri. Other members (other status mechanisms) are
+// skipped; a status without status_list refers to no list.
+func (p *payloadParser) status(w *wireClaims) error {
+	w.HasStatus, w.Status = false, statuslist.ListReference{}
+	if p.null() {
+		return nil
+	}
+	if !p.eat('{') {
+		return errClaimType
+	}
+	return p.object(func(name string) error {
+		if name != "status_list" {
+			return p.skip(1)
+		}
+		w.HasStatus, w.Status = false, statuslist.ListReference{}
+		if p.null() {
+			return nil
+		}
+		if !p.eat('{') {
+			return errClaimType
+		}
+		idx, uri := int64(-1), ""
+		err := p.object(func(name string) error {
+			switch name {
+			case "idx":
+				return p.index(&idx)
+			case "uri":
+				return p.str(&uri)
+			}
+			return p.skip(2)
+		})
+		if err != nil {
+			return err
+		}
+		if idx < 0 || uri == "" {
+			return errClaimType
+		}
+		w.HasStatus, w.Status = true, statuslist.ListReference{Idx: idx, URI: uri}
+		return nil
+	})
+}
+
+// index parses a list index: a JSON integer that fits an int64 (null
+// leaves -1, "missing"). Fractions and exponents are not integers here,
+// as for encoding/json decoding into an int64.
+func (p *payloadParser) index(dst *int64) error {
+	*dst = -1
+	if p.null() {
+		return nil
+	}
+	p.ws()
+	start := p.i
+	for p.i < len(p.s) && strings.IndexByte("+-0123456789.eE", p.s[p.i]) >= 0 {
+		p.i++
+	}
+	n, err := strconv.ParseInt(p.s[start:p.i], 10, 64)
+	if err != nil {
+		return errClaimType
+	}
+	*dst = n
 	return nil
 }
 

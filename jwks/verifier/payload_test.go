@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/authz/authz/statuslist"
 )
 
 // referenceDecode is decodePayload written the slow, obvious way on
@@ -135,6 +137,8 @@ func referenceDecode(data []byte, w *wireClaims) error {
 			err = date(v, &w.NotBefore)
 		case "act":
 			err = actor(v, &w.Act, 0)
+		case "status":
+			err = referenceStatus(v, w)
 		default:
 			if nesting(v) >= maxNesting {
 				err = errClaimType
@@ -144,6 +148,56 @@ func referenceDecode(data []byte, w *wireClaims) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// referenceStatus decodes the status claim with the members' rules of
+// statuslist.ParseReference (idx a non-negative int64, uri a non-empty
+// string, both required once status_list is there), but exact names and
+// the last of duplicate members, as for every other claim.
+func referenceStatus(raw json.RawMessage, w *wireClaims) error {
+	w.HasStatus, w.Status = false, statuslist.ListReference{}
+	if isNull(raw) {
+		return nil
+	}
+	var members map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &members) != nil {
+		return errClaimType
+	}
+	for name, v := range members {
+		if name != "status_list" && nesting(v) >= maxNesting-1 {
+			return errClaimType
+		}
+	}
+	sl, ok := members["status_list"]
+	if !ok || isNull(sl) {
+		return nil
+	}
+	var list map[string]json.RawMessage
+	if sl[0] != '{' || json.Unmarshal(sl, &list) != nil {
+		return errClaimType
+	}
+	for name, v := range list {
+		if name != "idx" && name != "uri" && nesting(v) >= maxNesting-2 {
+			return errClaimType
+		}
+	}
+	idx := int64(-1)
+	if v, ok := list["idx"]; ok && !isNull(v) {
+		if json.Unmarshal(v, &idx) != nil {
+			return errClaimType
+		}
+	}
+	var uri string
+	if v, ok := list["uri"]; ok && !isNull(v) {
+		if v[0] != '"' || json.Unmarshal(v, &uri) != nil {
+			return errClaimType
+		}
+	}
+	if idx < 0 || uri == "" {
+		return errClaimType
+	}
+	w.HasStatus, w.Status = true, statuslist.ListReference{Idx: idx, URI: uri}
 	return nil
 }
 
@@ -192,6 +246,19 @@ var payloadSeeds = []string{
 	`null`,
 	`{}`,
 	`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+	`{"status":{"status_list":{"idx":412,"uri":"https://a/statuslists/1"}}}`,
+	`{"status":{"status_list":{"idx":0,"uri":"https://a/s\u002f1","x":{}},"other":[1]}}`,
+	`{"status":{"identifiers":{"x":1}}}`,
+	`{"status":{"status_list":null},"status":null}`,
+	`{"status":{"status_list":{"idx":-1,"uri":"u"}}}`,
+	`{"status":{"status_list":{"idx":1.0,"uri":"u"}}}`,
+	`{"status":{"status_list":{"idx":1e3,"uri":"u"}}}`,
+	`{"status":{"status_list":{"idx":99999999999999999999,"uri":"u"}}}`,
+	`{"status":{"status_list":{"idx":3}}}`,
+	`{"status":{"status_list":{"idx":3,"uri":""}}}`,
+	`{"status":{"status_list":{"idx":"3","uri":"u"}}}`,
+	`{"status":{"status_list":[3,"u"]}}`,
+	`{"status":"valid"}`,
 }
 
 // FuzzDecodePayload holds the hand-written decoder to the reference on
@@ -231,6 +298,35 @@ func TestDecodePayload(t *testing.T) {
 	for _, bad := range []string{`{"exp":"soon"}`, `{"exp":1e400}`, `{"aud":[1]}`, `{"roles":"r"}`, `{"act":"gw"}`, `[]`} {
 		if err := decodePayload(bad, &wireClaims{}); !errors.Is(err, errClaimType) {
 			t.Errorf("%s: err = %v, want a type error", bad, err)
+		}
+	}
+}
+
+// The status claim decodes as statuslist.ParseReference reads it (the
+// wire format's own parser): the same reference, or none, or a refusal.
+func TestDecodeStatusAgreesWithParseReference(t *testing.T) {
+	for _, s := range payloadSeeds {
+		if !strings.Contains(s, `"status"`) {
+			continue
+		}
+		var w wireClaims
+		err := decodePayload(s, &w)
+		ref, perr := statuslist.ParseReference([]byte(s))
+		switch {
+		case err != nil:
+			// A malformed reference fails the token; ParseReference
+			// fails it too (anything but the plain "no reference").
+			if perr == nil || perr == statuslist.ErrNoReference {
+				t.Errorf("%s: decodePayload refuses (%v), ParseReference = %+v, %v", s, err, ref, perr)
+			}
+		case w.HasStatus:
+			if perr != nil || ref != w.Status {
+				t.Errorf("%s: decoded %+v, ParseReference = %+v, %v", s, w.Status, ref, perr)
+			}
+		default:
+			if !errors.Is(perr, statuslist.ErrNoReference) {
+				t.Errorf("%s: no reference decoded, ParseReference = %+v, %v", s, ref, perr)
+			}
 		}
 	}
 }

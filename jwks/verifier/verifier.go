@@ -12,6 +12,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/authz/authz/statuslist"
 )
 
 // Defaults for the zero values of Config.
@@ -66,8 +68,13 @@ type Config struct {
 	TokenCacheSize int
 	// HTTPClient fetches metadata and keys (default: 10 s timeout).
 	HTTPClient *http.Client
-	// StatusChecker, when set, is consulted after the signature and the
-	// claims have passed (for example a Token Status List check).
+	// StatusLists configures the Token Status List check, on unless
+	// Disabled: a token whose status claim refers to a list is refused
+	// unless its entry is VALID, the list being fetched from the
+	// issuer's origin only and verified against the same key set.
+	StatusLists StatusListConfig
+	// StatusChecker, when set, is consulted after the signature, the
+	// claims and the status list check have passed.
 	StatusChecker StatusChecker
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -92,16 +99,20 @@ type Verifier struct {
 	audience []string
 	algs     []string
 	maxSize  int
+	lists    *statusLists // nil when disabled
 	status   StatusChecker
 	now      func() time.Time
 	leeway   time.Duration
 	cache    *verifiedCache // nil when disabled
 	parser   *jwt.Parser
-	keys     *remoteKeySet
-	metadata *Metadata
-	metrics  *metrics
-	stop     context.CancelFunc
-	done     chan struct{}
+	// listParser checks Status List Tokens: the same algorithms, no
+	// claims validation (statuslist.ParseToken does that).
+	listParser *jwt.Parser
+	keys       *remoteKeySet
+	metadata   *Metadata
+	metrics    *metrics
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // New discovers the issuer's jwks_uri (unless cfg.JWKSURL is set), fetches
@@ -185,6 +196,7 @@ func newVerifier(ctx context.Context, cfg Config, sleep func(context.Context, ti
 		opts = append(opts, jwt.WithAudience(cfg.Audience...))
 	}
 	v.parser = jwt.NewParser(opts...)
+	v.listParser = jwt.NewParser(jwt.WithValidMethods(algs), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding())
 
 	life, stop := context.WithCancel(context.WithoutCancel(ctx))
 	v.stop = stop
@@ -221,6 +233,20 @@ func newVerifier(ctx context.Context, cfg Config, sleep func(context.Context, ti
 		case <-life.Done():
 		}
 	}()
+	if !cfg.StatusLists.Disabled {
+		sm, err := newStatusMetrics(cfg.Registerer)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("verifier: metrics: %w", err)
+		}
+		// Lists come from the issuer's origin; without an issuer (offline
+		// inspection), from the origin that serves the keys.
+		base := cfg.Issuer
+		if base == "" {
+			base = jwksURL
+		}
+		v.lists = newStatusLists(cfg.StatusLists, origin(base), v.issuer, client, now, v.leeway, v.verifyStatusListToken, sm, log, life)
+	}
 	go v.keys.background(v.done)
 	return v, nil
 }
@@ -236,11 +262,14 @@ func defaultHTTPClient() *http.Client {
 	return &http.Client{Timeout: fetchTimeout}
 }
 
-// Close stops the background refresh. Verify keeps working on the cached
-// key set until it goes stale.
+// Close stops the background refresh of keys and status lists. Verify
+// keeps working on the cached key set and lists until they go stale.
 func (v *Verifier) Close() {
 	v.stop()
 	<-v.done
+	if v.lists != nil {
+		v.lists.close()
+	}
 }
 
 // Metadata returns the issuer metadata found by discovery, or nil when the
@@ -334,6 +363,11 @@ func (v *Verifier) cached(hash [32]byte) (*Claims, bool) {
 }
 
 func (v *Verifier) checkStatus(ctx context.Context, c *Claims) error {
+	if v.lists != nil {
+		if err := v.lists.check(ctx, c); err != nil {
+			return err
+		}
+	}
 	if v.status == nil {
 		return nil
 	}
@@ -347,13 +381,19 @@ func (v *Verifier) checkStatus(ctx context.Context, c *Claims) error {
 	return nil
 }
 
-// key checks the header and returns the key named by kid. It runs after
-// golang-jwt has matched alg against the allow-list and before the
-// signature is checked.
+// key checks the header of an access token and returns the key named by
+// kid. It runs after golang-jwt has matched alg against the allow-list
+// and before the signature is checked.
 func (v *Verifier) key(ctx context.Context, t *jwt.Token) (*publicKey, error) {
 	if !atJWT(t.Header["typ"]) {
 		return nil, refuse(ReasonType, "", nil)
 	}
+	return v.signingKey(ctx, t)
+}
+
+// signingKey checks the header parameters every JWS of the issuer shares
+// and returns the key named by kid.
+func (v *Verifier) signingKey(ctx context.Context, t *jwt.Token) (*publicKey, error) {
 	// We understand no JWS extensions, so any critical one is fatal
 	// (RFC 7515 §4.1.11).
 	if _, ok := t.Header["crit"]; ok {
@@ -375,6 +415,50 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (*publicKey, error) {
 		return nil, refuse(ReasonAlgorithm, "", nil)
 	}
 	return k, nil
+}
+
+// verifyStatusListToken checks a Status List Token as strictly as an
+// access token — the algorithm allow-list, a kid the issuer publishes
+// bound to its algorithm, the signature — with typ statuslist+jwt, and
+// returns its payload for statuslist.ParseToken.
+func (v *Verifier) verifyStatusListToken(ctx context.Context, token string) ([]byte, error) {
+	var raw rawClaims
+	_, err := v.listParser.ParseWithClaims(token, &raw, func(t *jwt.Token) (any, error) {
+		if !mediaType(t.Header["typ"], statuslist.TokenType) {
+			return nil, errNotStatusList
+		}
+		k, err := v.signingKey(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return k.key, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return raw.raw, nil
+}
+
+// rawClaims keeps a JWS payload as it is, for a decoder of its own.
+type rawClaims struct{ raw []byte }
+
+func (r *rawClaims) UnmarshalJSON(b []byte) error {
+	r.raw = slices.Clone(b)
+	return nil
+}
+
+func (*rawClaims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
+func (*rawClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
+func (*rawClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (*rawClaims) GetIssuer() (string, error)                   { return "", nil }
+func (*rawClaims) GetSubject() (string, error)                  { return "", nil }
+func (*rawClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+
+// mediaType reports whether typ names the media type t, with or without
+// the "application/" prefix (RFC 7515 §4.1.9), case-insensitively.
+func mediaType(typ any, t string) bool {
+	s, _ := typ.(string)
+	return strings.EqualFold(s, t) || strings.EqualFold(s, "application/"+t)
 }
 
 // atJWT accepts the RFC 9068 §2.1 media type, with or without the

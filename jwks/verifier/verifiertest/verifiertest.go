@@ -21,10 +21,14 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authz/authz/statuslist"
 )
 
 // Clock is a settable clock for Config.Now.
@@ -124,7 +128,11 @@ func (k *Key) Sign(tb testing.TB, claims map[string]any, header map[string]any) 
 // SignToken is Sign for code outside a test goroutine (a fake token
 // endpoint's handler, say).
 func (k *Key) SignToken(claims map[string]any, header map[string]any) (string, error) {
-	h := map[string]any{"typ": "at+jwt", "alg": k.Alg, "kid": k.Kid}
+	return k.signTyped("at+jwt", claims, header)
+}
+
+func (k *Key) signTyped(typ string, claims map[string]any, header map[string]any) (string, error) {
+	h := map[string]any{"typ": typ, "alg": k.Alg, "kid": k.Kid}
 	for name, v := range header {
 		if v == nil {
 			delete(h, name)
@@ -191,6 +199,12 @@ type Issuer struct {
 	cacheControl string
 	jwksStatus   int
 	jwksHits     atomic.Int64
+
+	statusList StatusList
+	// listToken caches the signed list until the list changes (ECDSA
+	// signatures differ on every signing; ETags must not).
+	listToken string
+	listHits  atomic.Int64
 }
 
 // NewIssuer starts an issuer that publishes its metadata and an empty JWKS
@@ -215,6 +229,7 @@ func NewIssuer(tb testing.TB) *Issuer {
 	i.Mux.HandleFunc("GET /.well-known/oauth-authorization-server", meta)
 	i.Mux.HandleFunc("GET /.well-known/openid-configuration", meta)
 	i.Mux.HandleFunc("GET /.well-known/jwks.json", i.serveJWKS)
+	i.Mux.HandleFunc("GET "+StatusListPath, i.serveStatusList)
 	return i
 }
 
@@ -308,4 +323,211 @@ func (i *Issuer) Claims(now time.Time, aud ...string) map[string]any {
 		"tenant":    "acme",
 		"roles":     []string{"reader"},
 	}
+}
+
+// StatusListPath is where an Issuer serves its Token Status List.
+const StatusListPath = "/statuslists/1"
+
+// StatusList is the Token Status List an Issuer serves at StatusListPath,
+// as a Status List Token signed with one of its keys. The zero value
+// serves a list of 1024 VALID entries (2 bits each) with ttl 300 s, valid
+// for an hour, Cache-Control max-age equal to the ttl, signed with the
+// first published key.
+type StatusList struct {
+	// Statuses holds the entries that are not VALID.
+	Statuses map[int64]statuslist.Status
+	// Size is the number of entries (default 1024); Bits their width
+	// (default 2).
+	Size int64
+	Bits int
+	// TTL is the ttl claim (default 300 s; negative omits it).
+	TTL time.Duration
+	// Validity is exp - iat (default 1 h; negative omits exp).
+	Validity time.Duration
+	// CacheControl is the response's header (default "public,
+	// max-age=<ttl>"; "-" omits it).
+	CacheControl string
+	// HTTPStatus, when not 0 or 200, is answered instead of the list.
+	HTTPStatus int
+	// Header entries are merged over the JWS header {typ: statuslist+jwt,
+	// alg, kid}; a nil value removes one.
+	Header map[string]any
+	// Signer signs the list (default: the first published key).
+	Signer *Key
+	// Subject and Issuer replace sub (default: the list's URI) and iss
+	// (default: the issuer's URL).
+	Subject, Issuer string
+	// Tamper changes one entry in the signed payload, so that the
+	// signature no longer matches.
+	Tamper bool
+	// Now is the clock for iat and exp (default time.Now).
+	Now func() time.Time
+	// Gate, when set, holds every request until it is closed (or the
+	// client goes away).
+	Gate <-chan struct{}
+}
+
+// StatusListURI is the uri of the issuer's status list.
+func (i *Issuer) StatusListURI() string { return i.URL + StatusListPath }
+
+// StatusClaim is the status claim of a token whose status is entry idx of
+// the issuer's list.
+func (i *Issuer) StatusClaim(idx int64) map[string]any {
+	return map[string]any{"status_list": map[string]any{"idx": idx, "uri": i.StatusListURI()}}
+}
+
+// SetStatusList replaces the served list.
+func (i *Issuer) SetStatusList(l StatusList) {
+	i.UpdateStatusList(func(cur *StatusList) { *cur = l })
+}
+
+// UpdateStatusList changes the served list in place; the next request
+// gets a freshly signed token.
+func (i *Issuer) UpdateStatusList(f func(*StatusList)) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.statusList.Statuses == nil {
+		i.statusList.Statuses = map[int64]statuslist.Status{}
+	}
+	f(&i.statusList)
+	i.listToken = ""
+}
+
+// SetStatus sets entry idx of the served list.
+func (i *Issuer) SetStatus(idx int64, s statuslist.Status) {
+	i.UpdateStatusList(func(l *StatusList) { l.Statuses[idx] = s })
+}
+
+// StatusListHits is how many times the status list was requested (304s
+// included).
+func (i *Issuer) StatusListHits() int { return int(i.listHits.Load()) }
+
+func (i *Issuer) serveStatusList(w http.ResponseWriter, r *http.Request) {
+	i.listHits.Add(1)
+	i.mu.Lock()
+	gate := i.statusList.Gate
+	i.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	i.mu.Lock()
+	l := i.statusList
+	if l.HTTPStatus != 0 && l.HTTPStatus != http.StatusOK {
+		i.mu.Unlock()
+		http.Error(w, "unavailable", l.HTTPStatus)
+		return
+	}
+	tok := i.listToken
+	if tok == "" {
+		var err error
+		if tok, err = i.signStatusList(l); err != nil {
+			i.mu.Unlock()
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		i.listToken = tok
+	}
+	i.mu.Unlock()
+	ttl := l.TTL
+	if ttl == 0 {
+		ttl = 300 * time.Second
+	}
+	switch cc := l.CacheControl; {
+	case cc == "" && ttl > 0:
+		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(ttl.Seconds())))
+	case cc != "" && cc != "-":
+		w.Header().Set("Cache-Control", cc)
+	}
+	sum := sha256.Sum256([]byte(tok))
+	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", statuslist.MediaType)
+	_, _ = w.Write([]byte(tok))
+}
+
+func (i *Issuer) signStatusList(l StatusList) (string, error) {
+	signer := l.Signer
+	if signer == nil {
+		if len(i.keys) == 0 {
+			return "", fmt.Errorf("verifiertest: no key to sign the status list")
+		}
+		signer = i.keys[0]
+	}
+	size, bits := l.Size, l.Bits
+	if size == 0 {
+		size = 1024
+	}
+	if bits == 0 {
+		bits = 2
+	}
+	list, err := statuslist.New(bits, size)
+	if err != nil {
+		return "", err
+	}
+	for idx, s := range l.Statuses {
+		if err := list.Set(idx, s); err != nil {
+			return "", err
+		}
+	}
+	lst, err := list.Encode()
+	if err != nil {
+		return "", err
+	}
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	iat := now()
+	claims := map[string]any{
+		"iss": i.URL, "sub": i.StatusListURI(), "iat": iat.Unix(),
+		"status_list": map[string]any{"bits": bits, "lst": lst},
+	}
+	if l.Issuer != "" {
+		claims["iss"] = l.Issuer
+	}
+	if l.Subject != "" {
+		claims["sub"] = l.Subject
+	}
+	switch {
+	case l.TTL == 0:
+		claims["ttl"] = 300
+	case l.TTL > 0:
+		claims["ttl"] = int64(l.TTL.Seconds())
+	}
+	switch {
+	case l.Validity == 0:
+		claims["exp"] = iat.Add(time.Hour).Unix()
+	case l.Validity > 0:
+		claims["exp"] = iat.Add(l.Validity).Unix()
+	}
+	tok, err := signer.signTyped(statuslist.TokenType, claims, l.Header)
+	if err != nil || !l.Tamper {
+		return tok, err
+	}
+	// Flip entry 0 in the payload and keep the header and signature.
+	if s, _ := list.Get(0); s == statuslist.Valid {
+		err = list.Set(0, statuslist.Invalid)
+	} else {
+		err = list.Set(0, statuslist.Valid)
+	}
+	if err != nil {
+		return "", err
+	}
+	if lst, err = list.Encode(); err != nil {
+		return "", err
+	}
+	claims["status_list"] = map[string]any{"bits": bits, "lst": lst}
+	cb, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	return tok[:strings.IndexByte(tok, '.')] + "." + b64(cb) + tok[strings.LastIndexByte(tok, '.'):], nil
 }
