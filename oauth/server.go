@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authz/authz/clientsecret"
+	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/store"
 )
@@ -233,6 +234,10 @@ func (s *Server) Handler() http.Handler {
 	if s.deps.JWKS != nil {
 		mux.Handle(PathJWKS, s.deps.JWKS)
 	}
+	// Anything else is answered in the same JSON as every other error.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		errcode.Write(w, s.cfg.Logger, errcode.New(errcode.NotFound, "No such endpoint; the issuer's metadata lists them at "+PathMetadata+"."))
+	})
 	return mux
 }
 

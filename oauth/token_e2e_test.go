@@ -485,6 +485,14 @@ func TestWrongMasterKeyRefusesToStart(t *testing.T) {
 	})
 }
 
+func TestUnknownPathsAnswerJSON(t *testing.T) {
+	e := servertest.Start(t, storetest.SQLiteURL(t))
+	for _, c := range []struct{ method, path string }{{"GET", "/nope"}, {"POST", "/healthz"}, {"GET", "/oauth2/tokens"}} {
+		req, _ := http.NewRequest(c.method, e.Issuer+c.path, nil)
+		servertest.WantError(t, e.Do(req), 404, "not_found", "not_found")
+	}
+}
+
 func TestDiscovery(t *testing.T) {
 	e := servertest.Start(t, storetest.SQLiteURL(t))
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
