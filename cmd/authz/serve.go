@@ -53,20 +53,22 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				runtime.GOMAXPROCS(2)
 			}
 			ctx := cmd.Context()
-			srv, err := server.New(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
+			// Listen first: a port that is taken should stop the start
+			// before anything is created or printed.
 			pub, err := net.Listen("tcp", cfg.Addr)
 			if err != nil {
-				srv.Close()
 				return fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
 			}
 			adm, err := net.Listen("tcp", cfg.AdminAddr)
 			if err != nil {
 				pub.Close()
-				srv.Close()
 				return fmt.Errorf("listen on --admin-addr %s: %w", cfg.AdminAddr, err)
+			}
+			srv, err := server.New(ctx, cfg, log)
+			if err != nil {
+				pub.Close()
+				adm.Close()
+				return err
 			}
 			return srv.Run(ctx, pub, adm)
 		},
