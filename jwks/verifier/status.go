@@ -114,6 +114,10 @@ type statusLists struct {
 
 	// lists is replaced whole (copy on write) under mu.
 	lists atomic.Pointer[map[string]*statusList]
+	// last is the list most recently added: with one list (authz
+	// publishes one), the warm path compares a string instead of hashing
+	// it for the map.
+	last atomic.Pointer[statusList]
 
 	mu     sync.Mutex
 	closed bool
@@ -196,17 +200,19 @@ func origin(u string) string {
 	return scheme + "://" + strings.ToLower(p.Hostname()) + ":" + port
 }
 
-// check decides the status of c. It returns nil for a token without a
-// status claim and for a VALID entry.
-func (s *statusLists) check(ctx context.Context, c *Claims) error {
+// check decides the status of c at now. It returns nil for a token
+// without a status claim and for a VALID entry.
+func (s *statusLists) check(ctx context.Context, c *Claims, now time.Time) error {
 	ref := c.Status
 	if ref == nil {
 		return nil
 	}
-	l := (*s.lists.Load())[ref.URI]
+	l := s.last.Load()
+	if l == nil || l.uri != ref.URI {
+		l = (*s.lists.Load())[ref.URI]
+	}
 	if l != nil {
 		if snap := l.cur.Load(); snap != nil {
-			now := s.now()
 			if now.Before(snap.freshUntil) && ref.Idx < snap.n {
 				if !now.Before(snap.refreshAt) && snap.background.CompareAndSwap(false, true) {
 					s.refresh(nil, l)
@@ -300,6 +306,7 @@ func (s *statusLists) list(uri string) (*statusList, error) {
 	l := &statusList{uri: uri}
 	next[uri] = l
 	s.lists.Store(&next)
+	s.last.Store(l)
 	return l, nil
 }
 

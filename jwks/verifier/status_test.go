@@ -450,10 +450,10 @@ func TestStatusListWarmPathAllocatesNothing(t *testing.T) {
 	for idx, want := range map[int64]verifier.Reason{0: "", 1: verifier.ReasonStatus} {
 		c := f.accepted(t, f.sign(t, f.claims(), nil))
 		c.Status = &statuslist.ListReference{Idx: idx, URI: f.iss.StatusListURI()}
-		if r := verifier.ReasonOf(verifier.CheckStatusLists(ctx, f.v, c)); r != want {
+		if r := verifier.ReasonOf(verifier.CheckStatusLists(ctx, f.v, c, f.clock.Now())); r != want {
 			t.Fatalf("idx %d: reason %q, want %q", idx, r, want)
 		}
-		if allocs := testing.AllocsPerRun(1000, func() { _ = verifier.CheckStatusLists(ctx, f.v, c) }); allocs != 0 {
+		if allocs := testing.AllocsPerRun(1000, func() { _ = verifier.CheckStatusLists(ctx, f.v, c, f.clock.Now()) }); allocs != 0 {
 			t.Fatalf("idx %d: %v allocations per check", idx, allocs)
 		}
 	}

@@ -307,10 +307,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	var hash [32]byte
 	if v.cache != nil {
 		hash = v.cache.hash(token)
-		c, ok := v.cached(hash)
+		c, now, ok := v.cached(hash)
 		v.metrics.cacheLookup(ok)
 		if ok {
-			if err := v.checkStatus(ctx, c); err != nil {
+			if err := v.checkStatus(ctx, c, now); err != nil {
 				return nil, err
 			}
 			return c, nil
@@ -333,7 +333,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkStatus(ctx, c); err != nil {
+	if err := v.checkStatus(ctx, c, v.now()); err != nil {
 		return nil, err
 	}
 	if v.cache != nil {
@@ -346,25 +346,29 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 // cached returns a copy of the claims of a token verified before, if that
 // verification still stands: the key set is fresh (an expired set sends
 // the token down the full path, which refreshes it), still holds the very
-// key that verified the token, and the time claims hold now.
-func (v *Verifier) cached(hash [32]byte) (*Claims, bool) {
+// key that verified the token, and the time claims hold now. It returns
+// the time it checked at, for the status check.
+func (v *Verifier) cached(hash [32]byte) (*Claims, time.Time, bool) {
 	e := v.cache.get(hash)
 	if e == nil {
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	now := v.now()
 	set := v.keys.cur.Load()
 	if set == nil || now.After(set.expiresAt) || set.keys[e.key.kid] != e.key || !timely(e.claims, now, v.leeway) {
 		v.cache.remove(hash)
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	c := *e.claims
-	return &c, true
+	return &c, now, true
 }
 
-func (v *Verifier) checkStatus(ctx context.Context, c *Claims) error {
+// checkStatus runs the status list check (at now, the time the rest of
+// the verification used: reading the clock costs as much as the check)
+// and then Config.StatusChecker.
+func (v *Verifier) checkStatus(ctx context.Context, c *Claims, now time.Time) error {
 	if v.lists != nil {
-		if err := v.lists.check(ctx, c); err != nil {
+		if err := v.lists.check(ctx, c, now); err != nil {
 			return err
 		}
 	}
