@@ -34,6 +34,9 @@ const (
 	// expires, so that upstreams never receive one about to lapse.
 	refreshMargin   = 30 * time.Second
 	exchangeTimeout = 10 * time.Second
+	// statusRetry is how long a key whose fresh token the status list
+	// refuses stays refused: about the time a list takes to catch up.
+	statusRetry     = time.Second
 	maxResponseSize = 64 << 10
 )
 
@@ -175,8 +178,20 @@ func (x *exchanger) issued(ctx context.Context, body []byte) (*exchangeResult, t
 	// legacy key must not be a way around the gateway's requirements.
 	claims, err := x.verifier.Verify(ctx, tr.AccessToken)
 	if err != nil {
-		if verifier.ReasonOf(err) == verifier.ReasonUnavailable {
+		switch verifier.ReasonOf(err) {
+		case verifier.ReasonUnavailable:
 			return x.unavailable(ctx, "cannot verify the exchanged token", err), 0
+		case verifier.ReasonStatus:
+			// authz issued the token, so the key's owner and tenant are
+			// active now; the gateway's status list says otherwise until
+			// its next refresh (a resumption moments ago). Say so, and
+			// ask again soon rather than after the negative TTL.
+			x.metrics.exchange("refused", string(errcode.TokenInvalid))
+			x.log.InfoContext(ctx, "exchanged token refused by the gateway's status list, which is older than the exchange", "err", err)
+			var e *verifier.Error
+			errors.As(err, &e)
+			return &exchangeResult{ref: &refusal{status: http.StatusUnauthorized, bare: true, reason: string(verifier.ReasonStatus),
+				body: errcode.Body{Error: "invalid_token", Code: errcode.TokenInvalid, Description: e.Description()}}}, min(x.negativeTTL, statusRetry)
 		}
 		x.log.WarnContext(ctx, "exchanged token does not verify; check the gateway's --audience and --issuer against authz",
 			"reason", verifier.ReasonOf(err))

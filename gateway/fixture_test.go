@@ -52,6 +52,10 @@ type legacyKey struct {
 	code       errcode.Code
 	status     int
 	retryAfter string
+	// listed tokens carry a status claim naming entry listIdx of the
+	// issuer's status list.
+	listed  bool
+	listIdx int64
 }
 
 type exchangeSeen struct {
@@ -70,6 +74,7 @@ func newFakeAuthz(t testing.TB) *fakeAuthz {
 		lifetime: 5 * time.Minute,
 	}
 	a.key = a.iss.AddKey(t, verifier.ES256)
+	a.iss.SetStatusList(verifiertest.StatusList{Now: a.clock.Now, TTL: 30 * time.Second})
 	a.iss.Mux.HandleFunc("POST /oauth2/token", a.token)
 	return a
 }
@@ -156,6 +161,9 @@ func (a *fakeAuthz) token(w http.ResponseWriter, r *http.Request) {
 		"exp": now.Add(lifetime).Unix(), "iat": now.Unix(), "jti": k.id + "-" + now.Format("150405.000"),
 		"client_id": "legacy-key:" + k.id, "key_id": k.id, "scope": k.scope,
 		"tenant": "acme", "roles": []string{"reader"}, "act": map[string]any{"sub": user},
+	}
+	if k.listed {
+		claims["status"] = a.iss.StatusClaim(k.listIdx)
 	}
 	tok, err := signer.SignToken(claims, nil)
 	if err != nil {
