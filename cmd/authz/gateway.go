@@ -34,14 +34,17 @@ func newVerifyCmd() *cobra.Command {
 	var (
 		issuer, jwksURL, output string
 		audiences               []string
+		noStatus                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify TOKEN",
 		Short: "Verify an access token offline against the issuer's JWKS",
 		Long: `Verify an access token the way a gateway does: signature against the issuer's
-published keys, typ at+jwt, iss, aud, exp/nbf/iat. Prints the verdict (valid,
-or the reason it is not), the header, the claims and the time to expiry, and
-exits 1 when the token is invalid.
+published keys, typ at+jwt, iss, aud, exp/nbf/iat, and the token's status in
+the Token Status List its status claim names (fetched from the issuer; a
+SUSPENDED or INVALID token is invalid; --no-status skips it). Prints the
+verdict (valid, or the reason it is not), the status, the header, the claims
+and the time to expiry, and exits 1 when the token is invalid.
 
 Give TOKEN as - to read it from standard input (keeps it out of the process
 list and the shell history). With --jwks and no --issuer, iss is not checked.`,
@@ -74,6 +77,7 @@ list and the shell history). With --jwks and no --issuer, iss is not checked.`,
 				JWKSURL:                 jwksURL,
 				InsecureSkipIssuerCheck: issuer == "",
 				Audience:                audiences,
+				StatusLists:             verifier.StatusListConfig{Disabled: noStatus},
 			})
 			if err != nil {
 				return err
@@ -81,6 +85,9 @@ list and the shell history). With --jwks and no --issuer, iss is not checked.`,
 			defer v.Close()
 			claims, verr := v.Verify(ctx, token)
 			rep := newVerifyReport(token, claims, verr, issuer == "", time.Now())
+			if noStatus && rep.Status == statusValid {
+				rep.Status = statusUnchecked
+			}
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -101,6 +108,7 @@ list and the shell history). With --jwks and no --issuer, iss is not checked.`,
 	f.StringVar(&issuer, "issuer", "", "issuer URL: discovers jwks_uri and requires this iss")
 	f.StringVar(&jwksURL, "jwks", "", "JWKS URL, instead of discovery")
 	f.StringSliceVar(&audiences, "audience", nil, "require one of these audiences in aud (repeatable)")
+	f.BoolVar(&noStatus, "no-status", false, "do not fetch the token's status list (signature and claims only)")
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
@@ -115,12 +123,23 @@ type verifyReport struct {
 	Claims      map[string]any `json:"claims,omitempty"`
 	// ClaimsVerified is false when the claims shown are decoded from a
 	// token that did not verify: they are what it says, not facts.
-	ClaimsVerified bool      `json:"claims_verified"`
-	IssuerChecked  bool      `json:"issuer_checked"`
-	ExpiresAt      time.Time `json:"expires_at,omitzero"`
+	ClaimsVerified bool `json:"claims_verified"`
+	IssuerChecked  bool `json:"issuer_checked"`
+	// Status is the token's entry in the Token Status List its status
+	// claim names (VALID, SUSPENDED, INVALID, or another value),
+	// "unchecked" with --no-status; empty when the token names no list
+	// or was refused before its status was read.
+	Status    string    `json:"status,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// ExpiresIn is the time left in seconds, negative once expired.
 	ExpiresIn *int64 `json:"expires_in,omitempty"`
 }
+
+// Values of verifyReport.Status besides the list's own.
+const (
+	statusValid     = "VALID"
+	statusUnchecked = "unchecked"
+)
 
 func newVerifyReport(token string, c *verifier.Claims, err error, skippedIssuer bool, now time.Time) verifyReport {
 	rep := verifyReport{Valid: err == nil, IssuerChecked: !skippedIssuer}
@@ -131,6 +150,12 @@ func newVerifyReport(token string, c *verifier.Claims, err error, skippedIssuer 
 		} else {
 			rep.Reason, rep.Description = "error", err.Error()
 		}
+		var se *verifier.StatusError
+		if errors.As(err, &se) {
+			rep.Status = se.Status.String()
+		}
+	} else if c.Status != nil {
+		rep.Status = statusValid
 	}
 	// Display only: the segments are decoded without trusting them.
 	parts := strings.Split(token, ".")
@@ -172,6 +197,9 @@ func (r verifyReport) print(w io.Writer) {
 	if !r.IssuerChecked {
 		fmt.Fprintln(w, "note:     iss not checked (no --issuer)")
 	}
+	if r.Status != "" {
+		fmt.Fprintln(w, "status:  ", r.Status)
+	}
 	pretty := func(v map[string]any) string {
 		if v == nil {
 			return "(not decodable)"
@@ -201,7 +229,8 @@ type gatewayFlags struct {
 	audiences, scopes, roles, routes                           []string
 	tenant, keyHeader, clientID, clientSecret, realm           string
 	cacheSize                                                  int
-	negativeTTL, leeway, minRefresh                            time.Duration
+	statusLists                                                bool
+	negativeTTL, leeway, minRefresh, statusMaxStale            time.Duration
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout  time.Duration
 	upstreamTimeout, shutdownTimeout                           time.Duration
 	logLevel, logFormat                                        string
@@ -223,6 +252,17 @@ upstream receives Authorization: Bearer with the token, never the key. A
 refused key gets 401 with the exact error_code (key_revoked, owner_suspended...).
 authz_gateway_requests_total counts requests by route and credential kind
 (token, legacy_key, none), so you see who still has to move.
+
+Token Status List: a token whose status claim names a list of the issuer is
+refused (401 invalid_token, "The token status is suspended...") unless its
+entry is VALID, so a suspended owner, tenant or client, a revoked key or an
+RFC 7009-revoked token stops passing within the list's ttl, although the
+token's signature and exp are still fine. Lists are fetched from the issuer's
+origin only, verified against its JWKS, cached for their ttl and refreshed in
+the background; while authz is unreachable the cached list keeps deciding for
+--status-max-stale (never past its exp), then requests get 503: a status that
+cannot be known never passes. A bridged key whose cached token is refused is
+exchanged again, and the caller gets the exact cause (owner_suspended...).
 
 /healthz and /metrics are served on --metrics-addr only, never proxied.`,
 		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 \
@@ -258,6 +298,8 @@ authz_gateway_requests_total counts requests by route and credential kind
 	f.DurationVar(&g.negativeTTL, "negative-ttl", gateway.DefaultNegativeTTL, "how long a refused key is refused without asking authz again")
 	f.DurationVar(&g.leeway, "leeway", verifier.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
 	f.DurationVar(&g.minRefresh, "min-refresh-interval", verifier.DefaultMinRefreshInterval, "JWKS refetch on an unknown kid at most once per this interval")
+	f.BoolVar(&g.statusLists, "status-lists", true, "refuse tokens whose Token Status List entry is not VALID (=false only for issuers that publish no lists)")
+	f.DurationVar(&g.statusMaxStale, "status-max-stale", verifier.DefaultStatusListMaxStale, "how long a status list keeps deciding past its ttl while the issuer is unreachable (never past its exp); then 503")
 	f.DurationVar(&g.readHeaderTimeout, "read-header-timeout", 10*time.Second, "time allowed to read request headers")
 	f.DurationVar(&g.readTimeout, "read-timeout", time.Minute, "time allowed to read a whole request")
 	f.DurationVar(&g.writeTimeout, "write-timeout", time.Minute, "time allowed to write a response, upstream time included (0: none, for streaming)")
@@ -336,6 +378,7 @@ func newGatewayApp(ctx context.Context, g gatewayFlags, log *slog.Logger) (*gate
 		Audience:           g.audiences,
 		Leeway:             g.leeway,
 		MinRefreshInterval: g.minRefresh,
+		StatusLists:        verifier.StatusListConfig{Disabled: !g.statusLists, MaxStale: g.statusMaxStale},
 		Logger:             log,
 		Registerer:         reg,
 	})
@@ -354,6 +397,9 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	g, log, v := a.flags, a.log, a.verifier
 	if len(g.audiences) == 0 {
 		log.Warn("no --audience: tokens of this issuer for any audience are accepted")
+	}
+	if !g.statusLists {
+		log.Warn("--status-lists=false: a suspended or revoked credential's tokens pass until they expire")
 	}
 	tokenEndpoint := g.tokenEndpoint
 	if g.keyHeader != "" && tokenEndpoint == "" {
@@ -409,7 +455,8 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	a.ops = mux
-	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "legacy_key_header", g.keyHeader)
+	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "legacy_key_header", g.keyHeader,
+		"status_lists", g.statusLists)
 	return nil
 }
 
