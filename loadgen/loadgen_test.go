@@ -253,9 +253,10 @@ func TestRunReusesConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// One connection for discovery, at most one per worker: the default
-	// transport would keep only 2 idle and dial again and again.
-	if c := f.conns.Load(); c > 9 {
+	// About one connection per worker (plus discovery; the transport may
+	// race a spare dial or two at start-up): the default transport would
+	// keep only 2 idle and dial again and again, hundreds of times.
+	if c := f.conns.Load(); c > 2*8+1 {
 		t.Errorf("%d connections for %d requests at concurrency 8: keep-alive is not working", c, res.Requests)
 	}
 }
