@@ -93,6 +93,13 @@ func freeAddr(t *testing.T) string {
 // bootstrap admin client's credentials set, and waits until it is ready.
 func startServer(t *testing.T, dbURL string) *cli {
 	t.Helper()
+	return startServerKey(t, dbURL, masterkey.Generate().String())
+}
+
+// startServerKey is startServer with a given master key, so that several
+// servers can share one database, as replicas do.
+func startServerKey(t *testing.T, dbURL, masterKey string) *cli {
+	t.Helper()
 	pub, adm := freeAddr(t), freeAddr(t)
 	c := &cli{t: t, dbURL: dbURL, issuer: "http://" + pub, adminURL: "http://" + adm, home: t.TempDir(), logs: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -102,7 +109,7 @@ func startServer(t *testing.T, dbURL string) *cli {
 		"AUTHZ_ADDR="+pub,
 		"AUTHZ_ADMIN_ADDR="+adm,
 		"AUTHZ_ISSUER="+c.issuer,
-		"AUTHZ_MASTER_KEY="+masterkey.Generate().String(),
+		"AUTHZ_MASTER_KEY="+masterKey,
 		"AUTHZ_BOOTSTRAP_CLIENT_ID="+bootstrapID,
 		"AUTHZ_BOOTSTRAP_CLIENT_SECRET="+bootstrapSecret,
 	)
