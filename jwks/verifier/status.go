@@ -26,9 +26,10 @@ const (
 	// DefaultStatusListTTL applies to a list that has neither a ttl claim
 	// nor a Cache-Control max-age.
 	DefaultStatusListTTL = 30 * time.Second
-	// DefaultStatusListMinRefresh bounds fetches of one list: after a
-	// failed fetch, and for an index beyond a list, one per interval.
-	// It is also the shortest freshness a list is given.
+	// DefaultStatusListMinRefresh bounds fetches of one list: none for
+	// this long after a failed one, none for an index beyond a list
+	// younger than this, and never two within half of it. It is also the
+	// shortest freshness a list is given.
 	DefaultStatusListMinRefresh = time.Second
 	// DefaultStatusListMaxSize bounds a Status List Token's size.
 	DefaultStatusListMaxSize = 4 << 20
@@ -53,9 +54,10 @@ type StatusListConfig struct {
 	// Verify fails with ReasonUnavailable: a status that cannot be known
 	// is never taken for VALID.
 	MaxStale time.Duration
-	// MinRefreshInterval: at most one fetch of a list per interval after
-	// a failure or for an index beyond the list; also the shortest
-	// freshness given to a list (default 1 s).
+	// MinRefreshInterval: no fetch of a list for this long after a failed
+	// one, no refetch for an index beyond a list younger than this, never
+	// two fetches within half of it; also the shortest freshness given
+	// to a list (default 1 s).
 	MinRefreshInterval time.Duration
 	// DefaultTTL is the freshness of a list with neither a ttl claim nor
 	// a Cache-Control max-age (default 30 s).
@@ -90,8 +92,8 @@ var (
 )
 
 // statusLists is the Token Status List check: a cache of the issuer's
-// lists, one per uri, each refreshed in the background before its
-// freshness ends and fetched at most once at a time.
+// lists, one per uri, each refreshed in the background from half its
+// freshness and fetched at most once at a time.
 //
 // The warm path — a token whose list is cached and fresh — is an atomic
 // load of the map, a map lookup, an atomic load of the list and a bit
@@ -131,8 +133,8 @@ type statusList struct {
 
 	mu        sync.Mutex
 	inflight  chan struct{} // closed when the fetch in flight ends
-	lastStart time.Time     // rate limit: one fetch start per minInterval
-	lastErr   error
+	lastStart time.Time     // of the last fetch (rate limit)
+	lastErr   error         // of the last fetch
 }
 
 // listSnapshot is one fetched list, immutable but for its two flags.
@@ -245,11 +247,12 @@ func (s *statusLists) checkSlow(ctx context.Context, c *Claims, ref *statuslist.
 	if ref.Idx >= snap.n {
 		// A credential newer than the list: the issuer grows its list
 		// as soon as it hands out such an index, so fetch once more
-		// (the rate limit makes that once per list and interval), then
-		// refuse.
-		s.refresh(ctx, l)
-		if next := l.cur.Load(); s.now().Before(next.usableUntil) {
-			snap = next
+		// (unless the list is that new), then refuse.
+		if s.now().Sub(snap.fetchedAt) >= s.minInterval {
+			s.refresh(ctx, l)
+			if next := l.cur.Load(); s.now().Before(next.usableUntil) {
+				snap = next
+			}
 		}
 		if ref.Idx >= snap.n {
 			s.metrics.refusal("out_of_range")
@@ -317,17 +320,17 @@ func (l *statusList) lastError() error {
 }
 
 // refresh fetches l's list, joining the fetch in flight if there is one,
-// unless a fetch started less than minInterval ago: a list is fresh for
-// at least that long, so the limit only holds back retries after a
-// failure and refetches for indices beyond the list. With a nil ctx it
-// does not wait (a background refresh); otherwise it waits for the fetch
-// or ctx.
+// unless the last fetch failed less than minInterval ago or started less
+// than half of it ago (a list is fresh for at least minInterval, so the
+// latter only holds back a list whose exp leaves it almost no
+// freshness). With a nil ctx it does not wait (a background refresh);
+// otherwise it waits for the fetch or ctx.
 func (s *statusLists) refresh(ctx context.Context, l *statusList) {
 	l.mu.Lock()
 	done := l.inflight
 	if done == nil {
 		now := s.now()
-		if !l.lastStart.IsZero() && now.Sub(l.lastStart) < s.minInterval {
+		if since := now.Sub(l.lastStart); !l.lastStart.IsZero() && (since < s.minInterval/2 || l.lastErr != nil && since < s.minInterval) {
 			l.mu.Unlock()
 			return
 		}
@@ -435,9 +438,10 @@ func (s *statusLists) fetch(l *statusList) error {
 
 // snapshot computes a fetched list's times: fresh for the least of ttl,
 // max-age and what is left until exp (the default without ttl and
-// max-age, at least minInterval), refreshed in the background at three
-// quarters of that, and usable while stale for maxStale more, never past
-// exp (with the leeway for clock skew).
+// max-age, at least minInterval), refreshed in the background from half
+// of that (under traffic, a decision is made on a list at most about
+// half a ttl older than the issuer's), and usable while stale for
+// maxStale more, never past exp (with the leeway for clock skew).
 func (s *statusLists) snapshot(list *statuslist.List, iss, etag string, ttl time.Duration, exp time.Time, h http.Header, now time.Time) *listSnapshot {
 	fresh := time.Duration(-1)
 	if ttl > 0 {
@@ -460,7 +464,7 @@ func (s *statusLists) snapshot(list *statuslist.List, iss, etag string, ttl time
 	freshUntil := minTime(now.Add(fresh), usable)
 	return &listSnapshot{
 		list: list, n: list.Len(), iss: iss, etag: etag, ttl: ttl, exp: exp,
-		fetchedAt: now, refreshAt: minTime(now.Add(max(fresh*3/4, s.minInterval)), freshUntil),
+		fetchedAt: now, refreshAt: minTime(now.Add(fresh/2), freshUntil),
 		freshUntil: freshUntil, usableUntil: usable,
 	}
 }

@@ -271,9 +271,9 @@ func TestStatusListFreshness(t *testing.T) {
 			t0 := f.clock.Now()
 			f.accepted(t, tok)
 			f.hits(t, 1)
-			// Before three quarters of the freshness (when a background
-			// refresh would start), nothing is fetched.
-			f.clock.Advance(tt.fresh * 7 / 10)
+			// Before half the freshness (when a background refresh would
+			// start), nothing is fetched.
+			f.clock.Advance(tt.fresh * 4 / 10)
 			f.accepted(t, tok)
 			f.hits(t, 1)
 			f.clock.Advance(t0.Add(tt.fresh).Sub(f.clock.Now()))
@@ -283,15 +283,18 @@ func TestStatusListFreshness(t *testing.T) {
 	}
 }
 
-// Past three quarters of its freshness, the list is renewed in the
-// background: the request goes on with the cached list, the next one
-// sees the new list, and nobody waited for the issuer.
+// Past half its freshness, the list is renewed in the background: the
+// request goes on with the cached list, the next one sees the new list,
+// and nobody waited for the issuer.
 func TestStatusListBackgroundRefresh(t *testing.T) {
 	f, _ := statusSetup(t, verifiertest.StatusList{TTL: time.Minute}, nil)
 	tok := f.statusToken(t, 3)
 	f.accepted(t, tok)
 	f.iss.SetStatus(3, statuslist.Suspended)
-	f.clock.Advance(50 * time.Second)
+	f.clock.Advance(29 * time.Second)
+	f.accepted(t, tok)
+	f.hits(t, 1)
+	f.clock.Advance(time.Second)
 	f.accepted(t, tok) // decided on the cached list
 	verifier.WaitStatusFetches(f.v)
 	f.hits(t, 2)
