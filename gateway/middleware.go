@@ -170,7 +170,7 @@ func refusalFor(ctx context.Context, err error, req verifier.Require, log *slog.
 	desc := e.Description()
 	switch {
 	case e.Reason == verifier.ReasonUnavailable:
-		log.WarnContext(ctx, "cannot verify tokens: the issuer's keys are unavailable", "err", err)
+		log.WarnContext(ctx, "cannot verify tokens: the issuer's keys or status list are unavailable", "err", err)
 		return &refusal{status: http.StatusServiceUnavailable, retryAfter: 5, reason: string(e.Reason),
 			body: errcode.Body{Error: "temporarily_unavailable", Code: errcode.Unavailable, Description: desc}}
 	case e.Forbidden():

@@ -20,7 +20,7 @@ const (
 	ReasonExpired     Reason = "expired"       // exp has passed (beyond the leeway)
 	ReasonNotYetValid Reason = "not_yet_valid" // nbf or iat lies in the future (beyond the leeway)
 	ReasonClaims      Reason = "claims"        // an RFC 9068 claim is missing or has the wrong type
-	ReasonStatus      Reason = "status"        // Config.StatusChecker refused the token (revoked)
+	ReasonStatus      Reason = "status"        // its status list entry is not VALID (suspended, revoked), or Config.StatusChecker refused it
 )
 
 // Refusals of a valid token that lacks what the resource needs: a gateway
@@ -33,7 +33,9 @@ const (
 
 // ReasonUnavailable means the verifier could not decide: it holds no usable
 // key set (the JWKS endpoint has been unreachable for longer than
-// Config.MaxStale). A gateway answers 503, not 401: the token may be fine.
+// Config.MaxStale), or no usable status list for a token that refers to
+// one (StatusListConfig.MaxStale, the list's exp). A gateway answers 503,
+// not 401: the token may be fine.
 const ReasonUnavailable Reason = "unavailable"
 
 // Error is a refusal with its reason. Detail is safe to show to the caller

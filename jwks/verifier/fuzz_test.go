@@ -16,10 +16,16 @@ import (
 func FuzzVerify(f *testing.F) {
 	iss := verifiertest.NewIssuer(f)
 	clock := verifiertest.NewClock(start)
+	iss.SetStatusList(verifiertest.StatusList{Now: clock.Now})
 	signed := map[string]bool{}
 	for _, alg := range verifier.DefaultAlgorithms() {
 		k := iss.AddKey(f, alg)
 		tok := k.Sign(f, iss.Claims(start, audience), nil)
+		signed[tok] = true
+		f.Add(tok)
+		referenced := iss.Claims(start, audience)
+		referenced["status"] = iss.StatusClaim(1)
+		tok = k.Sign(f, referenced, nil)
 		signed[tok] = true
 		f.Add(tok)
 		parts := strings.Split(tok, ".")
