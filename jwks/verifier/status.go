@@ -96,8 +96,9 @@ var (
 // freshness and fetched at most once at a time.
 //
 // The warm path — a token whose list is cached and fresh — is an atomic
-// load of the map, a map lookup, an atomic load of the list and a bit
-// read: no lock, no allocation.
+// load of the list entry (a map lookup only with several lists), an
+// atomic load of its snapshot, two time comparisons and a bit read: no
+// lock, no allocation.
 type statusLists struct {
 	origin      string // scheme://host:port of the issuer (or of the JWKS)
 	verify      func(ctx context.Context, token string) ([]byte, error)
