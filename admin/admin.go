@@ -14,6 +14,7 @@ import (
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/policy"
+	"github.com/authz/authz/promreg"
 	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/store"
 )
@@ -277,23 +278,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}),
 	}
-	m.requests = register(reg, m.requests)
-	m.duration = register(reg, m.duration)
+	m.requests = promreg.Register(reg, m.requests)
+	m.duration = promreg.Register(reg, m.duration)
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// the same name (a second admin handler on one registry, as in tests).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 func (m *metrics) observe(route string, status int, d time.Duration) {

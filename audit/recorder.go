@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/promreg"
 	"github.com/authz/authz/store"
 )
 
@@ -550,25 +551,11 @@ func newRecorderMetrics(reg prometheus.Registerer) recorderMetrics {
 		}),
 	}
 	if reg != nil {
-		m.depth = register(reg, m.depth)
-		m.batch = register(reg, m.batch)
-		m.flush = register(reg, m.flush)
-		m.sampled = register(reg, m.sampled)
-		m.writeErrors = register(reg, m.writeErrors)
+		m.depth = promreg.Register(reg, m.depth)
+		m.batch = promreg.Register(reg, m.batch)
+		m.flush = promreg.Register(reg, m.flush)
+		m.sampled = promreg.Register(reg, m.sampled)
+		m.writeErrors = promreg.Register(reg, m.writeErrors)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (two recorders in one process share their series).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/promreg"
 	"github.com/authz/authz/store"
 )
 
@@ -380,22 +381,8 @@ func newMetrics(reg prometheus.Registerer) metrics {
 		}),
 	}
 	if reg != nil {
-		m.deliveries = register(reg, m.deliveries)
-		m.depth = register(reg, m.depth)
+		m.deliveries = promreg.Register(reg, m.deliveries)
+		m.depth = promreg.Register(reg, m.depth)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name (two notifiers in one process share their series).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
