@@ -26,9 +26,10 @@ const (
 	// DefaultStatusListTTL applies to a list that has neither a ttl claim
 	// nor a Cache-Control max-age.
 	DefaultStatusListTTL = 30 * time.Second
-	// DefaultStatusListMinRefresh bounds fetches of one list: none for
-	// this long after a failed one, none for an index beyond a list
-	// younger than this, and never two within half of it. It is also the
+	// DefaultStatusListMinRefresh bounds fetches of one list: no refetch
+	// for an index beyond a list younger than this, no two successful
+	// fetches within half of it, and retries after failures from an
+	// eighth of it, doubling up to eight times it. It is also the
 	// shortest freshness a list is given.
 	DefaultStatusListMinRefresh = time.Second
 	// DefaultStatusListMaxSize bounds a Status List Token's size.
@@ -54,10 +55,11 @@ type StatusListConfig struct {
 	// Verify fails with ReasonUnavailable: a status that cannot be known
 	// is never taken for VALID.
 	MaxStale time.Duration
-	// MinRefreshInterval: no fetch of a list for this long after a failed
-	// one, no refetch for an index beyond a list younger than this, never
-	// two fetches within half of it; also the shortest freshness given
-	// to a list (default 1 s).
+	// MinRefreshInterval: no refetch for an index beyond a list younger
+	// than this, no two fetches within half of it after a success; after
+	// failures, retries from an eighth of it, doubling up to eight times
+	// it (a blip costs a fraction of a second, an outage few requests);
+	// also the shortest freshness given to a list (default 1 s).
 	MinRefreshInterval time.Duration
 	// DefaultTTL is the freshness of a list with neither a ttl claim nor
 	// a Cache-Control max-age (default 30 s).
@@ -136,6 +138,7 @@ type statusList struct {
 	inflight  chan struct{} // closed when the fetch in flight ends
 	lastStart time.Time     // of the last fetch (rate limit)
 	lastErr   error         // of the last fetch
+	failures  int           // consecutive failed fetches
 }
 
 // listSnapshot is one fetched list, immutable but for its two flags.
@@ -321,17 +324,15 @@ func (l *statusList) lastError() error {
 }
 
 // refresh fetches l's list, joining the fetch in flight if there is one,
-// unless the last fetch failed less than minInterval ago or started less
-// than half of it ago (a list is fresh for at least minInterval, so the
-// latter only holds back a list whose exp leaves it almost no
-// freshness). With a nil ctx it does not wait (a background refresh);
-// otherwise it waits for the fetch or ctx.
+// unless the last one started too recently (retryPause). With a nil ctx
+// it does not wait (a background refresh); otherwise it waits for the
+// fetch or ctx.
 func (s *statusLists) refresh(ctx context.Context, l *statusList) {
 	l.mu.Lock()
 	done := l.inflight
 	if done == nil {
 		now := s.now()
-		if since := now.Sub(l.lastStart); !l.lastStart.IsZero() && (since < s.minInterval/2 || l.lastErr != nil && since < s.minInterval) {
+		if !l.lastStart.IsZero() && now.Sub(l.lastStart) < s.retryPause(l.failures) {
 			l.mu.Unlock()
 			return
 		}
@@ -362,12 +363,31 @@ func (s *statusLists) refresh(ctx context.Context, l *statusList) {
 	}
 }
 
+// retryPause is the least time between the starts of two fetches of one
+// list. After a success, half of minInterval: a list is fresh for at
+// least minInterval, so this only holds back a list whose exp leaves it
+// almost no freshness. After failures, from an eighth of minInterval,
+// doubling with each, up to eight times it: the issuer's blips (a
+// restart, a list between two builds) cost a fraction of a second, and
+// an outage few requests.
+func (s *statusLists) retryPause(failures int) time.Duration {
+	if failures == 0 {
+		return s.minInterval / 2
+	}
+	return min(s.minInterval/8<<min(failures-1, 6), 8*s.minInterval)
+}
+
 func (s *statusLists) run(l *statusList, done chan struct{}) {
 	defer s.wg.Done()
 	err := s.fetch(l)
 	l.mu.Lock()
 	l.inflight = nil
 	l.lastErr = err
+	if err != nil {
+		l.failures++
+	} else {
+		l.failures = 0
+	}
 	l.mu.Unlock()
 	close(done)
 }

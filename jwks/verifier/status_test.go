@@ -350,10 +350,18 @@ func TestStatusListOutage(t *testing.T) {
 			f.clock.Advance(tt.list.TTL)
 			f.accepted(t, valid)
 			f.refused(t, suspended, verifier.ReasonStatus) // stale, but still deciding
-			f.hits(t, 2)                                   // one attempt per interval, whoever asks
-			f.clock.Advance(verifier.DefaultStatusListMinRefresh)
-			f.accepted(t, valid)
-			f.hits(t, 3)
+			f.hits(t, 2)                                   // one attempt, whoever asks
+			// Retries back off from an eighth of the minimum interval,
+			// doubling with each failure.
+			eighth := verifier.DefaultStatusListMinRefresh / 8
+			for _, step := range []struct {
+				advance time.Duration
+				hits    int
+			}{{eighth, 3}, {eighth, 3}, {eighth, 4}, {3 * eighth, 4}, {eighth, 5}} {
+				f.clock.Advance(step.advance)
+				f.accepted(t, valid)
+				f.hits(t, step.hits)
+			}
 
 			f.clock.Advance(t0.Add(tt.usable - time.Second).Sub(f.clock.Now()))
 			f.accepted(t, valid)
@@ -366,7 +374,7 @@ func TestStatusListOutage(t *testing.T) {
 			f.refused(t, suspended, verifier.ReasonUnavailable)
 
 			f.iss.UpdateStatusList(func(l *verifiertest.StatusList) { l.HTTPStatus = 0 })
-			f.clock.Advance(verifier.DefaultStatusListMinRefresh)
+			f.clock.Advance(8 * verifier.DefaultStatusListMinRefresh) // the longest pause
 			f.accepted(t, valid)
 			if n := metricValue(t, reg, "authz_verifier_status_refusals_total", "status", "unavailable"); n != 2 {
 				t.Fatalf("unavailable refusals = %v, want 2", n)
