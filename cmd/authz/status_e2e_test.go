@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,7 +19,9 @@ import (
 	"github.com/authz/authz/adminclient"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/jwks/verifier"
+	"github.com/authz/authz/jwks/verifier/verifiertest"
 	"github.com/authz/authz/masterkey"
+	"github.com/authz/authz/statuslist"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/storetest"
 )
@@ -437,5 +440,55 @@ func run(t *testing.T, name string, logs *syncBuffer, env, args []string, ready 
 			t.Fatalf("%s did not become ready:\n%s", name, logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// --status-lists decides whether the gateway reads tokens' status lists;
+// --status-max-stale reaches the verifier.
+func TestGatewayStatusListsFlag(t *testing.T) {
+	iss := verifiertest.NewIssuer(t)
+	key := iss.AddKey(t, verifier.ES256)
+	iss.SetStatus(4, statuslist.Suspended)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	t.Cleanup(upstream.Close)
+	claims := iss.Claims(time.Now(), verifyAudience)
+	claims["status"] = iss.StatusClaim(4)
+	tok := key.Sign(t, claims, nil)
+
+	for _, tt := range []struct {
+		name   string
+		on     bool
+		status int
+	}{
+		{"on (the default)", true, http.StatusUnauthorized},
+		{"off", false, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := gatewayFlags{
+				upstream: upstream.URL, issuer: iss.URL, statusLists: tt.on, statusMaxStale: time.Minute,
+				upstreamTimeout: 5 * time.Second,
+			}
+			app, err := newGatewayApp(t.Context(), g, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(app.verifier.Close)
+			srv := httptest.NewServer(app.proxy)
+			t.Cleanup(srv.Close)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/orders", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+		})
+	}
+	// The command line's default is on.
+	if f := newGatewayCmd().Flags().Lookup("status-lists"); f == nil || f.DefValue != "true" {
+		t.Fatalf("--status-lists default: %+v", f)
 	}
 }
