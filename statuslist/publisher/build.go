@@ -135,9 +135,10 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 
 	// Keep serving the same token while nothing changed, so that ETags
 	// hold and gateways get 304s; re-sign when the content or the
-	// generation (signing keys are part of it) moved, when half its
-	// validity is used, or when its key is no longer published.
-	if cur := p.cur.Load(); cur != nil && cur.lst == lst && cur.gen == gen && now.Before(cur.iat.Add(p.cfg.Validity/2)) {
+	// generation (signing keys are part of it) moved, when it would expire
+	// before the next rescan surely re-signs it, or when its key is no
+	// longer published.
+	if cur := p.cur.Load(); cur != nil && cur.lst == lst && cur.gen == gen && now.Before(cur.iat.Add(p.cfg.resignAfter())) {
 		if _, _, err := p.keys.Verify(ctx, string(cur.token), statuslist.TokenType); err == nil {
 			p.m.builds.WithLabelValues("unchanged").Inc()
 			p.m.duration.Observe(time.Since(start).Seconds())
@@ -244,7 +245,17 @@ func (p *Publisher) Run(ctx context.Context) error {
 	defer poll.Stop()
 	purge := time.NewTicker(p.cfg.PurgeInterval)
 	defer purge.Stop()
-	p.step(ctx)
+	// This replica's own changes are noticed without waiting for a poll:
+	// LocalChanges is an atomic read, cheap at this rate.
+	local := time.NewTicker(localCheckInterval)
+	defer local.Stop()
+	// A build held back by MinRebuildInterval runs as soon as it may.
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	if wait := p.step(ctx); wait > 0 {
+		retry.Reset(wait)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -258,21 +269,34 @@ func (p *Publisher) Run(ctx context.Context) error {
 			p.dirty = true
 		case <-p.wake:
 		case <-poll.C:
+		case <-retry.C:
+		case <-local.C:
+			if p.st.LocalChanges() == p.local {
+				continue
+			}
 		case <-purge.C:
 			if _, err := p.Purge(ctx); err != nil {
 				p.cfg.Logger.Warn("status list: purge failed", "err", err)
 			}
 		}
-		p.step(ctx)
+		if wait := p.step(ctx); wait > 0 {
+			retry.Reset(wait)
+		}
 	}
 }
 
+// localCheckInterval is how often Run looks at the store's LocalChanges.
+const localCheckInterval = 50 * time.Millisecond
+
 // step rebuilds the list if it is due and the rate limit allows.
-func (p *Publisher) step(ctx context.Context) {
+//
+// It returns how long until a build held back by MinRebuildInterval may
+// run (0 if none is pending).
+func (p *Publisher) step(ctx context.Context) time.Duration {
 	gen, err := p.st.Generation(ctx)
 	if err != nil {
 		p.cfg.Logger.Debug("status list: generation check failed", "err", err)
-		return
+		return 0
 	}
 	if !p.genKnown || gen != p.gen {
 		p.gen, p.genKnown = gen, true
@@ -288,10 +312,12 @@ func (p *Publisher) step(ctx context.Context) {
 	stale := now.Sub(p.scannedAt) >= p.cfg.RescanInterval || (!p.nextChange.IsZero() && !now.Before(p.nextChange))
 	p.buildMu.Unlock()
 	if !p.dirty && !stale && !p.grow.Load() && p.cur.Load() != nil {
-		return
+		return 0
 	}
-	if !p.lastBuild.IsZero() && p.since(p.lastBuild) < p.cfg.MinRebuildInterval {
-		return // the next poll comes back
+	if !p.lastBuild.IsZero() {
+		if since := p.since(p.lastBuild); since < p.cfg.MinRebuildInterval {
+			return p.cfg.MinRebuildInterval - since
+		}
 	}
 	p.lastBuild = time.Now()
 	p.dirty = false
@@ -300,6 +326,7 @@ func (p *Publisher) step(ctx context.Context) {
 		p.dirty = true
 		p.cfg.Logger.Warn("status list: rebuild failed; serving the previous list until it expires", "err", err)
 	}
+	return 0
 }
 
 // Purge frees the indices of epochs that ended long enough ago that no

@@ -157,3 +157,12 @@ func (cfg Config) retireAfter() time.Duration {
 func (cfg Config) purgeAfter() time.Duration {
 	return cfg.retireAfter() + cfg.Validity + cfg.TTL + clockSkew
 }
+
+// resignAfter is how old a served list may get before a rebuild re-signs
+// it even though nothing changed: half its validity, or sooner when a
+// rescan (every RescanInterval, at most every MinRebuildInterval, noticed
+// within a PollInterval) could otherwise come only after it expired.
+func (c Config) resignAfter() time.Duration {
+	margin := c.Validity - (c.RescanInterval + c.MinRebuildInterval + c.PollInterval)
+	return max(0, min(c.Validity/2, margin))
+}
