@@ -265,18 +265,24 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// callerPermits reports whether the caller's owner holds authz:admin, or
-// authz:tenant-admin for the caller's own tenant, or one of perms.
+// callerPermits reports whether the caller may act on a token of tenant:
+// its owner holds authz:tenant-admin for its own tenant, or, for a client
+// of the system tenant, authz:admin or one of perms. Permissions that reach
+// across tenants count only in the system tenant, like everywhere else
+// (admin.authorize), so that no tenant can grant itself a view of others.
 func (s *Server) callerPermits(ctx context.Context, caller *authedClient, tenant string, perms ...string) (bool, error) {
 	roles, err := s.deps.Store.RolesOfPrincipal(ctx, caller.owner.ID)
 	if err != nil {
 		return false, err
 	}
 	held := policy.Permissions(roles)
-	if slices.Contains(held, policy.PermAdmin) {
+	if caller.c.TenantID == tenant && slices.Contains(held, policy.PermTenantAdmin) {
 		return true, nil
 	}
-	if caller.c.TenantID == tenant && slices.Contains(held, policy.PermTenantAdmin) {
+	if caller.c.TenantID != store.SystemTenantID {
+		return false, nil
+	}
+	if slices.Contains(held, policy.PermAdmin) {
 		return true, nil
 	}
 	for _, p := range perms {

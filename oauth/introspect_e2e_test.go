@@ -34,6 +34,21 @@ func TestIntrospection(t *testing.T) {
 				t.Fatalf("%d %s", r.Status, r.Raw)
 			}
 		})
+		t.Run("authz:introspect granted inside a tenant does not reach other tenants", func(t *testing.T) {
+			r := e.MkRole(stranger.Tenant.ID, "introspector", "authz:introspect")
+			e.Bind(stranger.Owner, r)
+			if r := introspect(tok, stranger.Client.ID, stranger.Secret); r.Body["active"] != false {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+		})
+		t.Run("a system-tenant introspector sees every tenant", func(t *testing.T) {
+			p := e.MkPrincipal(store.SystemTenantID, "gateway-fleet", store.KindService)
+			e.Bind(p, e.MkRole(store.SystemTenantID, "introspector", "authz:introspect"))
+			c, secret := e.MkClient(p, nil)
+			if r := introspect(tok, c.ID, secret); r.Body["active"] != true {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+		})
 		t.Run("garbage", func(t *testing.T) {
 			if r := introspect("not.a.token", peer.ID, peerSecret); r.Status != 200 || r.Body["active"] != false {
 				t.Fatalf("%d %s", r.Status, r.Raw)
