@@ -97,14 +97,12 @@ func startServer(t *testing.T, dbURL string) *cli {
 }
 
 // startServerKey is startServer with a given master key, so that several
-// servers can share one database, as replicas do.
-func startServerKey(t *testing.T, dbURL, masterKey string) *cli {
+// servers can share one database, as replicas do, and extra serve flags.
+func startServerKey(t *testing.T, dbURL, masterKey string, flags ...string) *cli {
 	t.Helper()
 	pub, adm := freeAddr(t), freeAddr(t)
 	c := &cli{t: t, dbURL: dbURL, issuer: "http://" + pub, adminURL: "http://" + adm, home: t.TempDir(), logs: &syncBuffer{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, authzBin, "serve")
-	cmd.Env = append(baseEnv(c.home),
+	env := append(baseEnv(c.home),
 		"AUTHZ_DATABASE="+dbURL,
 		"AUTHZ_ADDR="+pub,
 		"AUTHZ_ADMIN_ADDR="+adm,
@@ -113,41 +111,8 @@ func startServerKey(t *testing.T, dbURL, masterKey string) *cli {
 		"AUTHZ_BOOTSTRAP_CLIENT_ID="+bootstrapID,
 		"AUTHZ_BOOTSTRAP_CLIENT_SECRET="+bootstrapSecret,
 	)
-	cmd.Stdout, cmd.Stderr = c.logs, c.logs
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("authz serve output:\n%s", c.logs.String())
-		}
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("authz serve exited: %v\n%s", err, c.logs.String())
-		default:
-		}
-		resp, err := http.Get(c.issuer + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("authz serve did not become ready:\n%s", c.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	run(t, "authz serve", c.logs, env, append([]string{"serve"}, flags...), c.issuer+"/readyz", http.StatusOK)
+	return c
 }
 
 // baseEnv is a clean environment: no AUTHZ_* from the developer's shell,

@@ -373,19 +373,7 @@ func (b *bearerRecorder) last() string {
 // startServerWith is startServer with extra `authz serve` flags.
 func startServerWith(t *testing.T, dbURL string, flags ...string) *cli {
 	t.Helper()
-	pub, adm := freeAddr(t), freeAddr(t)
-	c := &cli{t: t, dbURL: dbURL, issuer: "http://" + pub, adminURL: "http://" + adm, home: t.TempDir(), logs: &syncBuffer{}}
-	env := append(baseEnv(c.home),
-		"AUTHZ_DATABASE="+dbURL,
-		"AUTHZ_ADDR="+pub,
-		"AUTHZ_ADMIN_ADDR="+adm,
-		"AUTHZ_ISSUER="+c.issuer,
-		"AUTHZ_MASTER_KEY="+masterkey.Generate().String(),
-		"AUTHZ_BOOTSTRAP_CLIENT_ID="+bootstrapID,
-		"AUTHZ_BOOTSTRAP_CLIENT_SECRET="+bootstrapSecret,
-	)
-	run(t, "authz serve", c.logs, env, append([]string{"serve"}, flags...), c.issuer+"/readyz", http.StatusOK)
-	return c
+	return startServerKey(t, dbURL, masterkey.Generate().String(), flags...)
 }
 
 // startGateway runs `authz gateway` in front of upstream, bridging
