@@ -66,12 +66,8 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 			}
 			dry, _ := cmd.Flags().GetBool("dry-run")
 			total := apiv1.ImportSummary{Rejected: []apiv1.Rejection{}, DryRun: dry}
-			batch := make([]apiv1.ImportRow, 0, importBatch)
-			send := func() error {
-				if len(batch) == 0 {
-					return nil
-				}
-				s, err := c.ImportKeys(cmd.Context(), batch, dry)
+			batch := batches[apiv1.ImportRow]{send: func(rows []apiv1.ImportRow) error {
+				s, err := c.ImportKeys(cmd.Context(), rows, dry)
 				if err != nil {
 					return err
 				}
@@ -79,25 +75,20 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 				total.AlreadyPresent += s.AlreadyPresent
 				total.Orphans += s.Orphans
 				total.Rejected = append(total.Rejected, s.Rejected...)
-				batch = batch[:0]
 				return nil
-			}
+			}}
 			err = readFileWithProgress(cmd, args[0], "importing", func(r io.Reader) error {
 				return legacykeys.ParseImport(r, str(cmd, "format"), func(row legacykeys.ImportRow) error {
 					row = hashForUpload(row)
-					batch = append(batch, apiv1.ImportRow{
+					return batch.add(apiv1.ImportRow{
 						Line: row.Line, Key: row.Key, KeySHA256: row.KeySHA256, OwnerExternalID: row.OwnerExternalID,
 						OwnerID: row.OwnerID, Tenant: row.Tenant, Scopes: row.Scopes, Label: row.Label,
 						Environment: row.Environment, CreatedAt: row.CreatedAt, ExpiresAt: row.ExpiresAt, Problem: row.Problem,
 					})
-					if len(batch) == importBatch {
-						return send()
-					}
-					return nil
 				})
 			})
 			if err == nil {
-				err = send()
+				err = batch.flush()
 			}
 			if err != nil {
 				return fmt.Errorf("import %s: %w (batches already sent are imported; importing again is safe)", args[0], err)
@@ -117,6 +108,30 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 	cmd.Flags().Bool("dry-run", false, "check and count, write nothing")
 	cmd.Flags().String("format", "", "csv or jsonl (default: from the first character of the file)")
 	return cmd
+}
+
+// batches collects parsed rows and uploads them importBatch at a time.
+type batches[T any] struct {
+	rows []T
+	send func([]T) error
+}
+
+func (b *batches[T]) add(row T) error {
+	b.rows = append(b.rows, row)
+	if len(b.rows) == importBatch {
+		return b.flush()
+	}
+	return nil
+}
+
+// flush uploads what is collected, if anything.
+func (b *batches[T]) flush() error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	err := b.send(b.rows)
+	b.rows = b.rows[:0]
+	return err
 }
 
 // hashForUpload replaces a plaintext imported key by its SHA-256 before it
@@ -152,32 +167,23 @@ is old_external_id is given to new_principal. Running it twice is harmless.`,
 			}
 			dry, _ := cmd.Flags().GetBool("dry-run")
 			total := apiv1.RemapSummary{Rejected: []apiv1.Rejection{}, DryRun: dry}
-			batch := make([]apiv1.RemapRow, 0, importBatch)
-			send := func() error {
-				if len(batch) == 0 {
-					return nil
-				}
-				s, err := c.RemapKeys(cmd.Context(), batch, dry)
+			batch := batches[apiv1.RemapRow]{send: func(rows []apiv1.RemapRow) error {
+				s, err := c.RemapKeys(cmd.Context(), rows, dry)
 				if err != nil {
 					return err
 				}
 				total.Rows += s.Rows
 				total.KeysRemapped += s.KeysRemapped
 				total.Rejected = append(total.Rejected, s.Rejected...)
-				batch = batch[:0]
 				return nil
-			}
+			}}
 			err = readFileWithProgress(cmd, args[0], "remapping", func(r io.Reader) error {
 				return legacykeys.ParseRemap(r, func(row legacykeys.RemapRow) error {
-					batch = append(batch, apiv1.RemapRow{Line: row.Line, OldExternalID: row.OldExternalID, NewPrincipal: row.NewPrincipal, Problem: row.Problem})
-					if len(batch) == importBatch {
-						return send()
-					}
-					return nil
+					return batch.add(apiv1.RemapRow{Line: row.Line, OldExternalID: row.OldExternalID, NewPrincipal: row.NewPrincipal, Problem: row.Problem})
 				})
 			})
 			if err == nil {
-				err = send()
+				err = batch.flush()
 			}
 			if err != nil {
 				return fmt.Errorf("remap %s: %w", args[0], err)
