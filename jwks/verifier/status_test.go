@@ -421,9 +421,11 @@ func TestStatusListConcurrentFetchesCoalesce(t *testing.T) {
 			errs <- err
 		}()
 	}
-	// Every check is waiting for the one fetch, which is held at the gate.
+	// Every check is waiting for the one fetch, which is held at the gate
+	// once the issuer has counted it: the checks can be all waiting before
+	// the fetch's request has reached the issuer.
 	deadline := time.Now().Add(30 * time.Second)
-	for waitingForStatus() < n {
+	for waitingForStatus() < n || f.iss.StatusListHits() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d checks wait for the status list; fetched %d times", waitingForStatus(), n, f.iss.StatusListHits())
 		}
