@@ -362,7 +362,7 @@ func (h *handler) deleteClient(w http.ResponseWriter, r *http.Request, c *call) 
 		if !c.sees(cl.TenantID) {
 			return notFound("client", id)
 		}
-		if err := tx.DeleteClient(ctx, id); err != nil {
+		if err := tx.DeleteClient(ctx, id, h.stamp()); err != nil {
 			return storeErr(err, "client", id, "")
 		}
 		return h.record(ctx, tx, c, "client.delete", "client:"+id, cl.TenantID, clientView(cl), nil)

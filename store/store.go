@@ -135,6 +135,33 @@ type StatusEntry struct {
 	TenantStatus        Status
 }
 
+// StatusExceptions is what a status-list build needs when it does not read
+// every entry. Entries, by idx, with the same columns as ListStatusEntries,
+// are every entry that is not VALID at now, given that
+//
+//   - every current entry's credential, owner and tenant exist, and their
+//     statuses are ones this code writes (active, suspended, deleted for
+//     principals, revoked for legacy keys);
+//   - a current entry whose key was revoked, whose key expired or whose
+//     owner was deleted before since has been invalidated.
+//
+// It holds all invalidated entries; the current entries of suspended
+// clients, of the keys and clients of suspended principals and of
+// non-active tenants; and those of keys revoked or expired, and of owners
+// deleted, at or after since. Some of them may be VALID (a retired epoch).
+// A caller that cannot vouch for the conditions reads every entry with
+// ListStatusEntries instead.
+type StatusExceptions struct {
+	Entries []StatusEntry
+	// Top is the highest allocated index, -1 if there is none.
+	Top int64
+	// Count is how many indices are allocated.
+	Count int64
+	// NextExpiry is the earliest expiry after now of a legacy key that
+	// holds a current index, nil if none.
+	NextExpiry *time.Time
+}
+
 // PoolStats describes a backend's connection pool.
 type PoolStats struct {
 	MaxOpen      int // the most connections the pool will open
@@ -197,6 +224,10 @@ type Queries interface {
 	// ListStatusEntries lists status-list entries with idx > afterIdx, by
 	// idx, joined with the state of their credential's chain.
 	ListStatusEntries(ctx context.Context, afterIdx int64, limit int) ([]StatusEntry, error)
+	// ListStatusExceptions returns, without reading every entry, the
+	// entries a status-list build at now must look at (see
+	// StatusExceptions) and the list's extent.
+	ListStatusExceptions(ctx context.Context, now, since time.Time) (StatusExceptions, error)
 
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)
@@ -223,7 +254,9 @@ type Mutations interface {
 
 	CreateClient(ctx context.Context, c Client) error
 	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
-	DeleteClient(ctx context.Context, id string) error
+	// DeleteClient removes the client and ends its current status-list
+	// index at at: its outstanding tokens are invalid from then on.
+	DeleteClient(ctx context.Context, id string, at time.Time) error
 
 	CreateRole(ctx context.Context, r Role) error
 	UpdateRole(ctx context.Context, id string, fn func(Role) (Role, error)) (Role, error)

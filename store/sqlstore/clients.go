@@ -167,13 +167,19 @@ func (t *txn) UpdateClient(ctx context.Context, id string, fn func(store.Client)
 }
 
 // DeleteClient implements store.Mutations.
-func (t *txn) DeleteClient(ctx context.Context, id string) error {
+// The client's current status-list entry ends with it: status-list builds
+// that do not read every entry rely on a current entry's client existing
+// (see store.StatusExceptions).
+func (t *txn) DeleteClient(ctx context.Context, id string, at time.Time) error {
 	n, err := t.execN(ctx, "delete client", id, `DELETE FROM clients WHERE id = $1`, id)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("%s: delete client %q: %w", t.d.Name, id, store.ErrNotFound)
+	}
+	if err := t.InvalidateStatusIndex(ctx, "client:"+id, at); err != nil {
+		return err
 	}
 	t.markChanged()
 	return nil

@@ -56,8 +56,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Clien
 }
 
 // DeleteClient implements store.Mutations in a transaction of its own.
-func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.inTx(ctx, func(x *txn) error { return x.DeleteClient(ctx, id) })
+func (s *Store) DeleteClient(ctx context.Context, id string, at time.Time) error {
+	return s.inTx(ctx, func(x *txn) error { return x.DeleteClient(ctx, id, at) })
 }
 
 // CreateRole implements store.Mutations in a transaction of its own.

@@ -25,6 +25,29 @@ func (q *queries) GetStatusIndex(ctx context.Context, credential string) (int64,
 	return idx, err
 }
 
+// statusEntryCols and statusEntryJoins read an entry with the state of its
+// credential's chain; scanStatusEntry reads one row of them.
+const (
+	statusEntryCols  = `e.idx, e.credential, e.invalidated_at, COALESCE(c.status, k.status), k.expires_at, p.status, t.status`
+	statusEntryJoins = `FROM status_entries e
+	    LEFT JOIN clients c ON e.kind = 'client' AND c.id = e.ref
+	    LEFT JOIN legacy_keys k ON e.kind = 'key' AND k.id = e.ref
+	    LEFT JOIN principals p ON p.id = COALESCE(c.owner_id, k.owner_id)
+	    LEFT JOIN tenants t ON t.id = COALESCE(c.tenant_id, k.tenant_id)`
+)
+
+func scanStatusEntry(r scanner) (store.StatusEntry, error) {
+	var e store.StatusEntry
+	var invalidated, expires timeCol
+	var cred, owner, tenant nullString
+	if err := r.Scan(&e.Idx, &e.Credential, &invalidated, &cred, &expires, &owner, &tenant); err != nil {
+		return e, err
+	}
+	e.InvalidatedAt, e.CredentialExpiresAt = invalidated.ptr(), expires.ptr()
+	e.CredentialStatus, e.OwnerStatus, e.TenantStatus = store.Status(cred), store.Status(owner), store.Status(tenant)
+	return e, nil
+}
+
 // ListStatusEntries implements store.Queries. limit <= 0 means
 // store.DefaultLimit; it is not capped, so that a status list can be built
 // in few round trips.
@@ -34,24 +57,75 @@ func (q *queries) ListStatusEntries(ctx context.Context, afterIdx int64, limit i
 	}
 	var out []store.StatusEntry
 	err := q.rows(ctx, "list status entries", "", func(r scanner) error {
-		var e store.StatusEntry
-		var invalidated, expires timeCol
-		var cred, owner, tenant nullString
-		if err := r.Scan(&e.Idx, &e.Credential, &invalidated, &cred, &expires, &owner, &tenant); err != nil {
-			return err
-		}
-		e.InvalidatedAt, e.CredentialExpiresAt = invalidated.ptr(), expires.ptr()
-		e.CredentialStatus, e.OwnerStatus, e.TenantStatus = store.Status(cred), store.Status(owner), store.Status(tenant)
+		e, err := scanStatusEntry(r)
 		out = append(out, e)
-		return nil
-	}, `SELECT e.idx, e.credential, e.invalidated_at, COALESCE(c.status, k.status), k.expires_at, p.status, t.status
-	    FROM status_entries e
-	    LEFT JOIN clients c ON e.kind = 'client' AND c.id = e.ref
-	    LEFT JOIN legacy_keys k ON e.kind = 'key' AND k.id = e.ref
-	    LEFT JOIN principals p ON p.id = COALESCE(c.owner_id, k.owner_id)
-	    LEFT JOIN tenants t ON t.id = COALESCE(c.tenant_id, k.tenant_id)
+		return err
+	}, `SELECT `+statusEntryCols+` `+statusEntryJoins+`
 	    WHERE e.idx > $1 ORDER BY e.idx LIMIT $2`, afterIdx, limit)
 	return out, err
+}
+
+// statusExceptionsQuery finds the candidates of store.StatusExceptions from
+// the small sets of objects that are not active, each through an index
+// (migration 00002), then reads them like ListStatusEntries. $1 is now, $2
+// since. Branches that would grow for ever (revoked keys, expired keys,
+// deleted principals) are bounded by since; suspensions are reversible and
+// so are always read.
+const statusExceptionsQuery = `WITH
+	  owners (id) AS (
+	    SELECT id FROM principals WHERE status = 'suspended'
+	    UNION ALL SELECT id FROM principals WHERE status = 'deleted' AND status_changed_at >= $2),
+	  tenants_off (id) AS (SELECT id FROM tenants WHERE status <> 'active'),
+	  creds (credential) AS (
+	    SELECT 'client:' || id FROM clients WHERE status <> 'active'
+	    UNION ALL SELECT 'key:' || id FROM legacy_keys WHERE status = 'revoked' AND revoked_at >= $2
+	    UNION ALL SELECT 'key:' || id FROM legacy_keys WHERE expires_at <= $1 AND expires_at >= $2
+	    UNION ALL SELECT 'key:' || k.id FROM owners o JOIN legacy_keys k ON k.owner_id = o.id
+	    UNION ALL SELECT 'client:' || c.id FROM owners o JOIN clients c ON c.owner_id = o.id
+	    UNION ALL SELECT 'key:' || k.id FROM tenants_off x JOIN legacy_keys k ON k.tenant_id = x.id
+	    UNION ALL SELECT 'client:' || c.id FROM tenants_off x JOIN clients c ON c.tenant_id = x.id),
+	  cand (idx) AS (
+	    SELECT idx FROM status_entries WHERE invalidated_at IS NOT NULL
+	    UNION SELECT s.idx FROM creds x JOIN status_entries s ON s.credential = x.credential AND s.invalidated_at IS NULL)
+	SELECT ` + statusEntryCols + ` ` + statusEntryJoins + `
+	WHERE e.idx IN (SELECT idx FROM cand) ORDER BY e.idx`
+
+// ListStatusExceptions implements store.Queries.
+func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time) (store.StatusExceptions, error) {
+	x := store.StatusExceptions{Top: -1}
+	err := q.rows(ctx, "list status exceptions", "", func(r scanner) error {
+		e, err := scanStatusEntry(r)
+		x.Entries = append(x.Entries, e)
+		return err
+	}, statusExceptionsQuery, q.d.encodeTime(now), q.d.encodeTime(since))
+	if err != nil {
+		return x, err
+	}
+	var top sql.NullInt64
+	// Every index below next_idx is allocated but those freed by purges.
+	if err := q.row(ctx, "measure status list", "", func(r scanner) error { return r.Scan(&top, &x.Count) },
+		`SELECT (SELECT MAX(idx) FROM status_entries),
+		        (SELECT next_idx FROM status_alloc WHERE id = 1) - (SELECT COUNT(*) FROM status_free)`); err != nil {
+		return x, err
+	}
+	if top.Valid {
+		x.Top = top.Int64
+	}
+	// Read apart, an entry allocated meanwhile may be above top.
+	if n := len(x.Entries); n > 0 {
+		x.Top = max(x.Top, x.Entries[n-1].Idx)
+	}
+	var next timeCol
+	err = q.row(ctx, "next key expiry", "", func(r scanner) error { return r.Scan(&next) },
+		`SELECT k.expires_at FROM legacy_keys k
+		 WHERE k.expires_at > $1 AND EXISTS (
+		   SELECT 1 FROM status_entries s WHERE s.credential = 'key:' || k.id AND s.invalidated_at IS NULL)
+		 ORDER BY k.expires_at LIMIT 1`, q.d.encodeTime(now))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return x, err
+	}
+	x.NextExpiry = next.ptr()
+	return x, nil
 }
 
 // lockStatus serialises allocation and purge across processes.

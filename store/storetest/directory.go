@@ -233,10 +233,20 @@ func testClients(t *testing.T, s store.Store) {
 		t.Fatalf("ListClients(active) = %+v", list)
 	}
 
-	must(t, s.DeleteClient(ctx, "cli_1"))
+	// Deleting a client ends its status-list epoch with it.
+	idx, err := s.AllocateStatusIndex(ctx, "client:cli_1", t0)
+	must(t, err)
+	must(t, s.DeleteClient(ctx, "cli_1", t0.Add(time.Minute)))
 	_, err = s.GetClient(ctx, "cli_1")
 	wantErr(t, err, store.ErrNotFound, "GetClient after DeleteClient")
-	wantErr(t, s.DeleteClient(ctx, "cli_1"), store.ErrNotFound, "DeleteClient twice")
+	_, err = s.GetStatusIndex(ctx, "client:cli_1")
+	wantErr(t, err, store.ErrNotFound, "GetStatusIndex after DeleteClient")
+	entries, err := s.ListStatusEntries(ctx, idx-1, 1)
+	must(t, err)
+	if len(entries) != 1 || entries[0].Idx != idx || entries[0].InvalidatedAt == nil || !entries[0].InvalidatedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("status entry of the deleted client = %+v, want index %d invalidated at %v", entries, idx, t0.Add(time.Minute))
+	}
+	wantErr(t, s.DeleteClient(ctx, "cli_1", t0), store.ErrNotFound, "DeleteClient twice")
 }
 
 func testRolesAndBindings(t *testing.T, s store.Store) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -540,5 +541,119 @@ func testStatusEntries(t *testing.T, s store.Store) {
 		if d := diff(got, c.want); d != "" {
 			t.Errorf("ListStatusEntries(%d, %d):%s", c.after, c.limit, d)
 		}
+	}
+}
+
+// testStatusExceptions: ListStatusExceptions finds exactly the entries its
+// contract names, each as ListStatusEntries reads it, and the list's
+// extent. Times: now is at(2h), since at(1h).
+func testStatusExceptions(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	now, since := at(2*time.Hour), at(time.Hour)
+	before, after := at(30*time.Minute), at(90*time.Minute) // of since
+	empty, err := s.ListStatusExceptions(ctx, now, since)
+	must(t, err)
+	if len(empty.Entries) != 0 || empty.Top != -1 || empty.Count != 0 || empty.NextExpiry != nil {
+		t.Fatalf("ListStatusExceptions on an empty list = %+v", empty)
+	}
+	must(t, s.CreateTenant(ctx, tenant("ten_a")))
+	off := tenant("ten_s")
+	off.Status = store.StatusSuspended
+	must(t, s.CreateTenant(ctx, off))
+	principals := map[string]func(*store.Principal){
+		"prn_ok":  nil,
+		"prn_sus": func(p *store.Principal) { p.Status = store.StatusSuspended }, // long ago: still read
+		"prn_del": func(p *store.Principal) {
+			p.Status, p.StatusChangedAt, p.DeletedAt = store.StatusDeleted, after, &after
+		},
+		"prn_old": func(p *store.Principal) {
+			p.Status, p.StatusChangedAt, p.DeletedAt = store.StatusDeleted, before, &before
+		},
+	}
+	for id, f := range principals {
+		p := principal(id, "ten_a")
+		if f != nil {
+			f(&p)
+		}
+		must(t, s.CreatePrincipal(ctx, p))
+	}
+	must(t, s.CreatePrincipal(ctx, principal("prn_s", "ten_s")))
+	clients := []struct {
+		id, tenant, owner string
+		status            store.Status
+		want              bool
+	}{
+		{"cli_ok", "ten_a", "prn_ok", store.StatusActive, false},
+		{"cli_sus", "ten_a", "prn_ok", store.StatusSuspended, true},
+		{"cli_of_sus", "ten_a", "prn_sus", store.StatusActive, true},
+		{"cli_of_del", "ten_a", "prn_del", store.StatusActive, true},
+		{"cli_of_old", "ten_a", "prn_old", store.StatusActive, false},
+		{"cli_in_off", "ten_s", "prn_s", store.StatusActive, true},
+	}
+	want := map[string]bool{}
+	for _, c := range clients {
+		cl := client(c.id, c.tenant, c.owner)
+		cl.Status = c.status
+		must(t, s.CreateClient(ctx, cl))
+		want["client:"+c.id] = c.want
+	}
+	keys := []struct {
+		id, tenant, owner string
+		change            func(*store.LegacyKey)
+		want              bool
+	}{
+		{"key_ok", "ten_a", "prn_ok", func(k *store.LegacyKey) { k.ExpiresAt = ptr(at(3 * time.Hour)) }, false},
+		{"key_rev", "ten_a", "prn_ok", func(k *store.LegacyKey) { k.Status, k.RevokedAt = store.StatusRevoked, &after }, true},
+		{"key_rev_old", "ten_a", "prn_ok", func(k *store.LegacyKey) { k.Status, k.RevokedAt = store.StatusRevoked, &before }, false},
+		{"key_exp", "ten_a", "prn_ok", func(k *store.LegacyKey) { k.ExpiresAt = &after }, true},
+		{"key_exp_old", "ten_a", "prn_ok", func(k *store.LegacyKey) { k.ExpiresAt = &before }, false},
+		{"key_of_sus", "ten_a", "prn_sus", nil, true},
+		{"key_of_del", "ten_a", "prn_del", nil, true},
+		{"key_of_old", "ten_a", "prn_old", nil, false},
+		{"key_in_off", "ten_s", "prn_s", nil, true},
+		{"key_ended", "ten_a", "prn_ok", nil, true},   // invalidated: always read
+		{"key_purged", "ten_a", "prn_ok", nil, false}, // freed
+	}
+	for _, c := range keys {
+		k := legacyKey(c.id, c.tenant, c.owner)
+		if c.change != nil {
+			c.change(&k)
+		}
+		must(t, s.CreateLegacyKey(ctx, k))
+		want["key:"+c.id] = c.want
+	}
+	// Expires before key_ok but holds no index: not the next expiry.
+	idle := legacyKey("key_idle", "ten_a", "prn_ok")
+	idle.ExpiresAt = ptr(at(150 * time.Minute))
+	must(t, s.CreateLegacyKey(ctx, idle))
+
+	for _, cred := range slices.Sorted(maps.Keys(want)) {
+		_, err := s.AllocateStatusIndex(ctx, cred, t0)
+		must(t, err)
+	}
+	must(t, s.InvalidateStatusIndex(ctx, "key:key_purged", t0))
+	must(t, s.InvalidateStatusIndex(ctx, "key:key_ended", before))
+	if _, err := s.PurgeStatusEntries(ctx, at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	all, err := s.ListStatusEntries(ctx, -1, 1000)
+	must(t, err)
+	var wantEntries []store.StatusEntry
+	for _, e := range all {
+		if want[e.Credential] {
+			wantEntries = append(wantEntries, e)
+		}
+	}
+	got, err := s.ListStatusExceptions(ctx, now, since)
+	must(t, err)
+	if d := diff(got.Entries, wantEntries); d != "" {
+		t.Errorf("ListStatusExceptions entries:%s", d)
+	}
+	if top := all[len(all)-1].Idx; got.Top != top || got.Count != int64(len(all)) {
+		t.Errorf("ListStatusExceptions: top %d, count %d; want %d, %d", got.Top, got.Count, top, len(all))
+	}
+	if got.NextExpiry == nil || !got.NextExpiry.Equal(at(3*time.Hour)) {
+		t.Errorf("ListStatusExceptions: next expiry %v, want key_ok's %v", got.NextExpiry, at(3*time.Hour))
 	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusList", testStatusList},
 		{"AllocateStatusIndexConcurrently", testAllocateStatusIndexConcurrently},
 		{"StatusEntries", testStatusEntries},
+		{"StatusExceptions", testStatusExceptions},
 		{"Ping", testPing},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -170,7 +170,7 @@ func testGeneration(t *testing.T, s store.Store) {
 		{"record client usage", false, func() error {
 			return s.RecordClientUsage(ctx, []store.ClientUsage{{ClientID: "cli_1", LastUsedAt: t0}})
 		}},
-		{"delete client", true, func() error { return s.DeleteClient(ctx, "cli_1") }},
+		{"delete client", true, func() error { return s.DeleteClient(ctx, "cli_1", t0) }},
 		{"create role", true, func() error { return s.CreateRole(ctx, role("rol_1", "ten_a", "r", "p")) }},
 		{"update role", true, func() error {
 			_, err := s.UpdateRole(ctx, "rol_1", func(x store.Role) (store.Role, error) { x.Permissions = nil; return x, nil })
