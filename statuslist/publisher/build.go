@@ -46,9 +46,17 @@ func (p *Publisher) Refresh(ctx context.Context) error {
 	return p.rebuild(ctx, gen)
 }
 
-// rebuild reads every entry, decides its status and publishes the list.
-// gen is the generation read before the scan: a change committed during it
-// moves the generation past gen and brings another rebuild.
+// rebuild decides the status of every entry that may not be VALID and
+// publishes the list. gen is the generation read before the store was
+// read: a change committed meanwhile moves the generation past gen and
+// brings another rebuild.
+//
+// Most builds read only the exceptions (store.ListStatusExceptions), which
+// costs in proportion to what is not active rather than to the list. Every
+// FullScanInterval, and until one has succeeded, a build reads every entry
+// instead (scanAll): it finds the epochs of credentials that died, ends
+// them (see over), and so vouches for the condition the exceptions query
+// relies on for everything that died before it.
 func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	p.buildMu.Lock()
 	defer p.buildMu.Unlock()
@@ -59,62 +67,23 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 		}
 	}()
 	now := p.now()
-	retire := p.cfg.retireAfter()
-
-	// Streamed in pages; only the entries that are not VALID are kept,
-	// since a new list is all VALID.
-	type mark struct {
-		idx int64
-		st  statuslist.Status
+	b := p.newBuild(now)
+	full := p.fullAt.IsZero() || now.Sub(p.fullAt) >= p.cfg.FullScanInterval
+	var count int64
+	if full {
+		count, err = p.scanAll(ctx, b)
+	} else {
+		count, err = p.scanExceptions(ctx, b)
 	}
-	// over: current epochs that can never issue again, to be ended.
-	overs := make(map[int64]string)
-	var marks []mark
-	var counts [3]float64
-	top := int64(-1)
-	// next is the earliest moment the list changes by time alone: a key
-	// expires, or an ended epoch retires.
-	var next time.Time
-	soon := func(t time.Time) {
-		if t.After(now) && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
+	if err != nil {
+		return err
 	}
-	for after := int64(-1); ; {
-		page, err := p.st.ListStatusEntries(ctx, after, p.cfg.PageSize)
-		if err != nil {
-			return fmt.Errorf("statuslist: list entries: %w", err)
-		}
-		for _, e := range page {
-			st := Decide(e, now, retire)
-			if st != statuslist.Valid {
-				marks = append(marks, mark{e.Idx, st})
-			}
-			if len(overs) < maxEndPerBuild && over(e, now) {
-				overs[e.Idx] = e.Credential
-			}
-			if int(st) < len(counts) {
-				counts[st]++
-			}
-			if e.InvalidatedAt != nil {
-				p.forget(e.Credential, e.Idx)
-				soon(e.InvalidatedAt.Add(retire + time.Second))
-			} else if e.CredentialExpiresAt != nil {
-				soon(*e.CredentialExpiresAt)
-			}
-			top = max(top, e.Idx)
-		}
-		if len(page) < p.cfg.PageSize {
-			break
-		}
-		after = page[len(page)-1].Idx
-	}
-	size := capacityFor(top + 1)
+	size := capacityFor(b.top + 1)
 	l, err := statuslist.New(bits, size)
 	if err != nil {
 		return err
 	}
-	for _, m := range marks {
+	for _, m := range b.marks {
 		if err := l.Set(m.idx, m.st); err != nil {
 			return err
 		}
@@ -124,14 +93,20 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 		return err
 	}
 	p.capacity.Store(size)
-	p.scannedAt, p.nextChange = now, next
-	for st, n := range counts {
+	p.scannedAt, p.nextChange = now, b.next
+	b.counts[statuslist.Valid] = float64(count) - b.counts[statuslist.Invalid] - b.counts[statuslist.Suspended]
+	for st, n := range b.counts {
 		p.m.entries.WithLabelValues(statuslist.Status(st).String()).Set(n)
 	}
-	if err := p.endEpochs(ctx, now, overs); err != nil {
+	ended := p.endEpochs(ctx, now, b.overs)
+	if ended != nil {
 		// They stay INVALID; the next build tries again.
-		p.cfg.Logger.Warn("status list: ending epochs of dead credentials failed", "err", err)
+		p.cfg.Logger.Warn("status list: ending epochs of dead credentials failed", "err", ended)
 	}
+	if full && ended == nil && len(b.overs) < maxEndPerBuild {
+		p.fullAt = now
+	}
+	p.m.scans.WithLabelValues(map[bool]string{true: "full", false: "exceptions"}[full]).Inc()
 
 	// Keep serving the same token while nothing changed, so that ETags
 	// hold and gateways get 304s; re-sign when the content or the
@@ -166,10 +141,104 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	p.m.builds.WithLabelValues("published").Inc()
 	p.m.duration.Observe(time.Since(start).Seconds())
 	p.m.size.Set(float64(len(tok)))
-	p.cfg.Logger.Debug("status list published", "entries", top+1, "capacity", size,
-		"invalid", counts[statuslist.Invalid], "suspended", counts[statuslist.Suspended], "took", time.Since(start))
+	p.cfg.Logger.Debug("status list published", "entries", count, "capacity", size, "full", full,
+		"invalid", b.counts[statuslist.Invalid], "suspended", b.counts[statuslist.Suspended], "took", time.Since(start))
 	return nil
 }
+
+// build is what one rebuild gathers from the entries it reads.
+type build struct {
+	now         time.Time
+	retireAfter time.Duration
+	marks       []mark // the entries that are not VALID
+	// overs are current epochs that can never issue again, to be ended.
+	overs  map[int64]string
+	counts [3]float64
+	top    int64
+	// next is the earliest moment the list changes by time alone: a key
+	// expires, or an ended epoch retires.
+	next time.Time
+}
+
+type mark struct {
+	idx int64
+	st  statuslist.Status
+}
+
+func (p *Publisher) newBuild(now time.Time) *build {
+	return &build{now: now, retireAfter: p.cfg.retireAfter(), overs: make(map[int64]string), top: -1}
+}
+
+func (b *build) soon(t time.Time) {
+	if t.After(b.now) && (b.next.IsZero() || t.Before(b.next)) {
+		b.next = t
+	}
+}
+
+// visit decides one entry.
+func (p *Publisher) visit(b *build, e store.StatusEntry) {
+	st := Decide(e, b.now, b.retireAfter)
+	if st != statuslist.Valid {
+		b.marks = append(b.marks, mark{e.Idx, st})
+		b.counts[st]++
+	}
+	if len(b.overs) < maxEndPerBuild && over(e, b.now) {
+		b.overs[e.Idx] = e.Credential
+	}
+	if e.InvalidatedAt != nil {
+		p.forget(e.Credential, e.Idx)
+		b.soon(e.InvalidatedAt.Add(b.retireAfter + time.Second))
+	} else if e.CredentialExpiresAt != nil {
+		b.soon(*e.CredentialExpiresAt)
+	}
+	b.top = max(b.top, e.Idx)
+}
+
+// scanAll reads every entry, in pages, and returns how many there are.
+func (p *Publisher) scanAll(ctx context.Context, b *build) (int64, error) {
+	var n int64
+	for after := int64(-1); ; {
+		page, err := p.st.ListStatusEntries(ctx, after, p.cfg.PageSize)
+		if err != nil {
+			return 0, fmt.Errorf("statuslist: list entries: %w", err)
+		}
+		for _, e := range page {
+			p.visit(b, e)
+		}
+		n += int64(len(page))
+		if len(page) < p.cfg.PageSize {
+			return n, nil
+		}
+		after = page[len(page)-1].Idx
+	}
+}
+
+// scanExceptions reads the entries that may not be VALID and returns how
+// many entries there are. It may skip the current entries of keys revoked
+// or expired, and of owners deleted, before the last full build: that
+// build ended their epochs (an ended epoch is always read), and a new
+// index for such a credential can only be allocated by a request that
+// passed its checks before the credential died, within exceptionsMargin.
+func (p *Publisher) scanExceptions(ctx context.Context, b *build) (int64, error) {
+	x, err := p.st.ListStatusExceptions(ctx, b.now, p.fullAt.Add(-exceptionsMargin))
+	if err != nil {
+		return 0, fmt.Errorf("statuslist: list exceptions: %w", err)
+	}
+	for _, e := range x.Entries {
+		p.visit(b, e)
+	}
+	b.top = max(b.top, x.Top)
+	if x.NextExpiry != nil {
+		b.soon(*x.NextExpiry)
+	}
+	return x.Count, nil
+}
+
+// exceptionsMargin is how far before the last full build scanExceptions
+// still looks for credentials that died: longer than any request takes
+// between checking a credential (on a cache that follows the store within
+// seconds) and allocating its index, plus the clocks' skew.
+const exceptionsMargin = 5*time.Minute + clockSkew
 
 // maxEndPerBuild bounds the epochs one build ends (and so its writes); the
 // rest wait for the next build.

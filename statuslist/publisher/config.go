@@ -39,6 +39,7 @@ const (
 	DefaultMaxClaims          = 100_000
 	DefaultPurgeInterval      = time.Minute
 	DefaultPageSize           = 10_000
+	DefaultFullScanInterval   = 10 * time.Minute
 )
 
 // clockSkew is the margin between replicas' clocks in every horizon.
@@ -81,6 +82,12 @@ type Config struct {
 	PurgeInterval time.Duration
 	// PageSize is how many entries one ListStatusEntries call returns.
 	PageSize int
+	// FullScanInterval is how often a build reads every entry rather than
+	// only those that may not be VALID (store.StatusExceptions). A full
+	// build ends the epochs of credentials that died, which the others
+	// rely on; it also catches what they cannot see: a row removed by
+	// hand, a status this code does not write.
+	FullScanInterval time.Duration
 
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -102,6 +109,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.RescanInterval, cfg.TTL)
 	def(&cfg.ClaimCacheMaxAge, DefaultClaimCacheMaxAge)
 	def(&cfg.PurgeInterval, DefaultPurgeInterval)
+	def(&cfg.FullScanInterval, DefaultFullScanInterval)
 	if cfg.MaxClaims == 0 {
 		cfg.MaxClaims = DefaultMaxClaims
 	}
@@ -118,7 +126,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("issuer %q is not an absolute http(s) URL", cfg.Issuer))
 	}
-	for _, d := range []time.Duration{cfg.TTL, cfg.Validity, cfg.MaxTokenLifetime, cfg.PollInterval, cfg.MinRebuildInterval, cfg.RescanInterval, cfg.ClaimCacheMaxAge, cfg.PurgeInterval} {
+	for _, d := range []time.Duration{cfg.TTL, cfg.Validity, cfg.MaxTokenLifetime, cfg.PollInterval, cfg.MinRebuildInterval, cfg.RescanInterval, cfg.ClaimCacheMaxAge, cfg.PurgeInterval, cfg.FullScanInterval} {
 		if d < 0 {
 			errs = append(errs, errors.New("durations must not be negative"))
 			break

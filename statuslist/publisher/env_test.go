@@ -40,6 +40,7 @@ type env struct {
 	p     *publisher.Publisher
 	clock *clock
 	cfg   publisher.Config
+	tick  time.Duration // the clock moves by it before every build
 }
 
 func newEnv(t *testing.T, open func(testing.TB) store.Store, adjust func(*publisher.Config)) *env {
@@ -56,6 +57,9 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, adjust func(*publis
 	e.cfg = publisher.Config{Issuer: issuer, Now: e.clock.Now}
 	if adjust != nil {
 		adjust(&e.cfg)
+	}
+	if e.cfg.FullScanInterval == time.Nanosecond {
+		e.tick = time.Nanosecond
 	}
 	e.p, err = publisher.New(e.st, e.keys, e.cfg)
 	if err != nil {
@@ -127,6 +131,9 @@ func (e *env) get(h http.Header) *httptest.ResponseRecorder {
 // list refreshes, fetches, verifies and decodes the published list.
 func (e *env) list() (*statuslist.Token, *statuslist.List) {
 	e.t.Helper()
+	// With a FullScanInterval of 1ns, every build reads every entry once
+	// the clock has moved.
+	e.clock.Advance(e.tick)
 	e.must(e.p.Refresh(e.ctx))
 	rec := e.get(nil)
 	if rec.Code != http.StatusOK {
@@ -150,16 +157,19 @@ func (e *env) status(idx int64) statuslist.Status {
 
 func (e *env) updateTenant(id string, st store.Status) {
 	e.t.Helper()
-	_, err := e.st.UpdateTenant(e.ctx, id, func(x store.Tenant) (store.Tenant, error) { x.Status = st; return x, nil })
+	_, err := e.st.UpdateTenant(e.ctx, id, func(x store.Tenant) (store.Tenant, error) {
+		x.Status, x.StatusChangedAt = st, e.clock.Now()
+		return x, nil
+	})
 	e.must(err)
 }
 
 func (e *env) updatePrincipal(id string, st store.Status) {
 	e.t.Helper()
 	_, err := e.st.UpdatePrincipal(e.ctx, id, func(x store.Principal) (store.Principal, error) {
-		x.Status = st
+		now := e.clock.Now()
+		x.Status, x.StatusChangedAt = st, now
 		if st == store.StatusDeleted {
-			now := e.clock.Now()
 			x.DeletedAt, x.DeletedBy = &now, "admin:test"
 		}
 		return x, nil
@@ -169,7 +179,10 @@ func (e *env) updatePrincipal(id string, st store.Status) {
 
 func (e *env) updateClient(id string, st store.Status) {
 	e.t.Helper()
-	_, err := e.st.UpdateClient(e.ctx, id, func(x store.Client) (store.Client, error) { x.Status = st; return x, nil })
+	_, err := e.st.UpdateClient(e.ctx, id, func(x store.Client) (store.Client, error) {
+		x.Status, x.StatusChangedAt = st, e.clock.Now()
+		return x, nil
+	})
 	e.must(err)
 }
 

@@ -3,7 +3,7 @@ package publisher
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	builds                              *prometheus.CounterVec
+	builds, scans                       *prometheus.CounterVec
 	duration                            prometheus.Histogram
 	entries                             *prometheus.GaugeVec
 	size                                prometheus.Gauge
@@ -21,9 +21,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "authz_statuslist_builds_total",
 			Help: "Status list builds by outcome: published (re-signed), unchanged (the served token kept), failed.",
 		}, []string{"outcome"}),
+		scans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_statuslist_scans_total",
+			Help: "Status list builds that read the store, by what they read: full (every entry) or exceptions (the entries that may not be VALID).",
+		}, []string{"kind"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "authz_statuslist_build_duration_seconds",
-			Help:    "Time to read every entry, build, compress and sign the status list.",
+			Help:    "Time to read the entries, build, compress and sign the status list.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		entries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -47,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.builds, m.duration, m.entries, m.size, claims, m.purged, m.ended)
+		reg.MustRegister(m.builds, m.scans, m.duration, m.entries, m.size, claims, m.purged, m.ended)
 	}
 	return m
 }

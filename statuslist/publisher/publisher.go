@@ -38,6 +38,9 @@ type Publisher struct {
 	// nextChange is when the list next changes by time alone (a key's
 	// expiry, an epoch's retirement); zero if never.
 	nextChange time.Time
+	// fullAt is when the last build that read every entry and ended every
+	// dead epoch it found began (injected clock); zero before the first.
+	fullAt time.Time
 
 	// Run's own state.
 	gen       int64

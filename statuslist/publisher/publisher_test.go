@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/statuslist"
+	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/storetest"
 )
@@ -13,9 +14,28 @@ import (
 // The published status of a credential's index follows its chain:
 // suspensions make it SUSPENDED and resuming brings it back; revocation,
 // deletion and expiry make it INVALID.
+//
+// Both kinds of build are held to it: every build reading every entry, and
+// builds reading the exceptions after a first full one. A state no code
+// writes (a key pointing at a missing owner) is only seen by a full build,
+// so in the second mode it is checked once FullScanInterval has passed.
 func TestListFollowsTheChain(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		full time.Duration
+	}{{"full builds", time.Nanosecond}, {"exceptions", 0}} {
+		t.Run(mode.name, func(t *testing.T) {
+			testListFollowsTheChain(t, mode.full)
+		})
+	}
+}
+
+func testListFollowsTheChain(t *testing.T, fullScanInterval time.Duration) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
-		e := newEnv(t, open, nil)
+		e := newEnv(t, open, func(c *publisher.Config) { c.FullScanInterval = fullScanInterval })
+		e.list() // the first build reads every entry
+		// No code writes these states; only a full build sees them.
+		byHand := map[string]bool{"key points at a missing owner": true}
 		const (
 			valid     = statuslist.Valid
 			invalid   = statuslist.Invalid
@@ -37,7 +57,7 @@ func TestListFollowsTheChain(t *testing.T) {
 			{"tenant suspended", func(c chain) { e.updateTenant(c.tenant.ID, store.StatusSuspended) }, suspended, suspended,
 				func(c chain) { e.updateTenant(c.tenant.ID, store.StatusActive) }},
 			{"owner deleted", func(c chain) { e.updatePrincipal(c.owner.ID, store.StatusDeleted) }, invalid, invalid, nil},
-			{"client deleted", func(c chain) { e.must(e.st.DeleteClient(e.ctx, c.client.ID)) }, invalid, valid, nil},
+			{"client deleted", func(c chain) { e.must(e.st.DeleteClient(e.ctx, c.client.ID, e.clock.Now())) }, invalid, valid, nil},
 			{"key revoked (as legacykeys revokes)", func(c chain) {
 				e.must(e.st.Tx(e.ctx, func(tx store.Tx) error {
 					if _, err := tx.UpdateLegacyKey(e.ctx, c.key.ID, func(k store.LegacyKey) (store.LegacyKey, error) {
@@ -51,7 +71,10 @@ func TestListFollowsTheChain(t *testing.T) {
 				}))
 			}, valid, invalid, nil},
 			{"key revoked without ending the epoch", func(c chain) {
-				e.updateKey(c.key.ID, func(k *store.LegacyKey) { k.Status = store.StatusRevoked })
+				e.updateKey(c.key.ID, func(k *store.LegacyKey) {
+					now := e.clock.Now()
+					k.Status, k.RevokedAt = store.StatusRevoked, &now
+				})
 			}, valid, invalid, nil},
 			{"key expired", func(c chain) {
 				e.updateKey(c.key.ID, func(k *store.LegacyKey) { at := e.clock.Now().Add(time.Minute); k.ExpiresAt = &at })
@@ -68,6 +91,9 @@ func TestListFollowsTheChain(t *testing.T) {
 					t.Fatalf("client and key share index %d", ci)
 				}
 				tc.change(c)
+				if byHand[tc.name] {
+					e.clock.Advance(publisher.DefaultFullScanInterval)
+				}
 				_, l := e.list()
 				for _, x := range []struct {
 					what string
@@ -225,7 +251,8 @@ func TestDeadCredentialsAreReclaimed(t *testing.T) {
 		for _, cred := range []string{deleted.clientCred, expired.keyCred, orphaned.clientCred, orphaned.keyCred, alive.clientCred} {
 			idx[cred] = e.idx(cred)
 		}
-		e.must(e.st.DeleteClient(e.ctx, deleted.client.ID))
+		e.list() // a full build first: the next reads the exceptions
+		e.must(e.st.DeleteClient(e.ctx, deleted.client.ID, e.clock.Now()))
 		e.updateKey(expired.key.ID, func(k *store.LegacyKey) { at := e.clock.Now(); k.ExpiresAt = &at })
 		e.updatePrincipal(orphaned.owner.ID, store.StatusDeleted)
 		e.updatePrincipal(alive.owner.ID, store.StatusSuspended) // reversible: kept

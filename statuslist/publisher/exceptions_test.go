@@ -1,0 +1,98 @@
+package publisher_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/authz/authz/statuslist"
+	"github.com/authz/authz/statuslist/publisher"
+	"github.com/authz/authz/store"
+	"github.com/authz/authz/store/storetest"
+)
+
+// A build that reads only the exceptions publishes the same list as one
+// that reads every entry, whatever mix of states the code writes: the
+// exceptions query misses nothing that is not VALID.
+func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		e := newEnv(t, open, nil)
+		now := func() *time.Time { n := e.clock.Now(); return &n }
+		changes := []func(c chain){
+			func(c chain) {},
+			func(c chain) { e.updateClient(c.client.ID, store.StatusSuspended) },
+			func(c chain) { e.updatePrincipal(c.owner.ID, store.StatusSuspended) },
+			func(c chain) { e.updateTenant(c.tenant.ID, store.StatusSuspended) },
+			func(c chain) { e.updatePrincipal(c.owner.ID, store.StatusDeleted) },
+			func(c chain) { // revoked as legacykeys revokes, and as a racing exchange leaves it
+				e.updateKey(c.key.ID, func(k *store.LegacyKey) { k.Status, k.RevokedAt = store.StatusRevoked, now() })
+			},
+			func(c chain) { e.updateKey(c.key.ID, func(k *store.LegacyKey) { k.ExpiresAt = now() }) },
+			func(c chain) { // expires later: not yet
+				e.updateKey(c.key.ID, func(k *store.LegacyKey) { at := e.clock.Now().Add(time.Hour); k.ExpiresAt = &at })
+			},
+			func(c chain) { e.must(e.st.InvalidateStatusIndex(e.ctx, c.keyCred, e.clock.Now())) },
+			func(c chain) { // a new epoch after the old one ended
+				e.must(e.st.InvalidateStatusIndex(e.ctx, c.clientCred, e.clock.Now()))
+				e.idx(c.clientCred)
+			},
+			func(c chain) { // suspended and resumed
+				e.updatePrincipal(c.owner.ID, store.StatusSuspended)
+				e.updatePrincipal(c.owner.ID, store.StatusActive)
+			},
+			// Last: nothing can change a deleted client.
+			func(c chain) { e.must(e.st.DeleteClient(e.ctx, c.client.ID, e.clock.Now())) },
+		}
+		var chains []chain
+		for i := range 2 * len(changes) {
+			c := e.chain(fmt.Sprint("chain-", i))
+			e.idx(c.clientCred)
+			e.idx(c.keyCred)
+			chains = append(chains, c)
+		}
+		e.list() // a full build: the next reads the exceptions
+		e.clock.Advance(time.Minute)
+		// Every change once alone and once after another.
+		last := len(changes) - 1
+		for i, c := range chains {
+			if i >= len(changes) {
+				changes[(i*5)%last](c)
+			}
+			changes[i%len(changes)](c)
+		}
+		e.clock.Advance(time.Second)
+		tok, _ := e.list()
+
+		full, err := publisher.New(e.st, e.keys, e.cfg) // its first build reads every entry
+		e.must(err)
+		e.must(full.Refresh(e.ctx))
+		rec := httptest.NewRecorder()
+		full.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publisher.PathList, nil))
+		claims, _, err := e.keys.Verify(e.ctx, rec.Body.String(), statuslist.TokenType)
+		e.must(err)
+		want, wantList, err := statuslist.ParseToken(claims, full.URI(), issuer, e.clock.Now(), 0)
+		e.must(err)
+		if tok.StatusList.Lst != want.StatusList.Lst {
+			_, got := e.list()
+			for i := range int64(4 * len(chains)) {
+				g, _ := got.Get(i)
+				w, _ := wantList.Get(i)
+				if g != w {
+					t.Errorf("index %d: %v from the exceptions, %v from every entry", i, g, w)
+				}
+			}
+			t.Fatal("the lists differ")
+		}
+		var notValid int
+		for i := range int64(4 * len(chains)) {
+			if s, _ := wantList.Get(i); s != statuslist.Valid {
+				notValid++
+			}
+		}
+		if notValid < len(chains) {
+			t.Fatalf("only %d entries are not VALID: the changes did not take", notValid)
+		}
+	})
+}
