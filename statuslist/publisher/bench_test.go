@@ -170,12 +170,17 @@ func benchServer(b *testing.B, dbURL string) (*server.Server, string, string) {
 
 // BenchmarkPublishMillion builds, compresses and signs the list of
 // 1,000,000 entries (keys of 1,000 owners, one suspended; 1% of the keys
-// revoked; 0.1% of the epochs ended), beside the reference in the same
-// run: reading the same entries from the store, nothing else, in the
-// publisher's pages and in pages of 250,000 (on PostgreSQL the larger
-// LIMIT turns the planner's nested loops into hash joins).
+// revoked; 0.1% of the epochs ended), in both kinds of build:
 //
-//	go test -run '^$' -bench PublishMillion -benchtime 3x ./statuslist/publisher
+//   - publish/exceptions: the build Run makes but every FullScanInterval,
+//     reading only the entries that may not be VALID;
+//
+//   - publish/full: the build that reads every entry;
+//
+//   - scan-only: the reference in the same run, reading every entry from
+//     the store in the publisher's pages and nothing else.
+//
+//     go test -run '^$' -bench PublishMillion -benchtime 3x -timeout 60m ./statuslist/publisher
 func BenchmarkPublishMillion(b *testing.B) {
 	const n = 1_000_000
 	for _, bk := range benchBackends {
@@ -195,64 +200,77 @@ func BenchmarkPublishMillion(b *testing.B) {
 			if err := keys.Init(ctx); err != nil {
 				b.Fatal(err)
 			}
-			p, err := publisher.New(st, keys, publisher.Config{Issuer: "https://authz.bench"})
-			if err != nil {
-				b.Fatal(err)
+			newPublisher := func(full time.Duration) *publisher.Publisher {
+				p, err := publisher.New(st, keys, publisher.Config{Issuer: "https://authz.bench", FullScanInterval: full})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return p
 			}
-			// The first build also ends the epochs of the revoked keys
-			// (10,000 of them, in 10 transactions). It runs before both
-			// loops, which then see the same database, and is reported
-			// apart as first-build-s.
+			// The first build reads every entry and ends the epochs of the
+			// revoked keys (10,000 of them, in 10 transactions). It runs
+			// before the loops, which then see the same database, and is
+			// reported apart as first-build-s.
+			p := newPublisher(0)
 			start := time.Now()
 			if err := p.Refresh(ctx); err != nil {
 				b.Fatal(err)
 			}
 			first := time.Since(start)
 
-			for _, page := range []int{publisher.DefaultPageSize, 250_000} {
-				b.Run("scan-only/page="+strconv.Itoa(page), func(b *testing.B) {
-					for b.Loop() {
-						if got := scan(b, st, page); got != n {
-							b.Fatalf("scanned %d entries", got)
-						}
-					}
-				})
-			}
-			b.Run("publish", func(b *testing.B) {
+			b.Run("scan-only/page="+strconv.Itoa(publisher.DefaultPageSize), func(b *testing.B) {
 				for b.Loop() {
-					// A generation move forces a re-sign, as a change would.
-					now := time.Now()
-					if err := st.CreateTenant(ctx, store.Tenant{ID: store.NewID(store.PrefixTenant), Name: store.NewID("t"), Status: store.StatusActive,
-						CreatedAt: now, UpdatedAt: now, StatusChangedAt: now}); err != nil {
-						b.Fatal(err)
-					}
-					if err := p.Refresh(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				b.ReportMetric(first.Seconds(), "first-build-s")
-				rec := httptest.NewRecorder()
-				p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publisher.PathList, nil))
-				b.ReportMetric(float64(rec.Body.Len()), "token-bytes")
-				claims, _, err := keys.Verify(ctx, rec.Body.String(), statuslist.TokenType)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, l, err := statuslist.ParseToken(claims, p.URI(), "https://authz.bench", time.Now(), 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if l.Len() < n {
-					b.Fatalf("list of %d entries", l.Len())
-				}
-				for i := range int64(n) {
-					if got, _ := l.Get(i); got != bulkStatus(i) {
-						b.Fatalf("entry %d is %v, want %v", i, got, bulkStatus(i))
+					if got := scan(b, st, publisher.DefaultPageSize); got != n {
+						b.Fatalf("scanned %d entries", got)
 					}
 				}
 			})
+			for _, c := range []struct {
+				name string
+				p    *publisher.Publisher
+			}{{"full", newPublisher(time.Nanosecond)}, {"exceptions", p}} {
+				b.Run("publish/"+c.name, func(b *testing.B) {
+					for b.Loop() {
+						// A generation move forces a re-sign, as a change would.
+						now := time.Now()
+						if err := st.CreateTenant(ctx, store.Tenant{ID: store.NewID(store.PrefixTenant), Name: store.NewID("t"), Status: store.StatusActive,
+							CreatedAt: now, UpdatedAt: now, StatusChangedAt: now}); err != nil {
+							b.Fatal(err)
+						}
+						if err := c.p.Refresh(ctx); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StopTimer()
+					b.ReportMetric(first.Seconds(), "first-build-s")
+					checkMillion(b, keys, c.p, n)
+				})
+			}
 		})
+	}
+}
+
+// checkMillion verifies the list p serves and checks every entry of it.
+func checkMillion(b *testing.B, keys *jwks.Manager, p *publisher.Publisher, n int64) {
+	ctx := context.Background()
+	rec := httptest.NewRecorder()
+	p.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publisher.PathList, nil))
+	b.ReportMetric(float64(rec.Body.Len()), "token-bytes")
+	claims, _, err := keys.Verify(ctx, rec.Body.String(), statuslist.TokenType)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, l, err := statuslist.ParseToken(claims, p.URI(), "https://authz.bench", time.Now(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if l.Len() < n {
+		b.Fatalf("list of %d entries", l.Len())
+	}
+	for i := range n {
+		if got, _ := l.Get(i); got != bulkStatus(i) {
+			b.Fatalf("entry %d is %v, want %v", i, got, bulkStatus(i))
+		}
 	}
 }
 
@@ -365,7 +383,8 @@ func bulkInsert(b *testing.B, backend, dbURL string, n int, ended time.Time) {
 			seq(last) + `INSERT INTO legacy_keys (id, hash, tenant_id, owner_id, owner_ref, scopes, label, environment, source, created_at, expires_at, status,
 			   revoked_at, revoked_by, revoked_reason, rotated_from, last_used_at, use_count, expiry_notice_at, updated_at)
 			 SELECT 'key_' || i, CAST('h' || i AS BLOB), 'ten_bulk', 'prn_' || (i % 1000), '', '[]', '', '', 'imported', 0, NULL,
-			   CASE WHEN i * 2654435761 % 4294967296 % 100 = 50 THEN 'revoked' ELSE 'active' END, NULL, '', '', '', NULL, 0, NULL, 0 FROM n`,
+			   CASE WHEN i * 2654435761 % 4294967296 % 100 = 50 THEN 'revoked' ELSE 'active' END,
+			   CASE WHEN i * 2654435761 % 4294967296 % 100 = 50 THEN ` + strconv.FormatInt(ended.UnixMicro(), 10) + ` END, '', '', '', NULL, 0, NULL, 0 FROM n`,
 			seq(last) + `INSERT INTO status_entries (idx, credential, kind, ref, allocated_at, invalidated_at)
 			 SELECT i, 'key:key_' || i, 'key', 'key_' || i, 0, CASE WHEN i % 1000 = 7 THEN ` + strconv.FormatInt(ended.UnixMicro(), 10) + ` END FROM n`,
 			`UPDATE status_alloc SET next_idx = ` + strconv.Itoa(n),
@@ -389,7 +408,8 @@ func bulkInsert(b *testing.B, backend, dbURL string, n int, ended time.Time) {
 			`INSERT INTO legacy_keys (id, hash, tenant_id, owner_id, owner_ref, scopes, label, environment, source, created_at, expires_at, status,
 			   revoked_at, revoked_by, revoked_reason, rotated_from, last_used_at, use_count, expiry_notice_at, updated_at)
 			 SELECT 'key_' || i, int8send(i), 'ten_bulk', 'prn_' || (i % 1000), '', '[]', '', '', 'imported', now(), NULL,
-			   CASE WHEN i * 2654435761 % 4294967296 % 100 = 50 THEN 'revoked' ELSE 'active' END, NULL, '', '', '', NULL, 0, NULL, now()
+			   CASE WHEN i * 2654435761 % 4294967296 % 100 = 50 THEN 'revoked' ELSE 'active' END,
+			   CASE WHEN i * 2654435761 % 4294967296 % 100 = 50 THEN now() END, '', '', '', NULL, 0, NULL, now()
 			 FROM generate_series(0, ` + last + `) i`,
 			`INSERT INTO status_entries (idx, credential, kind, ref, allocated_at, invalidated_at)
 			 SELECT i, 'key:key_' || i, 'key', 'key_' || i, now(), CASE WHEN i % 1000 = 7 THEN now() END FROM generate_series(0, ` + last + `) i`,

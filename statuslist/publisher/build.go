@@ -103,7 +103,7 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 		// They stay INVALID; the next build tries again.
 		p.cfg.Logger.Warn("status list: ending epochs of dead credentials failed", "err", ended)
 	}
-	if full && ended == nil && len(b.overs) < maxEndPerBuild {
+	if full && ended == nil && !b.truncated {
 		p.fullAt = now
 	}
 	p.m.scans.WithLabelValues(map[bool]string{true: "full", false: "exceptions"}[full]).Inc()
@@ -151,10 +151,12 @@ type build struct {
 	now         time.Time
 	retireAfter time.Duration
 	marks       []mark // the entries that are not VALID
-	// overs are current epochs that can never issue again, to be ended.
-	overs  map[int64]string
-	counts [3]float64
-	top    int64
+	// overs are current epochs that can never issue again, to be ended;
+	// truncated, that there were more than maxEndPerBuild of them.
+	overs     map[int64]string
+	truncated bool
+	counts    [3]float64
+	top       int64
 	// next is the earliest moment the list changes by time alone: a key
 	// expires, or an ended epoch retires.
 	next time.Time
@@ -182,8 +184,12 @@ func (p *Publisher) visit(b *build, e store.StatusEntry) {
 		b.marks = append(b.marks, mark{e.Idx, st})
 		b.counts[st]++
 	}
-	if len(b.overs) < maxEndPerBuild && over(e, b.now) {
-		b.overs[e.Idx] = e.Credential
+	if over(e, b.now) {
+		if len(b.overs) < maxEndPerBuild {
+			b.overs[e.Idx] = e.Credential
+		} else {
+			b.truncated = true
+		}
 	}
 	if e.InvalidatedAt != nil {
 		p.forget(e.Credential, e.Idx)
