@@ -71,22 +71,31 @@ func (q *queries) ListStatusEntries(ctx context.Context, afterIdx int64, limit i
 // since. Branches that would grow for ever (revoked keys, expired keys,
 // deleted principals) are bounded by since; suspensions are reversible and
 // so are always read.
+//
+// The plan matters more than the text. SQLite has no statistics here and
+// would start from every key: the small sets are MATERIALIZED and come
+// first in CROSS JOINs, which SQLite keeps in the order written (PostgreSQL
+// plans them as inner joins, from its statistics). The candidates are a
+// UNION ALL,
+// deduplicated by IN, so that no branch is read in idx order, which would
+// turn the ended epochs' index search into a scan of every entry.
 const statusExceptionsQuery = `WITH
-	  owners (id) AS (
+	  owners (id) AS MATERIALIZED (
 	    SELECT id FROM principals WHERE status = 'suspended'
 	    UNION ALL SELECT id FROM principals WHERE status = 'deleted' AND status_changed_at >= $2),
-	  tenants_off (id) AS (SELECT id FROM tenants WHERE status <> 'active'),
+	  tenants_off (id) AS MATERIALIZED (SELECT id FROM tenants WHERE status <> 'active'),
 	  creds (credential) AS (
 	    SELECT 'client:' || id FROM clients WHERE status <> 'active'
 	    UNION ALL SELECT 'key:' || id FROM legacy_keys WHERE status = 'revoked' AND revoked_at >= $2
 	    UNION ALL SELECT 'key:' || id FROM legacy_keys WHERE expires_at <= $1 AND expires_at >= $2
-	    UNION ALL SELECT 'key:' || k.id FROM owners o JOIN legacy_keys k ON k.owner_id = o.id
-	    UNION ALL SELECT 'client:' || c.id FROM owners o JOIN clients c ON c.owner_id = o.id
-	    UNION ALL SELECT 'key:' || k.id FROM tenants_off x JOIN legacy_keys k ON k.tenant_id = x.id
-	    UNION ALL SELECT 'client:' || c.id FROM tenants_off x JOIN clients c ON c.tenant_id = x.id),
+	    UNION ALL SELECT 'key:' || k.id FROM owners o CROSS JOIN legacy_keys k WHERE k.owner_id = o.id
+	    UNION ALL SELECT 'client:' || c.id FROM owners o CROSS JOIN clients c WHERE c.owner_id = o.id
+	    UNION ALL SELECT 'key:' || k.id FROM tenants_off x CROSS JOIN legacy_keys k WHERE k.tenant_id = x.id
+	    UNION ALL SELECT 'client:' || c.id FROM tenants_off x CROSS JOIN clients c WHERE c.tenant_id = x.id),
 	  cand (idx) AS (
 	    SELECT idx FROM status_entries WHERE invalidated_at IS NOT NULL
-	    UNION SELECT s.idx FROM creds x JOIN status_entries s ON s.credential = x.credential AND s.invalidated_at IS NULL)
+	    UNION ALL SELECT s.idx FROM creds x CROSS JOIN status_entries s
+	      WHERE s.credential = x.credential AND s.invalidated_at IS NULL)
 	SELECT ` + statusEntryCols + ` ` + statusEntryJoins + `
 	WHERE e.idx IN (SELECT idx FROM cand) ORDER BY e.idx`
 
