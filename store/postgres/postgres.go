@@ -69,6 +69,7 @@ func Dialect() sqlstore.Dialect {
 		LockSigningKeys: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockSigningKeys, 10) + ")",
 		LockStatusIndex: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(lockStatusIndex, 10) + ")",
 		Notify:          "SELECT pg_notify('" + ChangesChannel + "', '')",
+		InSet:           "%s = ANY(ARRAY(%s))",
 		MaxParams:       65535, // the protocol's 16-bit parameter count
 	}
 }

@@ -46,6 +46,13 @@ type Dialect struct {
 	// replicas learn of the change at commit (PostgreSQL: pg_notify).
 	Notify string
 
+	// InSet is how a column is matched against the rows of a subquery
+	// whose size the planner must not guess, as a format of the column
+	// and the subquery: "%s IN (%s)" when empty; PostgreSQL's
+	// "%s = ANY(ARRAY(%s))" makes it one value computed first, looked up
+	// by index row by row.
+	InSet string
+
 	// MaxParams is the most bind parameters one statement may carry; bulk
 	// inserts are chunked to fit.
 	MaxParams int
@@ -54,6 +61,14 @@ type Dialect struct {
 	// makes a statement with thousands of them quadratic to prepare; its
 	// anonymous "?" binds the same arguments in order, in linear time.
 	BulkPlaceholder string
+}
+
+// inSet matches column against the rows of subquery (see InSet).
+func (d *Dialect) inSet(column, subquery string) string {
+	if d.InSet == "" {
+		return column + " IN (" + subquery + ")"
+	}
+	return fmt.Sprintf(d.InSet, column, subquery)
 }
 
 // encodeTime is the query argument for t: microsecond precision, UTC.

@@ -70,15 +70,16 @@ func (q *queries) ListStatusEntries(ctx context.Context, afterIdx int64, limit i
 // (migration 00002), then reads them like ListStatusEntries. $1 is now, $2
 // since. Branches that would grow for ever (revoked keys, expired keys,
 // deleted principals) are bounded by since; suspensions are reversible and
-// so are always read.
+// so are always read. The two %s are Dialect.InSet for the credentials and
+// for the candidate indices.
 //
-// The plan matters more than the text. SQLite has no statistics here and
+// The plan matters more than the text: a build must cost in proportion to
+// the candidates, never to the entries. SQLite has no statistics here and
 // would start from every key: the small sets are MATERIALIZED and come
-// first in CROSS JOINs, which SQLite keeps in the order written (PostgreSQL
-// plans them as inner joins, from its statistics). The candidates are a
-// UNION ALL,
-// deduplicated by IN, so that no branch is read in idx order, which would
-// turn the ended epochs' index search into a scan of every entry.
+// first in CROSS JOINs, which SQLite keeps in the order written.
+// PostgreSQL, from its statistics, can expect a suspended tenant to hold
+// every key and would then hash every entry; InSet hides the sets' sizes
+// from it, so that it looks each candidate up by index.
 const statusExceptionsQuery = `WITH
 	  owners (id) AS MATERIALIZED (
 	    SELECT id FROM principals WHERE status = 'suspended'
@@ -94,10 +95,9 @@ const statusExceptionsQuery = `WITH
 	    UNION ALL SELECT 'client:' || c.id FROM tenants_off x CROSS JOIN clients c WHERE c.tenant_id = x.id),
 	  cand (idx) AS (
 	    SELECT idx FROM status_entries WHERE invalidated_at IS NOT NULL
-	    UNION ALL SELECT s.idx FROM creds x CROSS JOIN status_entries s
-	      WHERE s.credential = x.credential AND s.invalidated_at IS NULL)
+	    UNION ALL SELECT idx FROM status_entries WHERE invalidated_at IS NULL AND %s)
 	SELECT ` + statusEntryCols + ` ` + statusEntryJoins + `
-	WHERE e.idx IN (SELECT idx FROM cand) ORDER BY e.idx`
+	WHERE %s ORDER BY e.idx`
 
 // ListStatusExceptions implements store.Queries.
 func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time) (store.StatusExceptions, error) {
@@ -106,7 +106,8 @@ func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time
 		e, err := scanStatusEntry(r)
 		x.Entries = append(x.Entries, e)
 		return err
-	}, statusExceptionsQuery, q.d.encodeTime(now), q.d.encodeTime(since))
+	}, fmt.Sprintf(statusExceptionsQuery, q.d.inSet("credential", "SELECT credential FROM creds"), q.d.inSet("e.idx", "SELECT idx FROM cand")),
+		q.d.encodeTime(now), q.d.encodeTime(since))
 	if err != nil {
 		return x, err
 	}
