@@ -70,7 +70,9 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	b := p.newBuild(now)
 	full := p.fullAt.IsZero() || now.Sub(p.fullAt) >= p.cfg.FullScanInterval
 	var count int64
+	kind := "exceptions"
 	if full {
+		kind = "full"
 		count, err = p.scanAll(ctx, b)
 	} else {
 		count, err = p.scanExceptions(ctx, b)
@@ -78,6 +80,7 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	if err != nil {
 		return err
 	}
+	p.m.scans.WithLabelValues(kind).Inc()
 	size := capacityFor(b.top + 1)
 	l, err := statuslist.New(bits, size)
 	if err != nil {
@@ -106,7 +109,6 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	if full && ended == nil && !b.truncated {
 		p.fullAt = now
 	}
-	p.m.scans.WithLabelValues(map[bool]string{true: "full", false: "exceptions"}[full]).Inc()
 
 	// Keep serving the same token while nothing changed, so that ETags
 	// hold and gateways get 304s; re-sign when the content or the

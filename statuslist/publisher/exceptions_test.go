@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authz/authz/statuslist"
 	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
@@ -18,7 +20,8 @@ import (
 // exceptions query misses nothing that is not VALID.
 func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
-		e := newEnv(t, open, nil)
+		reg := prometheus.NewRegistry()
+		e := newEnv(t, open, func(c *publisher.Config) { c.Registerer = reg })
 		now := func() *time.Time { n := e.clock.Now(); return &n }
 		changes := []func(c chain){
 			func(c chain) {},
@@ -65,7 +68,10 @@ func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
 		e.clock.Advance(time.Second)
 		tok, _ := e.list()
 
-		full, err := publisher.New(e.st, e.keys, e.cfg) // its first build reads every entry
+		fullReg := prometheus.NewRegistry()
+		fullCfg := e.cfg
+		fullCfg.Registerer = fullReg
+		full, err := publisher.New(e.st, e.keys, fullCfg) // its first build reads every entry
 		e.must(err)
 		e.must(full.Refresh(e.ctx))
 		rec := httptest.NewRecorder()
@@ -85,6 +91,24 @@ func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
 			}
 			t.Fatal("the lists differ")
 		}
+		// Both count the entries alike, though only one read them all, and
+		// every allocated entry once.
+		all, err := e.st.ListStatusEntries(e.ctx, -1, 10_000)
+		e.must(err)
+		var sum float64
+		for _, st := range []string{"VALID", "INVALID", "SUSPENDED"} {
+			got, want := gauge(t, reg, "authz_statuslist_entries", st), gauge(t, fullReg, "authz_statuslist_entries", st)
+			if got != want {
+				t.Errorf("entries{status=%s}: %v from the exceptions, %v from every entry", st, got, want)
+			}
+			sum += got
+		}
+		if sum != float64(len(all)) {
+			t.Errorf("entries by status add up to %v, want the %d allocated", sum, len(all))
+		}
+		if n := gauge(t, reg, "authz_statuslist_scans_total", "exceptions"); n != 1 {
+			t.Errorf("exceptions builds: %v, want 1", n)
+		}
 		var notValid int
 		for i := range int64(4 * len(chains)) {
 			if s, _ := wantList.Get(i); s != statuslist.Valid {
@@ -95,4 +119,25 @@ func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
 			t.Fatalf("only %d entries are not VALID: the changes did not take", notValid)
 		}
 	})
+}
+
+// gauge reads the value of a metric of reg with the one label value given.
+func gauge(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s{%s} in the registry", name, label)
+	return 0
 }
