@@ -135,9 +135,9 @@ type StatusEntry struct {
 	TenantStatus        Status
 }
 
-// StatusExceptions is what a status-list build needs when it does not read
-// every entry. Entries, by idx, with the same columns as ListStatusEntries,
-// are every entry that is not VALID at now, given that
+// The status exceptions are what a status-list build needs when it does
+// not read every entry (Queries.ListStatusExceptions): every entry that is
+// not VALID at now, with the same columns as ListStatusEntries, given that
 //
 //   - every current entry's credential, owner and tenant exist, and their
 //     statuses are ones this code writes (active, suspended, deleted for
@@ -145,14 +145,15 @@ type StatusEntry struct {
 //   - a current entry whose key was revoked, whose key expired or whose
 //     owner was deleted before since has been invalidated.
 //
-// It holds all invalidated entries; the current entries of suspended
+// They are all invalidated entries; the current entries of suspended
 // clients, of the keys and clients of suspended principals and of
 // non-active tenants; and those of keys revoked or expired, and of owners
 // deleted, at or after since. Some of them may be VALID (a retired epoch).
 // A caller that cannot vouch for the conditions reads every entry with
 // ListStatusEntries instead.
-type StatusExceptions struct {
-	Entries []StatusEntry
+
+// StatusExtent is the size of the status list beside its exceptions.
+type StatusExtent struct {
 	// Top is the highest allocated index, -1 if there is none.
 	Top int64
 	// Count is how many indices are allocated.
@@ -224,10 +225,13 @@ type Queries interface {
 	// ListStatusEntries lists status-list entries with idx > afterIdx, by
 	// idx, joined with the state of their credential's chain.
 	ListStatusEntries(ctx context.Context, afterIdx int64, limit int) ([]StatusEntry, error)
-	// ListStatusExceptions returns, without reading every entry, the
-	// entries a status-list build at now must look at (see
-	// StatusExceptions) and the list's extent.
-	ListStatusExceptions(ctx context.Context, now, since time.Time) (StatusExceptions, error)
+	// ListStatusExceptions calls each, by idx, for the entries a
+	// status-list build at now must look at (see StatusExtent for what
+	// they are), without reading every entry, and returns the list's
+	// extent. They are streamed: when a tenant of a million keys is
+	// suspended, they are a million. An error from each stops the listing
+	// and is returned.
+	ListStatusExceptions(ctx context.Context, now, since time.Time, each func(StatusEntry) error) (StatusExtent, error)
 
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)

@@ -228,12 +228,12 @@ func (p *Publisher) scanAll(ctx context.Context, b *build) (int64, error) {
 // index for such a credential can only be allocated by a request that
 // passed its checks before the credential died, within exceptionsMargin.
 func (p *Publisher) scanExceptions(ctx context.Context, b *build) (int64, error) {
-	x, err := p.st.ListStatusExceptions(ctx, b.now, p.fullAt.Add(-exceptionsMargin))
+	x, err := p.st.ListStatusExceptions(ctx, b.now, p.fullAt.Add(-exceptionsMargin), func(e store.StatusEntry) error {
+		p.visit(b, e)
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("statuslist: list exceptions: %w", err)
-	}
-	for _, e := range x.Entries {
-		p.visit(b, e)
 	}
 	b.top = max(b.top, x.Top)
 	if x.NextExpiry != nil {

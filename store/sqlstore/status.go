@@ -65,7 +65,7 @@ func (q *queries) ListStatusEntries(ctx context.Context, afterIdx int64, limit i
 	return out, err
 }
 
-// statusExceptionsQuery finds the candidates of store.StatusExceptions from
+// statusExceptionsQuery finds the status exceptions (store.StatusExtent) from
 // the small sets of objects that are not active, each through an index
 // (migration 00002), then reads them like ListStatusEntries. $1 is now, $2
 // since. Branches that would grow for ever (revoked keys, expired keys,
@@ -100,14 +100,23 @@ const statusExceptionsQuery = `WITH
 	WHERE %s ORDER BY e.idx`
 
 // ListStatusExceptions implements store.Queries.
-func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time) (store.StatusExceptions, error) {
-	x := store.StatusExceptions{Top: -1}
+func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time, each func(store.StatusEntry) error) (store.StatusExtent, error) {
+	x := store.StatusExtent{Top: -1}
+	last := int64(-1)
+	var stopped error // each's, returned as it is
 	err := q.rows(ctx, "list status exceptions", "", func(r scanner) error {
 		e, err := scanStatusEntry(r)
-		x.Entries = append(x.Entries, e)
-		return err
+		if err != nil {
+			return err
+		}
+		last = e.Idx
+		stopped = each(e)
+		return stopped
 	}, fmt.Sprintf(statusExceptionsQuery, q.d.inSet("credential", "SELECT credential FROM creds"), q.d.inSet("e.idx", "SELECT idx FROM cand")),
 		q.d.encodeTime(now), q.d.encodeTime(since))
+	if stopped != nil {
+		return x, stopped
+	}
 	if err != nil {
 		return x, err
 	}
@@ -122,9 +131,7 @@ func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time
 		x.Top = top.Int64
 	}
 	// Read apart, an entry allocated meanwhile may be above top.
-	if n := len(x.Entries); n > 0 {
-		x.Top = max(x.Top, x.Entries[n-1].Idx)
-	}
+	x.Top = max(x.Top, last)
 	var next timeCol
 	err = q.row(ctx, "next key expiry", "", func(r scanner) error { return r.Scan(&next) },
 		`SELECT k.expires_at FROM legacy_keys k

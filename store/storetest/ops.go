@@ -551,10 +551,12 @@ func testStatusExceptions(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	now, since := at(2*time.Hour), at(time.Hour)
 	before, after := at(30*time.Minute), at(90*time.Minute) // of since
-	empty, err := s.ListStatusExceptions(ctx, now, since)
+	var got []store.StatusEntry
+	collect := func(e store.StatusEntry) error { got = append(got, e); return nil }
+	empty, err := s.ListStatusExceptions(ctx, now, since, collect)
 	must(t, err)
-	if len(empty.Entries) != 0 || empty.Top != -1 || empty.Count != 0 || empty.NextExpiry != nil {
-		t.Fatalf("ListStatusExceptions on an empty list = %+v", empty)
+	if len(got) != 0 || empty.Top != -1 || empty.Count != 0 || empty.NextExpiry != nil {
+		t.Fatalf("ListStatusExceptions on an empty list = %+v, %+v", got, empty)
 	}
 	must(t, s.CreateTenant(ctx, tenant("ten_a")))
 	off := tenant("ten_s")
@@ -645,15 +647,23 @@ func testStatusExceptions(t *testing.T, s store.Store) {
 			wantEntries = append(wantEntries, e)
 		}
 	}
-	got, err := s.ListStatusExceptions(ctx, now, since)
+	ext, err := s.ListStatusExceptions(ctx, now, since, collect)
 	must(t, err)
-	if d := diff(got.Entries, wantEntries); d != "" {
+	if d := diff(got, wantEntries); d != "" {
 		t.Errorf("ListStatusExceptions entries:%s", d)
 	}
-	if top := all[len(all)-1].Idx; got.Top != top || got.Count != int64(len(all)) {
-		t.Errorf("ListStatusExceptions: top %d, count %d; want %d, %d", got.Top, got.Count, top, len(all))
+	if top := all[len(all)-1].Idx; ext.Top != top || ext.Count != int64(len(all)) {
+		t.Errorf("ListStatusExceptions: top %d, count %d; want %d, %d", ext.Top, ext.Count, top, len(all))
 	}
-	if got.NextExpiry == nil || !got.NextExpiry.Equal(at(3*time.Hour)) {
-		t.Errorf("ListStatusExceptions: next expiry %v, want key_ok's %v", got.NextExpiry, at(3*time.Hour))
+	if ext.NextExpiry == nil || !ext.NextExpiry.Equal(at(3*time.Hour)) {
+		t.Errorf("ListStatusExceptions: next expiry %v, want key_ok's %v", ext.NextExpiry, at(3*time.Hour))
+	}
+
+	// An error from each stops the listing and comes back.
+	stop := errors.New("stop")
+	calls := 0
+	_, err = s.ListStatusExceptions(ctx, now, since, func(store.StatusEntry) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("ListStatusExceptions with each failing: %v after %d calls, want %v after 1", err, calls, stop)
 	}
 }
