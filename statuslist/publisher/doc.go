@@ -8,6 +8,8 @@
 //
 // An index stands for a credential epoch (store.AllocateStatusIndex), not
 // for a token: issuing costs a map read, and a database write only the
-// first time a credential is used. docs/status-list.md explains the design
-// and its privacy trade-off.
+// first time a credential is used. A build reads only the entries that
+// may not be VALID (store.ListStatusExceptions), and every entry once per
+// FullScanInterval. docs/status-list.md explains the design and its
+// privacy trade-off.
 package publisher
