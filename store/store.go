@@ -135,24 +135,8 @@ type StatusEntry struct {
 	TenantStatus        Status
 }
 
-// The status exceptions are what a status-list build needs when it does
-// not read every entry (Queries.ListStatusExceptions): every entry that is
-// not VALID at now, with the same columns as ListStatusEntries, given that
-//
-//   - every current entry's credential, owner and tenant exist, and their
-//     statuses are ones this code writes (active, suspended, deleted for
-//     principals, revoked for legacy keys);
-//   - a current entry whose key was revoked, whose key expired or whose
-//     owner was deleted before since has been invalidated.
-//
-// They are all invalidated entries; the current entries of suspended
-// clients, of the keys and clients of suspended principals and of
-// non-active tenants; and those of keys revoked or expired, and of owners
-// deleted, at or after since. Some of them may be VALID (a retired epoch).
-// A caller that cannot vouch for the conditions reads every entry with
-// ListStatusEntries instead.
-
-// StatusExtent is the size of the status list beside its exceptions.
+// StatusExtent is the size of the status list, returned with its
+// exceptions by Queries.ListStatusExceptions.
 type StatusExtent struct {
 	// Top is the highest allocated index, -1 if there is none.
 	Top int64
@@ -225,12 +209,28 @@ type Queries interface {
 	// ListStatusEntries lists status-list entries with idx > afterIdx, by
 	// idx, joined with the state of their credential's chain.
 	ListStatusEntries(ctx context.Context, afterIdx int64, limit int) ([]StatusEntry, error)
-	// ListStatusExceptions calls each, by idx, for the entries a
-	// status-list build at now must look at (see StatusExtent for what
-	// they are), without reading every entry, and returns the list's
-	// extent. They are streamed: when a tenant of a million keys is
-	// suspended, they are a million. An error from each stops the listing
-	// and is returned.
+	// ListStatusExceptions calls each, by idx, for the status
+	// exceptions, without reading every entry, and returns the list's
+	// extent. The exceptions are what a status-list build at now needs:
+	// every entry that is not VALID at now, with the same columns as
+	// ListStatusEntries, given that
+	//
+	//   - every current entry's credential, owner and tenant exist, and
+	//     their statuses are ones this code writes (active, suspended,
+	//     deleted for principals, revoked for legacy keys);
+	//   - a current entry whose key was revoked, whose key expired or
+	//     whose owner was deleted before since has been invalidated.
+	//
+	// They are all invalidated entries; the current entries of suspended
+	// clients, of the keys and clients of suspended principals and of
+	// non-active tenants; and those of keys revoked or expired, and of
+	// owners deleted, at or after since. Some may be VALID (a retired
+	// epoch). A caller that cannot vouch for the conditions reads every
+	// entry with ListStatusEntries instead.
+	//
+	// They are streamed, since when a tenant of a million keys is
+	// suspended they are a million. An error from each stops the listing
+	// and is returned as it is.
 	ListStatusExceptions(ctx context.Context, now, since time.Time, each func(StatusEntry) error) (StatusExtent, error)
 
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.

@@ -83,10 +83,11 @@ type Config struct {
 	// PageSize is how many entries one ListStatusEntries call returns.
 	PageSize int
 	// FullScanInterval is how often a build reads every entry rather than
-	// only those that may not be VALID (store.StatusExtent). A full
-	// build ends the epochs of credentials that died, which the others
-	// rely on; it also catches what they cannot see: a row removed by
-	// hand, a status this code does not write.
+	// only those that may not be VALID
+	// (store.Queries.ListStatusExceptions). A full build ends the epochs
+	// of credentials that died, which the others rely on; it also catches
+	// what they cannot see: a row removed by hand, a status this code does
+	// not write.
 	FullScanInterval time.Duration
 
 	Registerer prometheus.Registerer

@@ -169,7 +169,7 @@ func (t *txn) UpdateClient(ctx context.Context, id string, fn func(store.Client)
 // DeleteClient implements store.Mutations.
 // The client's current status-list entry ends with it: status-list builds
 // that do not read every entry rely on a current entry's client existing
-// (see store.StatusExtent).
+// (see store.Queries.ListStatusExceptions).
 func (t *txn) DeleteClient(ctx context.Context, id string, at time.Time) error {
 	n, err := t.execN(ctx, "delete client", id, `DELETE FROM clients WHERE id = $1`, id)
 	if err != nil {

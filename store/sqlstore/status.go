@@ -65,10 +65,10 @@ func (q *queries) ListStatusEntries(ctx context.Context, afterIdx int64, limit i
 	return out, err
 }
 
-// statusExceptionsQuery finds the status exceptions (store.StatusExtent) from
-// the small sets of objects that are not active, each through an index
-// (migration 00002), then reads them like ListStatusEntries. $1 is now, $2
-// since. Branches that would grow for ever (revoked keys, expired keys,
+// statusExceptionsQuery finds the status exceptions (see
+// store.Queries.ListStatusExceptions) from the small sets of objects that
+// are not active, each through an index (migration 00002), then reads them
+// like ListStatusEntries. $1 is now, $2 since. Branches that would grow for ever (revoked keys, expired keys,
 // deleted principals) are bounded by since; suspensions are reversible and
 // so are always read. The two %s are Dialect.InSet for the credentials and
 // for the candidate indices.
