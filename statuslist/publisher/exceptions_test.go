@@ -65,60 +65,74 @@ func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
 			}
 			changes[i%len(changes)](c)
 		}
+		// Right after the changes, the exceptions find them by their
+		// time; once a later full build has ended the dead epochs and
+		// moved the window past the changes, by the ended epochs.
 		e.clock.Advance(time.Second)
-		tok, _ := e.list()
-
-		fullReg := prometheus.NewRegistry()
-		fullCfg := e.cfg
-		fullCfg.Registerer = fullReg
-		full, err := publisher.New(e.st, e.keys, fullCfg) // its first build reads every entry
-		e.must(err)
-		e.must(full.Refresh(e.ctx))
-		rec := httptest.NewRecorder()
-		full.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publisher.PathList, nil))
-		claims, _, err := e.keys.Verify(e.ctx, rec.Body.String(), statuslist.TokenType)
-		e.must(err)
-		want, wantList, err := statuslist.ParseToken(claims, full.URI(), issuer, e.clock.Now(), 0)
-		e.must(err)
-		if tok.StatusList.Lst != want.StatusList.Lst {
-			_, got := e.list()
-			for i := range int64(4 * len(chains)) {
-				g, _ := got.Get(i)
-				w, _ := wantList.Get(i)
-				if g != w {
-					t.Errorf("index %d: %v from the exceptions, %v from every entry", i, g, w)
-				}
-			}
-			t.Fatal("the lists differ")
-		}
-		// Both count the entries alike, though only one read them all, and
-		// every allocated entry once.
-		all, err := e.st.ListStatusEntries(e.ctx, -1, 10_000)
-		e.must(err)
-		var sum float64
-		for _, st := range []string{"VALID", "INVALID", "SUSPENDED"} {
-			got, want := gauge(t, reg, "authz_statuslist_entries", st), gauge(t, fullReg, "authz_statuslist_entries", st)
-			if got != want {
-				t.Errorf("entries{status=%s}: %v from the exceptions, %v from every entry", st, got, want)
-			}
-			sum += got
-		}
-		if sum != float64(len(all)) {
-			t.Errorf("entries by status add up to %v, want the %d allocated", sum, len(all))
-		}
-		if n := gauge(t, reg, "authz_statuslist_scans_total", "exceptions"); n != 1 {
-			t.Errorf("exceptions builds: %v, want 1", n)
-		}
-		var notValid int
-		for i := range int64(4 * len(chains)) {
-			if s, _ := wantList.Get(i); s != statuslist.Valid {
-				notValid++
-			}
-		}
-		if notValid < len(chains) {
-			t.Fatalf("only %d entries are not VALID: the changes did not take", notValid)
-		}
+		e.compareWithFullBuild(reg, 4*len(chains), 1)
+		e.clock.Advance(publisher.DefaultFullScanInterval)
+		e.list() // a full build
+		e.clock.Advance(publisher.DefaultFullScanInterval / 2)
+		e.compareWithFullBuild(reg, 4*len(chains), 2)
 	})
+}
+
+// compareWithFullBuild makes an exceptions build of e's publisher (its
+// exceptionsBuilds-th) and a full build of a new publisher over the same
+// store, and checks that they publish the same list, that they count the
+// entries by status alike and every allocated entry once, and that at
+// least a quarter of the first n indices are not VALID.
+func (e *env) compareWithFullBuild(reg *prometheus.Registry, n, exceptionsBuilds int) {
+	t := e.t
+	t.Helper()
+	tok, got := e.list()
+	if c := gauge(t, reg, "authz_statuslist_scans_total", "exceptions"); c != float64(exceptionsBuilds) {
+		t.Fatalf("exceptions builds: %v, want %d", c, exceptionsBuilds)
+	}
+	fullReg := prometheus.NewRegistry()
+	fullCfg := e.cfg
+	fullCfg.Registerer = fullReg
+	full, err := publisher.New(e.st, e.keys, fullCfg) // its first build reads every entry
+	e.must(err)
+	e.must(full.Refresh(e.ctx))
+	rec := httptest.NewRecorder()
+	full.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, publisher.PathList, nil))
+	claims, _, err := e.keys.Verify(e.ctx, rec.Body.String(), statuslist.TokenType)
+	e.must(err)
+	want, wantList, err := statuslist.ParseToken(claims, full.URI(), issuer, e.clock.Now(), 0)
+	e.must(err)
+	if tok.StatusList.Lst != want.StatusList.Lst {
+		for i := range int64(n) {
+			g, _ := got.Get(i)
+			w, _ := wantList.Get(i)
+			if g != w {
+				t.Errorf("index %d: %v from the exceptions, %v from every entry", i, g, w)
+			}
+		}
+		t.Fatal("the lists differ")
+	}
+	all, err := e.st.ListStatusEntries(e.ctx, -1, 10_000)
+	e.must(err)
+	var sum float64
+	for _, st := range []string{"VALID", "INVALID", "SUSPENDED"} {
+		got, want := gauge(t, reg, "authz_statuslist_entries", st), gauge(t, fullReg, "authz_statuslist_entries", st)
+		if got != want {
+			t.Errorf("entries{status=%s}: %v from the exceptions, %v from every entry", st, got, want)
+		}
+		sum += got
+	}
+	if sum != float64(len(all)) {
+		t.Errorf("entries by status add up to %v, want the %d allocated", sum, len(all))
+	}
+	var notValid int
+	for i := range int64(n) {
+		if s, _ := wantList.Get(i); s != statuslist.Valid {
+			notValid++
+		}
+	}
+	if notValid < n/4 {
+		t.Fatalf("only %d of %d entries are not VALID: the changes did not take", notValid, n)
+	}
 }
 
 // gauge reads the value of a metric of reg with the one label value given.
