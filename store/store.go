@@ -142,8 +142,9 @@ type StatusExtent struct {
 	Top int64
 	// Count is how many indices are allocated.
 	Count int64
-	// NextExpiry is the earliest expiry after now of a legacy key that
-	// holds a current index, nil if none.
+	// NextExpiry is the earliest expiry in (now, horizon] of a legacy key
+	// that holds a current index, nil if none. The horizon bounds the
+	// keys read: those expiring later are found by a later build.
 	NextExpiry *time.Time
 }
 
@@ -211,7 +212,8 @@ type Queries interface {
 	ListStatusEntries(ctx context.Context, afterIdx int64, limit int) ([]StatusEntry, error)
 	// ListStatusExceptions calls each, by idx, for the status
 	// exceptions, without reading every entry, and returns the list's
-	// extent. The exceptions are what a status-list build at now needs:
+	// extent, with the next key expiry looked for in (now, horizon]. The
+	// exceptions are what a status-list build at now needs:
 	// every entry that is not VALID at now, with the same columns as
 	// ListStatusEntries, given that
 	//
@@ -231,7 +233,7 @@ type Queries interface {
 	// They are streamed, since when a tenant of a million keys is
 	// suspended they are a million. An error from each stops the listing
 	// and is returned as it is.
-	ListStatusExceptions(ctx context.Context, now, since time.Time, each func(StatusEntry) error) (StatusExtent, error)
+	ListStatusExceptions(ctx context.Context, now, since, horizon time.Time, each func(StatusEntry) error) (StatusExtent, error)
 
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)

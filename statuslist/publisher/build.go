@@ -228,7 +228,9 @@ func (p *Publisher) scanAll(ctx context.Context, b *build) (int64, error) {
 // index for such a credential can only be allocated by a request that
 // passed its checks before the credential died, within exceptionsMargin.
 func (p *Publisher) scanExceptions(ctx context.Context, b *build) (int64, error) {
-	x, err := p.st.ListStatusExceptions(ctx, b.now, p.fullAt.Add(-exceptionsMargin), func(e store.StatusEntry) error {
+	// An expiry beyond the next rescan is found by that rescan.
+	horizon := b.now.Add(p.cfg.RescanInterval)
+	x, err := p.st.ListStatusExceptions(ctx, b.now, p.fullAt.Add(-exceptionsMargin), horizon, func(e store.StatusEntry) error {
 		p.visit(b, e)
 		return nil
 	})

@@ -100,7 +100,7 @@ const statusExceptionsQuery = `WITH
 	WHERE %s ORDER BY e.idx`
 
 // ListStatusExceptions implements store.Queries.
-func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time, each func(store.StatusEntry) error) (store.StatusExtent, error) {
+func (q *queries) ListStatusExceptions(ctx context.Context, now, since, horizon time.Time, each func(store.StatusEntry) error) (store.StatusExtent, error) {
 	x := store.StatusExtent{Top: -1}
 	last := int64(-1)
 	var stopped error // each's, returned as it is
@@ -135,9 +135,9 @@ func (q *queries) ListStatusExceptions(ctx context.Context, now, since time.Time
 	var next timeCol
 	err = q.row(ctx, "next key expiry", "", func(r scanner) error { return r.Scan(&next) },
 		`SELECT k.expires_at FROM legacy_keys k
-		 WHERE k.expires_at > $1 AND EXISTS (
+		 WHERE k.expires_at > $1 AND k.expires_at <= $2 AND EXISTS (
 		   SELECT 1 FROM status_entries s WHERE s.credential = 'key:' || k.id AND s.invalidated_at IS NULL)
-		 ORDER BY k.expires_at LIMIT 1`, q.d.encodeTime(now))
+		 ORDER BY k.expires_at LIMIT 1`, q.d.encodeTime(now), q.d.encodeTime(horizon))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return x, err
 	}

@@ -553,7 +553,7 @@ func testStatusExceptions(t *testing.T, s store.Store) {
 	before, after := at(30*time.Minute), at(90*time.Minute) // of since
 	var got []store.StatusEntry
 	collect := func(e store.StatusEntry) error { got = append(got, e); return nil }
-	empty, err := s.ListStatusExceptions(ctx, now, since, collect)
+	empty, err := s.ListStatusExceptions(ctx, now, since, at(24*time.Hour), collect)
 	must(t, err)
 	if len(got) != 0 || empty.Top != -1 || empty.Count != 0 || empty.NextExpiry != nil {
 		t.Fatalf("ListStatusExceptions on an empty list = %+v, %+v", got, empty)
@@ -647,7 +647,7 @@ func testStatusExceptions(t *testing.T, s store.Store) {
 			wantEntries = append(wantEntries, e)
 		}
 	}
-	ext, err := s.ListStatusExceptions(ctx, now, since, collect)
+	ext, err := s.ListStatusExceptions(ctx, now, since, at(24*time.Hour), collect)
 	must(t, err)
 	if d := diff(got, wantEntries); d != "" {
 		t.Errorf("ListStatusExceptions entries:%s", d)
@@ -659,10 +659,22 @@ func testStatusExceptions(t *testing.T, s store.Store) {
 		t.Errorf("ListStatusExceptions: next expiry %v, want key_ok's %v", ext.NextExpiry, at(3*time.Hour))
 	}
 
+	// Expiries beyond the horizon are not looked for.
+	for _, c := range []struct {
+		horizon time.Time
+		want    *time.Time
+	}{{at(3 * time.Hour), ptr(at(3 * time.Hour))}, {at(3*time.Hour - time.Microsecond), nil}} {
+		ext, err := s.ListStatusExceptions(ctx, now, since, c.horizon, func(store.StatusEntry) error { return nil })
+		must(t, err)
+		if d := diff(ext.NextExpiry, c.want); d != "" {
+			t.Errorf("ListStatusExceptions next expiry up to %v:%s", c.horizon, d)
+		}
+	}
+
 	// An error from each stops the listing and comes back.
 	stop := errors.New("stop")
 	calls := 0
-	_, err = s.ListStatusExceptions(ctx, now, since, func(store.StatusEntry) error { calls++; return stop })
+	_, err = s.ListStatusExceptions(ctx, now, since, at(24*time.Hour), func(store.StatusEntry) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("ListStatusExceptions with each failing: %v after %d calls, want %v after 1", err, calls, stop)
 	}
