@@ -187,7 +187,7 @@ func (p *Publisher) visit(b *build, e store.StatusEntry) {
 		b.counts[st]++
 	}
 	if over(e, b.now) {
-		if len(b.overs) < maxEndPerBuild {
+		if len(b.overs) < p.maxEnd {
 			b.overs[e.Idx] = e.Credential
 		} else {
 			b.truncated = true

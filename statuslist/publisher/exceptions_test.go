@@ -77,6 +77,52 @@ func TestExceptionsBuildMatchesFullBuild(t *testing.T) {
 	})
 }
 
+// A full build that found more dead epochs than it may end is followed by
+// another full build, until one has ended them all: only then may the
+// exceptions leave out what died before it.
+func TestFullBuildRepeatsUntilEveryDeadEpochEnded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		reg := prometheus.NewRegistry()
+		e := newEnv(t, open, func(c *publisher.Config) { c.Registerer = reg })
+		publisher.SetMaxEndPerBuild(e.p, 2)
+		var dead []chain
+		for i := range 3 {
+			c := e.chain(fmt.Sprint("dead-", i))
+			e.idx(c.keyCred)
+			// Revoked without its epoch ended, as a racing exchange leaves it.
+			e.updateKey(c.key.ID, func(k *store.LegacyKey) { now := e.clock.Now(); k.Status, k.RevokedAt = store.StatusRevoked, &now })
+			dead = append(dead, c)
+		}
+		current := func() int {
+			n := 0
+			for _, c := range dead {
+				if _, err := e.st.GetStatusIndex(e.ctx, c.keyCred); err == nil {
+					n++
+				}
+			}
+			return n
+		}
+		for i, want := range []struct {
+			full, exceptions float64
+			current          int
+		}{{1, 0, 1}, {2, 0, 0}, {2, 1, 0}} {
+			e.clock.Advance(time.Second)
+			e.list()
+			if got := gauge(t, reg, "authz_statuslist_scans_total", "full"); got != want.full {
+				t.Errorf("build %d: %v full builds so far, want %v", i+1, got, want.full)
+			}
+			if want.exceptions > 0 {
+				if got := gauge(t, reg, "authz_statuslist_scans_total", "exceptions"); got != want.exceptions {
+					t.Errorf("build %d: %v exceptions builds so far, want %v", i+1, got, want.exceptions)
+				}
+			}
+			if got := current(); got != want.current {
+				t.Errorf("build %d: %d dead epochs not yet ended, want %d", i+1, got, want.current)
+			}
+		}
+	})
+}
+
 // compareWithFullBuild makes an exceptions build of e's publisher (its
 // exceptionsBuilds-th) and a full build of a new publisher over the same
 // store, and checks that they publish the same list, that they count the

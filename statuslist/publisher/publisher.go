@@ -41,6 +41,8 @@ type Publisher struct {
 	// fullAt is when the last build that read every entry and ended every
 	// dead epoch it found began (injected clock); zero before the first.
 	fullAt time.Time
+	// maxEnd is maxEndPerBuild, which tests lower.
+	maxEnd int
 
 	// Run's own state.
 	gen       int64
@@ -76,7 +78,7 @@ func New(st store.Store, keys Keys, cfg Config) (*Publisher, error) {
 	}
 	p := &Publisher{
 		st: st, keys: keys, cfg: cfg, uri: cfg.Issuer + PathList,
-		wake: make(chan struct{}, 1), since: time.Since,
+		wake: make(chan struct{}, 1), since: time.Since, maxEnd: maxEndPerBuild,
 		m: newMetrics(cfg.Registerer),
 	}
 	p.claims.Store(p.newClaimCache())
