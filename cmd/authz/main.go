@@ -16,17 +16,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "authz:", err)
-		os.Exit(1)
-	}
+	code := reportExit(newRootCmd().ExecuteContext(ctx), os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "authz",
 		Short:         "OAuth 2.0 token service that retires static API keys",
+		Long:          "authz is an OAuth 2.0 token service that retires static API keys.\n\n" + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Every flag has an AUTHZ_* environment twin (SPEC §5).
@@ -39,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	addGatewayCommands(root)
 	addProofCommands(root)
 	annotateEnv(root)
+	enforceUsage(root)
 	return root
 }
 

@@ -194,7 +194,7 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s needs %s", cmd.CommandPath(), strings.Join(missing, " and "))
+		return usageErrorf(cmd, "%s needs %s", cmd.CommandPath(), strings.Join(missing, " and "))
 	}
 	return nil
 }

@@ -175,6 +175,20 @@ func (c *cli) json(out any, args ...string) {
 	}
 }
 
+// jsonExit runs a command with -o json that must exit with code and
+// decodes its answer.
+func (c *cli) jsonExit(code int, out any, args ...string) result {
+	c.t.Helper()
+	r := c.run(nil, append(args, "-o", "json")...)
+	if r.code != code {
+		c.t.Fatalf("authz %s -o json: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	if err := json.Unmarshal([]byte(r.stdout), out); err != nil {
+		c.t.Fatalf("authz %s -o json: %v\n%s", strings.Join(args, " "), err, r.stdout)
+	}
+	return r
+}
+
 // eventually runs a command until it fails, as it must once a change has
 // reached the token endpoint's cache (SPEC §6: within a second; the
 // deadline here only stops a broken build from hanging), then checks the
@@ -273,11 +287,11 @@ func readmeFlow(t *testing.T, c *cli, tamper func(stmt string, args ...any)) {
 		t.Fatal(err)
 	}
 	var sum apiv1.ImportSummary
-	c.json(&sum, "key", "import", keys)
+	c.jsonExit(exitPartial, &sum, "key", "import", keys)
 	if sum.Imported != 2 || sum.Orphans != 1 || len(sum.Rejected) != 1 || sum.Rejected[0].Line != 4 {
 		t.Fatalf("key import: %+v", sum)
 	}
-	c.json(&sum, "key", "import", keys)
+	c.jsonExit(exitPartial, &sum, "key", "import", keys)
 	if sum.Imported != 0 || sum.AlreadyPresent != 2 {
 		t.Fatalf("key import again: %+v", sum)
 	}

@@ -91,18 +91,22 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 				err = batch.flush()
 			}
 			if err != nil {
-				return fmt.Errorf("import %s: %w (batches already sent are imported; importing again is safe)", args[0], err)
+				return batch.failed("import "+args[0], err, dry, "imported", "importing again is safe")
 			}
-			return emit(cmd, total, func(w *tabwriter.Writer) {
+			err = emit(cmd, total, func(w *tabwriter.Writer) {
 				row(w, "imported", fmt.Sprint(total.Imported))
 				row(w, "already present", fmt.Sprint(total.AlreadyPresent))
 				row(w, "orphans", fmt.Sprint(total.Orphans))
 				row(w, "rejected", fmt.Sprint(len(total.Rejected)))
-				printRejections(w, total.Rejected)
 				if dry {
 					fmt.Fprintln(w, "dry run: nothing was written")
 				}
 			})
+			if err != nil {
+				return err
+			}
+			printRejections(cmd.ErrOrStderr(), total.Rejected)
+			return rowsOutcome("key import", "imported", batch.rowsSent, len(total.Rejected), dry)
 		},
 	}
 	cmd.Flags().Bool("dry-run", false, "check and count, write nothing")
@@ -114,6 +118,19 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
 type batches[T any] struct {
 	rows []T
 	send func([]T) error
+	// rowsSent and batchesSent count what the server accepted, so that a
+	// failure can say what was applied before it.
+	rowsSent, batchesSent int
+}
+
+// failed describes a failure of the whole command: what was applied
+// before it (nothing, or the batches the server accepted), so that the
+// message never claims what did not happen.
+func (b *batches[T]) failed(what string, err error, dryRun bool, verb, again string) error {
+	if b.batchesSent == 0 || dryRun {
+		return fmt.Errorf("%s: %w (nothing was %s)", what, err, verb)
+	}
+	return fmt.Errorf("%s: %w (the first %d rows, in %d batches, were %s before the failure; %s)", what, err, b.rowsSent, b.batchesSent, verb, again)
 }
 
 func (b *batches[T]) add(row T) error {
@@ -130,6 +147,10 @@ func (b *batches[T]) flush() error {
 		return nil
 	}
 	err := b.send(b.rows)
+	if err == nil {
+		b.rowsSent += len(b.rows)
+		b.batchesSent++
+	}
 	b.rows = b.rows[:0]
 	return err
 }
@@ -186,17 +207,21 @@ is old_external_id is given to new_principal. Running it twice is harmless.`,
 				err = batch.flush()
 			}
 			if err != nil {
-				return fmt.Errorf("remap %s: %w", args[0], err)
+				return batch.failed("remap "+args[0], err, dry, "remapped", "remapping again is safe")
 			}
-			return emit(cmd, total, func(w *tabwriter.Writer) {
+			err = emit(cmd, total, func(w *tabwriter.Writer) {
 				row(w, "rows", fmt.Sprint(total.Rows))
 				row(w, "keys remapped", fmt.Sprint(total.KeysRemapped))
 				row(w, "rejected", fmt.Sprint(len(total.Rejected)))
-				printRejections(w, total.Rejected)
 				if dry {
 					fmt.Fprintln(w, "dry run: nothing was written")
 				}
 			})
+			if err != nil {
+				return err
+			}
+			printRejections(cmd.ErrOrStderr(), total.Rejected)
+			return rowsOutcome("key remap", "applied", batch.rowsSent, len(total.Rejected), dry)
 		},
 	}
 	cmd.Flags().Bool("dry-run", false, "check and count, write nothing")
@@ -428,7 +453,15 @@ itself; "-" reads the key from standard input, which keeps it out of your shell 
 			if err != nil {
 				return err
 			}
-			return emit(cmd, d, func(w *tabwriter.Writer) { printDiagnosis(w, d) })
+			if err := emit(cmd, d, func(w *tabwriter.Writer) { printDiagnosis(w, d) }); err != nil {
+				return err
+			}
+			if !d.Found {
+				// What is known is printed; a script must still learn that
+				// there is no such key.
+				return fmt.Errorf("key diagnose: no such key (%s)", d.Verdict)
+			}
+			return nil
 		},
 	}
 }
