@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/bodylimit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/policy"
@@ -72,6 +73,16 @@ const (
 	maxImportBody = 64 << 20
 )
 
+// bodyLimit is the largest body a route accepts; a request declaring more
+// is refused before authentication, without its body being read.
+func bodyLimit(rt route) int64 {
+	switch rt.Path {
+	case "/keys/import", "/keys/remap":
+		return maxImportBody
+	}
+	return maxBody
+}
+
 type handler struct {
 	st       store.Store
 	auth     Authenticator
@@ -113,15 +124,15 @@ func New(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes() {
-		mux.Handle(rt.Method+" "+Prefix+rt.Path, h.serve(rt))
+		mux.Handle(rt.Method+" "+Prefix+rt.Path, bodylimit.Handler(bodyLimit(rt), h.log, h.serve(rt)))
 	}
-	mux.HandleFunc("GET "+Prefix+"/openapi.json", serveOpenAPI)
+	mux.Handle("GET "+Prefix+"/openapi.json", bodylimit.Handler(maxBody, h.log, http.HandlerFunc(serveOpenAPI)))
 	// Anything else is 404 in the API's own error shape, after
 	// authentication so that an anonymous caller learns nothing about
 	// which routes exist.
-	mux.Handle("/", h.serve(route{Path: "/{unknown...}", Handle: func(*handler, http.ResponseWriter, *http.Request, *call) error {
+	mux.Handle("/", bodylimit.Handler(maxBody, h.log, h.serve(route{Path: "/{unknown...}", Handle: func(*handler, http.ResponseWriter, *http.Request, *call) error {
 		return errcode.New(errcode.NotFound, "no such admin API route; see "+Prefix+"/openapi.json")
-	}}))
+	}})))
 	return withRequestMeta(mux)
 }
 

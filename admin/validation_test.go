@@ -29,7 +29,7 @@ func TestValidation(t *testing.T) {
 			{"two objects", "POST", "/tenants", `{"name":"x"}{"name":"y"}`, 400, errcode.RequestInvalid, "request body:"},
 			{"wrong type", "POST", "/tenants", `{"name":7}`, 400, errcode.RequestInvalid, "name:"},
 			{"empty body", "POST", "/tenants", ``, 400, errcode.RequestInvalid, "request body:"},
-			{"body too large", "POST", "/tenants", `{"name":"` + strings.Repeat("a", maxBody) + `"}`, 400, errcode.RequestInvalid, "request body:"},
+			{"body too large", "POST", "/tenants", `{"name":"` + strings.Repeat("a", maxBody) + `"}`, 413, errcode.RequestTooLarge, "The request declares a body of"},
 			{"sunset missing", "PUT", "/tenants/" + e.tenantA + "/sunset", `{}`, 400, errcode.RequestInvalid, "legacy_sunset_at:"},
 			{"principal kind", "POST", "/principals", apiv1.CreatePrincipal{TenantID: e.tenantA, Kind: "robot", Name: "r"}, 400, errcode.RequestInvalid, "kind:"},
 			{"principal without tenant", "POST", "/principals", apiv1.CreatePrincipal{Kind: "user", Name: "r"}, 400, errcode.RequestInvalid, "tenant_id:"},

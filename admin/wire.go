@@ -35,7 +35,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any, limit int64, optional
 			}
 			return errcode.New(errcode.RequestInvalid, "request body: a JSON object is required")
 		case errors.As(err, &tooBig):
-			return errcode.Newf(errcode.RequestInvalid, "request body: larger than %d bytes; send smaller batches", limit)
+			return errcode.Newf(errcode.RequestTooLarge, "request body: larger than %d bytes; send smaller batches", limit)
 		case errors.As(err, &syntax):
 			return errcode.Newf(errcode.RequestInvalid, "request body: invalid JSON at byte %d", syntax.Offset)
 		case errors.As(err, &typ):

@@ -13,6 +13,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/bodylimit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
@@ -238,7 +239,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errcode.Write(w, s.cfg.Logger, errcode.New(errcode.NotFound, "No such endpoint; the issuer's metadata lists them at "+PathMetadata+"."))
 	})
-	return mux
+	return bodylimit.Handler(s.cfg.MaxBodyBytes, s.cfg.Logger, mux)
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
