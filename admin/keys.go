@@ -283,14 +283,22 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	ctx := r.Context()
 	hidden := h.hiddenPrincipals(ctx, c)
+	ownName := ""
+	if !c.global {
+		own, err := h.st.GetTenant(ctx, c.tenant)
+		if err != nil {
+			return storeErr(err, "tenant", c.tenant, "")
+		}
+		ownName = own.Name
+	}
 	rows := make([]legacykeys.ImportRow, len(req.Rows))
 	for i, row := range req.Rows {
 		if !c.global {
-			// A tenant admin imports into its own tenant only.
+			// A tenant admin imports into its own tenant only, named by id
+			// or by name.
 			switch row.Tenant {
-			case "":
+			case "", c.tenant, ownName:
 				row.Tenant = c.tenant
-			case c.tenant:
 			default:
 				return notFound("tenant", row.Tenant)
 			}
@@ -362,19 +370,15 @@ func (h *handler) remapKeys(w http.ResponseWriter, r *http.Request, c *call) err
 		return invalid("rows", "at most %d rows per request; send smaller batches", maxImportRows)
 	}
 	ctx := r.Context()
-	hidden := h.hiddenPrincipals(ctx, c)
 	rows := make([]legacykeys.RemapRow, len(req.Rows))
 	for i, row := range req.Rows {
-		if !c.global && row.Problem == "" && row.NewPrincipal != "" {
-			bad, err := hidden(row.NewPrincipal)
-			if err != nil {
-				return err
-			}
-			if bad {
-				row.Problem = fmt.Sprintf("new_principal: no principal %q in tenant %s", row.NewPrincipal, c.tenant)
-			}
-		}
 		rows[i] = legacykeys.RemapRow{Line: row.Line, OldExternalID: row.OldExternalID, NewPrincipal: row.NewPrincipal, Problem: row.Problem}
+		if !c.global {
+			// A tenant admin remaps within its tenant: new_principal is
+			// looked for there only, and a principal of another tenant is
+			// answered exactly as one that does not exist.
+			rows[i].Tenant = c.tenant
+		}
 	}
 	sum, err := h.keys.Remap(ctx, rows, req.DryRun)
 	if err != nil {

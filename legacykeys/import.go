@@ -102,7 +102,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			return ImportSummary{}, err
 		}
 		if tenant == nil {
-			reject(r.Line, fmt.Sprintf("no tenant %q", r.Tenant))
+			reject(r.Line, fmt.Sprintf("no tenant %q: neither a tenant id nor a tenant name", r.Tenant))
 			continue
 		}
 		var owner *store.Principal
@@ -216,26 +216,61 @@ type directory struct {
 	// it (the key is then refused as owner_deleted, the exact cause).
 	external map[string]map[string]*store.Principal
 	byID     map[string]*store.Principal // nil value: no such principal
+	// byName and allTenants are filled by tenantIDs, once.
+	byName     map[string]*store.Tenant
+	allTenants []string
 }
 
 func newDirectory(q store.Queries) *directory {
-	return &directory{q: q, tenants: map[string]*store.Tenant{}, external: map[string]map[string]*store.Principal{}, byID: map[string]*store.Principal{}}
+	return &directory{q: q, tenants: map[string]*store.Tenant{}, external: map[string]map[string]*store.Principal{}, byID: map[string]*store.Principal{}, byName: map[string]*store.Tenant{}}
 }
 
-func (d *directory) tenant(ctx context.Context, id string) (*store.Tenant, error) {
-	if t, ok := d.tenants[id]; ok {
+// tenant finds a tenant by id or, failing that, by its unique name.
+func (d *directory) tenant(ctx context.Context, idOrName string) (*store.Tenant, error) {
+	if t, ok := d.tenants[idOrName]; ok {
 		return t, nil
 	}
-	t, err := d.q.GetTenant(ctx, id)
+	t, err := d.q.GetTenant(ctx, idOrName)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		d.tenants[id] = nil
-		return nil, nil
+		if _, err := d.tenantIDs(ctx); err != nil {
+			return nil, err
+		}
+		named := d.byName[idOrName]
+		d.tenants[idOrName] = named
+		return named, nil
 	case err != nil:
-		return nil, fmt.Errorf("legacykeys: get tenant %s: %w", id, err)
+		return nil, fmt.Errorf("legacykeys: get tenant %s: %w", idOrName, err)
 	}
-	d.tenants[id] = &t
+	d.tenants[idOrName] = &t
 	return &t, nil
+}
+
+// tenantIDs lists every tenant, once per directory.
+func (d *directory) tenantIDs(ctx context.Context) ([]string, error) {
+	if d.allTenants != nil {
+		return d.allTenants, nil
+	}
+	ids := []string{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		ts, next, err := d.q.ListTenants(ctx, store.TenantFilter{}, page)
+		if err != nil {
+			return nil, fmt.Errorf("legacykeys: list tenants: %w", err)
+		}
+		for i := range ts {
+			t := ts[i]
+			d.tenants[t.ID] = &t
+			d.byName[t.Name] = &t
+			ids = append(ids, t.ID)
+		}
+		if next == "" || len(ts) == 0 {
+			break
+		}
+		page.After = next
+	}
+	d.allTenants = ids
+	return ids, nil
 }
 
 // load reads every principal of a tenant, once.

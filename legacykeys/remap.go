@@ -15,13 +15,16 @@ import (
 )
 
 // RemapRow says: the keys that refer to owner OldExternalID (an external id
-// or a principal id, as the import file gave it) belong to principal
-// NewPrincipal.
+// or a principal id, as the import file gave it) belong to NewPrincipal: a
+// principal id, or the external id of a principal in the keys' tenant.
 type RemapRow struct {
 	Line          int    `json:"line"`
 	OldExternalID string `json:"old_external_id"`
 	NewPrincipal  string `json:"new_principal"`
-	Problem       string `json:"problem,omitempty"`
+	// Tenant, when set, confines the row to that tenant: NewPrincipal must
+	// be one of its principals (a tenant administrator's remap).
+	Tenant  string `json:"tenant,omitempty"`
+	Problem string `json:"problem,omitempty"`
 }
 
 // ParseRemap reads a remap file: CSV lines old_external_id,new_principal,
@@ -111,7 +114,8 @@ func (s *Service) Remap(ctx context.Context, rows []RemapRow, dryRun bool) (Rema
 		owner store.Principal
 	}
 	var jobs []job
-	owners := map[string]*store.Principal{}
+	dir := newDirectory(s.st)
+	targets := map[[2]string]*remapTarget{}
 	for _, r := range rows {
 		sum.Rows++
 		if r.Problem == "" {
@@ -121,25 +125,28 @@ func (s *Service) Remap(ctx context.Context, rows []RemapRow, dryRun bool) (Rema
 			sum.Rejected = append(sum.Rejected, Rejection{Line: r.Line, Reason: r.Problem})
 			continue
 		}
-		o, ok := owners[r.NewPrincipal]
+		memo := [2]string{r.Tenant, r.NewPrincipal}
+		t, ok := targets[memo]
 		if !ok {
-			p, err := s.usableOwner(ctx, s.st, r.NewPrincipal)
-			if _, refused := errcode.As(err); err != nil && !refused {
+			var err error
+			if t, err = s.remapTarget(ctx, dir, r.Tenant, r.NewPrincipal); err != nil {
 				return RemapSummary{}, err
 			}
-			if err != nil {
-				sum.Rejected = append(sum.Rejected, Rejection{Line: r.Line, Reason: errcode.Normalize(err).Text()})
-				owners[r.NewPrincipal] = nil
-				continue
-			}
-			o = &p
-			owners[r.NewPrincipal] = o
+			targets[memo] = t
 		}
-		if o == nil {
-			sum.Rejected = append(sum.Rejected, Rejection{Line: r.Line, Reason: fmt.Sprintf("principal %q cannot own keys (see the first line that names it)", r.NewPrincipal)})
+		if t.reason != "" {
+			sum.Rejected = append(sum.Rejected, Rejection{Line: r.Line, Reason: t.reason})
 			continue
 		}
-		jobs = append(jobs, job{row: r, owner: *o})
+		owner, reason, err := s.remapOwner(ctx, t, r)
+		if err != nil {
+			return RemapSummary{}, err
+		}
+		if reason != "" {
+			sum.Rejected = append(sum.Rejected, Rejection{Line: r.Line, Reason: reason})
+			continue
+		}
+		jobs = append(jobs, job{row: r, owner: *owner})
 	}
 	if len(jobs) == 0 {
 		return sum, nil
@@ -171,6 +178,106 @@ func (s *Service) Remap(ctx context.Context, rows []RemapRow, dryRun bool) (Rema
 		return RemapSummary{}, err
 	}
 	return sum, nil
+}
+
+// remapTarget is what a remap's new_principal names: one principal by id,
+// or the live principals that have it as external id (at most one per
+// tenant), or the reason it names nothing usable.
+type remapTarget struct {
+	byID       *store.Principal
+	byExternal []*store.Principal
+	reason     string
+}
+
+// remapTarget resolves new_principal: a principal id first (a remap has
+// always accepted one), then an external id among the live principals of
+// tenant, or of every tenant when tenant is "".
+func (s *Service) remapTarget(ctx context.Context, dir *directory, tenant, ref string) (*remapTarget, error) {
+	p, err := s.usableOwner(ctx, s.st, ref)
+	_, refused := errcode.As(err)
+	switch {
+	case err != nil && !refused:
+		return nil, err
+	case err == nil && (tenant == "" || p.TenantID == tenant):
+		return &remapTarget{byID: &p}, nil
+	case err != nil && p.ID != "" && (tenant == "" || p.TenantID == tenant):
+		return &remapTarget{reason: errcode.Normalize(err).Text()}, nil // deleted
+	}
+	tenants := []string{tenant}
+	if tenant == "" {
+		if tenants, err = dir.tenantIDs(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t := &remapTarget{}
+	for _, id := range tenants {
+		q, err := dir.byExternalID(ctx, id, ref)
+		if err != nil {
+			return nil, err
+		}
+		if q != nil && q.Status != store.StatusDeleted {
+			t.byExternal = append(t.byExternal, q)
+		}
+	}
+	if len(t.byExternal) == 0 {
+		where := "of any tenant"
+		if tenant != "" {
+			where = "of tenant " + tenant
+		}
+		t.reason = fmt.Sprintf("no principal %q: neither the id nor the external id of a principal %s; check it with `authz principal list`", ref, where)
+	}
+	return t, nil
+}
+
+// remapOwner picks the principal a row's keys go to. An external id that
+// live principals of several tenants share names the one in the tenant of
+// the keys that refer to the old owner; when that does not settle it, the
+// row is rejected, saying so.
+func (s *Service) remapOwner(ctx context.Context, t *remapTarget, r RemapRow) (*store.Principal, string, error) {
+	if t.byID != nil {
+		return t.byID, "", nil
+	}
+	if len(t.byExternal) == 1 {
+		return t.byExternal[0], "", nil
+	}
+	var holding []*store.Principal
+	for _, p := range t.byExternal {
+		has, err := s.tenantHasKeysOf(ctx, p.TenantID, r.OldExternalID)
+		if err != nil {
+			return nil, "", err
+		}
+		if has {
+			holding = append(holding, p)
+		}
+	}
+	if len(holding) == 1 {
+		return holding[0], "", nil
+	}
+	named := t.byExternal
+	if len(holding) > 1 {
+		named = holding
+	}
+	parts := make([]string, len(named))
+	for i, p := range named {
+		parts[i] = p.ID + " in tenant " + p.TenantID
+	}
+	return nil, fmt.Sprintf("new_principal %q is ambiguous: it is the external id of %d principals (%s) and the keys of %q do not settle which; give the principal id instead",
+		r.NewPrincipal, len(named), strings.Join(parts, ", "), r.OldExternalID), nil
+}
+
+// tenantHasKeysOf reports whether a key of tenant refers to owner ref
+// (as its owner reference or its owner id).
+func (s *Service) tenantHasKeysOf(ctx context.Context, tenant, ref string) (bool, error) {
+	for _, f := range []store.LegacyKeyFilter{{TenantID: tenant, OwnerRef: ref}, {TenantID: tenant, OwnerID: ref}} {
+		ks, _, err := s.st.ListLegacyKeys(ctx, f, store.Page{Limit: 1})
+		if err != nil {
+			return false, fmt.Errorf("legacykeys: keys of %q in tenant %s: %w", ref, tenant, err)
+		}
+		if len(ks) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // endTokensOfMovedKeys invalidates the status-list entries of the keys a

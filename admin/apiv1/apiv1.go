@@ -229,7 +229,7 @@ type ImportRow struct {
 	KeySHA256       string     `json:"key_sha256,omitempty"`
 	OwnerExternalID string     `json:"owner_external_id,omitempty"`
 	OwnerID         string     `json:"owner_id,omitempty"`
-	Tenant          string     `json:"tenant,omitempty"`
+	Tenant          string     `json:"tenant,omitempty"` // a tenant id or a tenant's unique name
 	Scopes          []string   `json:"scopes,omitempty"`
 	Label           string     `json:"label,omitempty"`
 	Environment     string     `json:"environment,omitempty"`
@@ -263,8 +263,10 @@ type ImportSummary struct {
 type RemapRow struct {
 	Line          int    `json:"line"`
 	OldExternalID string `json:"old_external_id,omitempty"`
-	NewPrincipal  string `json:"new_principal,omitempty"`
-	Problem       string `json:"problem,omitempty"`
+	// NewPrincipal is a principal id, or the external id of a principal
+	// in the tenant of the keys that refer to OldExternalID.
+	NewPrincipal string `json:"new_principal,omitempty"`
+	Problem      string `json:"problem,omitempty"`
 }
 
 // RemapKeys is the body of POST /keys/remap.

@@ -47,14 +47,18 @@ func keyImportCmd() *cobra.Command {
 		Short: "Import legacy keys from a CSV or JSONL file",
 		Long: `Import legacy keys from the system being retired. FILE is CSV with a header, or JSONL (one
 object per line), with the columns key or key_sha256 (hex SHA-256 when the old system kept only
-hashes), owner_external_id or owner_id, tenant, scopes (space-separated), label, environment,
-created_at, expires_at (RFC 3339).
+hashes), owner_external_id or owner_id, tenant (a tenant id or a tenant's unique name), scopes
+(space-separated), label, environment, created_at, expires_at (RFC 3339).
 
 Owners are matched by external id within the tenant. Keys whose owner cannot be found are
 imported anyway, as orphans: they are refused with owner_not_found and listed by
 'authz report orphans' until 'authz key remap' or 'authz key reassign' fixes them.
 Importing the same file twice is harmless: present keys are counted as already present.
-The file is parsed here and uploaded in batches; with --dry-run nothing is written.`,
+The file is parsed here and uploaded in batches; with --dry-run nothing is written.
+
+Exit status: 0 when every row was imported (or already present); 3 when some rows were rejected
+and the others imported; 1 when every row was rejected or the import failed. Rejected rows are
+listed on stderr as "line N: reason", and with -o json in "rejected". --dry-run exits the same way.`,
 		Example: `  authz key import keys.csv --dry-run
   authz key import keys.csv
   authz key import export.jsonl -o json`,
@@ -177,9 +181,17 @@ func keyRemapCmd() *cobra.Command {
 		Short: "Give keys imported with a broken owner reference to the right principal",
 		Long: `Repair owners after a broken migration. FILE is CSV with lines old_external_id,new_principal
 (a header line is optional): every key of new_principal's tenant whose owner reference (or owner id)
-is old_external_id is given to new_principal. Running it twice is harmless.`,
+is old_external_id is given to new_principal. new_principal is a principal id (prn_...) or the
+external id of a principal in the keys' tenant, such as the new system's id of the holder. An
+external id that principals of several tenants share, when the keys do not settle which tenant is
+meant, is a rejected row that says so: give the principal id instead. Running it twice is harmless.
+
+Exit status: 0 when every row was applied; 3 when some rows were rejected and the others applied;
+1 when every row was rejected or the remap failed. Rejected rows are listed on stderr as
+"line N: reason", and with -o json in "rejected". --dry-run exits the same way.`,
 		Example: `  authz key remap remap.csv --dry-run
-  authz key remap remap.csv`,
+  authz key remap remap.csv
+  printf 'old_external_id,new_principal\nu-1234,alice@example.com\n' > remap.csv   # by external id`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := admin(cmd)
