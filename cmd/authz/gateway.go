@@ -250,6 +250,9 @@ issuer's token endpoint (RFC 8693), the gateway authenticating as its own
 client (AUTHZ_CLIENT_ID / AUTHZ_CLIENT_SECRET; tokens then carry act). The
 upstream receives Authorization: Bearer with the token, never the key. A
 refused key gets 401 with the exact error_code (key_revoked, owner_suspended...).
+That client must be allowed the token-exchange grant; the gateway checks it
+at start (one test exchange of a malformed key) and refuses to start if not:
+  authz client create --tenant T --owner P --grant-type urn:ietf:params:oauth:grant-type:token-exchange
 authz_gateway_requests_total counts requests by route and credential kind
 (token, legacy_key, none), so you see who still has to move.
 
@@ -412,6 +415,12 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 		}
 		if tokenEndpoint = md.TokenEndpoint; tokenEndpoint == "" {
 			return errors.New("the issuer's metadata names no token_endpoint; set --token-endpoint")
+		}
+	}
+	if g.keyHeader != "" {
+		// Refuse to start rather than answer every bridged request 503.
+		if err := gateway.CheckExchangeClient(ctx, nil, tokenEndpoint, g.clientID, g.clientSecret); err != nil {
+			return err
 		}
 	}
 	exchangeAudience := ""
