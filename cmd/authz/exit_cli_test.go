@@ -225,4 +225,3 @@ func TestRowCommandsExitCodes(t *testing.T) {
 		startGateway(t, c.issuer, upstream, gw.ID, gw.ClientSecret)
 	})
 }
-
