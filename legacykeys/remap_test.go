@@ -17,7 +17,7 @@ func TestRemapByExternalID(t *testing.T) {
 		h := newHarness(t, st)
 		h.tenant("ten_a")
 		h.tenant("ten_b")
-		h.principal("prn_newa", "ten_a", "new-a")    // unique external id
+		h.principal("prn_newa", "ten_a", "new-a")     // unique external id
 		h.principal("prn_shareda", "ten_a", "shared") // shared with ten_b
 		h.principal("prn_sharedb", "ten_b", "shared")
 		h.principal("prn_gone", "ten_a", "gone")
