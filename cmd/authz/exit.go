@@ -50,25 +50,28 @@ func usageErrorf(cmd *cobra.Command, format string, args ...any) error {
 // rejected. The rejected rows themselves are already listed.
 type rowsError struct {
 	what     string // "key import"
-	verb     string // "imported"
+	verb     string // "imported": what nothing was, when every row was rejected
 	rows     int
 	rejected int
 	dryRun   bool
 }
 
 func (e *rowsError) Error() string {
-	applied := e.verb
+	dry := ""
 	if e.dryRun {
-		applied = "would be " + e.verb + " (dry run: nothing was written)"
+		dry = " (dry run: nothing was written)"
 	}
 	if e.all() {
-		nothing := "nothing was " + e.verb
-		if e.dryRun {
-			nothing = "nothing would be " + e.verb + " (dry run: nothing was written)"
+		if e.rows == 1 {
+			return fmt.Sprintf("%s: the only row was rejected; nothing was %s%s", e.what, e.verb, dry)
 		}
-		return fmt.Sprintf("%s: all %d rows rejected; %s", e.what, e.rows, nothing)
+		return fmt.Sprintf("%s: all %d rows rejected; nothing was %s%s", e.what, e.rows, e.verb, dry)
 	}
-	return fmt.Sprintf("%s: %d of %d rows rejected; the other %d %s", e.what, e.rejected, e.rows, e.rows-e.rejected, applied)
+	applied := "were applied"
+	if e.dryRun {
+		applied = "would be applied"
+	}
+	return fmt.Sprintf("%s: %d of %d rows rejected; the other %d %s%s", e.what, e.rejected, e.rows, e.rows-e.rejected, applied, dry)
 }
 
 func (e *rowsError) all() bool { return e.rejected >= e.rows }

@@ -108,7 +108,7 @@ func TestRowCommandsExitCodes(t *testing.T) {
 					t.Errorf("stderr does not list %q:\n%s", line, r.stderr)
 				}
 			}
-			if code != exitOK && !strings.Contains(r.stderr, "rows rejected") {
+			if code != exitOK && !strings.Contains(r.stderr, "rejected; ") {
 				t.Errorf("stderr does not sum up:\n%s", r.stderr)
 			}
 			if dry {
@@ -174,7 +174,7 @@ func TestRowCommandsExitCodes(t *testing.T) {
 		}
 		// Every row rejected: nothing remapped.
 		r := c.run(nil, "key", "remap", file("bad-remap.csv", "gone-4,shared\ngone-4,new-5\n"))
-		if r.code != exitFailed || !strings.Contains(r.stderr, "ambiguous") || !strings.Contains(r.stderr, "all 2 rows rejected") {
+		if r.code != exitFailed || !strings.Contains(r.stderr, "ambiguous") || !strings.Contains(r.stderr, "all 2 rows rejected; nothing was remapped") {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)
 		}
 		got = check(t, exitFailed, []string{"ambiguous", "new-5"}, owners, "key", "remap", file("bad-remap.csv", "gone-4,shared\ngone-4,new-5\n"))

@@ -233,7 +233,7 @@ Exit status: 0 when every row was applied; 3 when some rows were rejected and th
 				return err
 			}
 			printRejections(cmd.ErrOrStderr(), total.Rejected)
-			return rowsOutcome("key remap", "applied", batch.rowsSent, len(total.Rejected), dry)
+			return rowsOutcome("key remap", "remapped", batch.rowsSent, len(total.Rejected), dry)
 		},
 	}
 	cmd.Flags().Bool("dry-run", false, "check and count, write nothing")
