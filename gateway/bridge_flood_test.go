@@ -55,7 +55,7 @@ func TestBridgeFloodFromOneAddress(t *testing.T) {
 	defaults := server.Defaults()
 	e := servertest.Start(t, storetest.SQLiteURL(t), func(c *server.Config) {
 		c.RateLimitAddr, c.RateLimitClient, c.RateLimitKey, c.RateLimitBurst = defaults.RateLimitAddr, defaults.RateLimitClient, defaults.RateLimitKey, defaults.RateLimitBurst
-		c.Now = time.Now // rate limits refill in real time
+		c.Now = time.Now                            // rate limits refill in real time
 		c.TrustedProxies = []string{"127.0.0.1/32"} // the gateway's address
 	})
 	const aud = "https://api.example.com"
