@@ -5,7 +5,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/server"
 	"github.com/authz/authz/server/servertest"
@@ -178,4 +181,89 @@ func TestLockoutSharedByReplicas(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLockoutImportedKeys: an imported key names no id, so wrong imported
+// keys count against their source for the class of imported keys. The
+// failing source is stopped; another address with a valid imported key is
+// served; a success does not reset the count (or one valid key would let
+// its holder interleave guesses at the others). With --lockout-weak-keys,
+// failures from many sources lock imported keys for everyone.
+func TestLockoutImportedKeys(t *testing.T) {
+	for _, weak := range []bool{false, true} {
+		t.Run("weak="+strconv.FormatBool(weak), func(t *testing.T) {
+			e := servertest.Start(t, storetest.SQLiteURL(t), lockoutOpts, func(c *server.Config) {
+				c.LockoutAlertThreshold, c.LockoutPrefixThreshold, c.LockoutWeakKeys = 6, 100, weak
+			})
+			h := e.Holder("globex", "service")
+			const valid = "legacy-imported-key-0001"
+			sum, err := e.Admin().ImportKeys(e.Ctx(), []apiv1.ImportRow{{Line: 1, Key: valid, OwnerID: h.Owner.ID, Tenant: h.Tenant.ID}}, false)
+			if err != nil || sum.Imported != 1 {
+				t.Fatalf("import: %v %+v", err, sum)
+			}
+			attacker, holder := e.From(attackerIP), e.From("127.0.0.1")
+			// A success between guesses does not reset the attacker's count.
+			servertest.WantError(t, attacker.Exchange("guess-0000000001", nil, "", ""), 400, "invalid_request", "key_unknown")
+			servertest.WantError(t, attacker.Exchange("guess-0000000002", nil, "", ""), 400, "invalid_request", "key_unknown")
+			if r := attacker.Exchange(valid, nil, "", ""); r.Status != 200 {
+				t.Fatalf("valid imported key: %d %s", r.Status, r.Raw)
+			}
+			servertest.WantError(t, attacker.Exchange("guess-0000000003", nil, "", ""), 400, "invalid_request", "key_unknown")
+			servertest.WantError(t, attacker.Exchange(valid, nil, "", ""), 429, "slow_down", "rate_limited")
+			if r := holder.Exchange(valid, nil, "", ""); r.Status != 200 {
+				t.Fatalf("holder's imported key after another address's guesses: %d %s", r.Status, r.Raw)
+			}
+			// Three more wrong imported keys from other addresses reach the
+			// alert threshold (6) of the class.
+			for i, ip := range []string{"127.0.1.1", "127.0.2.1", "127.0.3.1"} {
+				servertest.WantError(t, e.From(ip).Exchange("guess-100000000"+strconv.Itoa(i), nil, "", ""), 400, "invalid_request", "key_unknown")
+			}
+			evs, _, err := e.Srv.Store.ListAudit(e.Ctx(), store.AuditFilter{Action: "key.guessing"}, store.Page{})
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("guessing alert audit: %v %+v", err, evs)
+			}
+			r := holder.Exchange(valid, nil, "", "")
+			if weak {
+				servertest.WantError(t, r, 429, "slow_down", "rate_limited")
+			} else if r.Status != 200 {
+				t.Fatalf("without --lockout-weak-keys the alert locked the holder out: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+}
+
+// TestLockoutIgnoresForgedForwardedFor: X-Forwarded-For from a peer that
+// is not a trusted proxy changes nothing — the attacker cannot escape its
+// lockout by inventing addresses, nor frame the holder's address — while
+// a trusted proxy's header names the caller.
+func TestLockoutIgnoresForgedForwardedFor(t *testing.T) {
+	e := servertest.Start(t, storetest.SQLiteURL(t), lockoutOpts, func(c *server.Config) {
+		c.TrustedProxies = []string{"127.0.0.3/32"}
+	})
+	f := e.Standard("acme")
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	post := func(from *servertest.Env, xff, secret string) servertest.Response {
+		req, _ := http.NewRequest(http.MethodPost, e.Issuer+"/oauth2/token", strings.NewReader(cc.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", xff)
+		req.SetBasicAuth(f.Client.ID, secret)
+		return from.Do(req)
+	}
+	attacker := e.From(attackerIP)
+	// Each failure claims another address, and the holder's: all count
+	// against 127.0.0.2.
+	for i := range 3 {
+		servertest.WantError(t, post(attacker, "198.51.100."+strconv.Itoa(i)+", 127.0.0.1", "azs_wrong"), 401, "invalid_client", "client_invalid")
+	}
+	servertest.WantError(t, post(attacker, "203.0.113.77", f.Secret), 429, "slow_down", "rate_limited")
+	if r := e.From("127.0.0.1").Post("/oauth2/token", cc, f.Client.ID, f.Secret); r.Status != 200 {
+		t.Fatalf("holder framed by a forged header: %d %s", r.Status, r.Raw)
+	}
+	// Through the trusted proxy at 127.0.0.3, the header names the caller:
+	// the locked 127.0.0.2 stays locked, another caller is served.
+	proxy := e.From("127.0.0.3")
+	servertest.WantError(t, post(proxy, attackerIP, f.Secret), 429, "slow_down", "rate_limited")
+	if r := post(proxy, "192.0.2.10", f.Secret); r.Status != 200 {
+		t.Fatalf("caller through the trusted proxy: %d %s", r.Status, r.Raw)
+	}
 }
