@@ -176,11 +176,6 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 		if c.ID != "" {
 			st.wellFormed = true
 			st.actor, st.target = "client:"+c.ID, "client:"+c.ID
-			if creds.clientID == "" {
-				if gerr := s.guard(ctx, kindClient, c.ID, s.clientLimitKey(ctx, c.ID)); gerr != nil {
-					return nil, gerr
-				}
-			}
 		}
 	}
 	if err != nil {
