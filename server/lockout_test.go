@@ -222,6 +222,9 @@ func TestLockoutImportedKeys(t *testing.T) {
 			if err != nil || len(evs) != 1 {
 				t.Fatalf("guessing alert audit: %v %+v", err, evs)
 			}
+			if got := counterValue(t, e, "authz_auth_guessing_alerts_total", "key"); got != 1 {
+				t.Fatalf("authz_auth_guessing_alerts_total{kind=key} = %v, want 1", got)
+			}
 			r := holder.Exchange(valid, nil, "", "")
 			if weak {
 				servertest.WantError(t, r, 429, "slow_down", "rate_limited")
@@ -266,4 +269,26 @@ func TestLockoutIgnoresForgedForwardedFor(t *testing.T) {
 	if r := post(proxy, "192.0.2.10", f.Secret); r.Status != 200 {
 		t.Fatalf("caller through the trusted proxy: %d %s", r.Status, r.Raw)
 	}
+}
+
+// counterValue reads a counter with a kind label from the server's registry.
+func counterValue(t *testing.T, e *servertest.Env, name, kind string) float64 {
+	t.Helper()
+	mfs, err := e.Srv.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == kind {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
