@@ -62,7 +62,12 @@ type exchanger struct {
 	now          func() time.Time
 	negativeTTL  time.Duration
 	cache        *tokenCache
-	flight       singleflight.Group
+	// refused holds refusals apart from tokens, so that a flood of bad
+	// keys can evict only other refusals, never a caller's token.
+	negative *tokenCache
+	// perAddr limits, per caller address, the exchanges that reach authz.
+	perAddr *addrLimiter
+	flight  singleflight.Group
 	// mac keys the cache's hash of each legacy key: legacy keys may be
 	// low-entropy, and a plain SHA-256 in a heap dump could be brute
 	// forced. The key is random per process.
@@ -86,15 +91,24 @@ func (x *exchanger) cacheKey(apiKey string) cacheKey {
 // and whether it came from the cache.
 func (x *exchanger) exchange(ctx context.Context, apiKey string) (*exchangeResult, bool) {
 	k := x.cacheKey(apiKey)
-	if res, ok := x.cache.get(k, x.now()); ok {
+	if res, ok := x.cached(k); ok {
 		x.metrics.cacheResult(res)
 		return res, true
+	}
+	// Only now, with authz about to be asked, does the caller's own budget
+	// count: cached keys never wait behind a flood.
+	if ok, wait := x.perAddr.allow(reqmeta.From(ctx).ClientAddr); !ok {
+		x.metrics.cache("rate_limited")
+		secs := max(int((wait+time.Second-1)/time.Second), 1)
+		return &exchangeResult{ref: &refusal{status: http.StatusTooManyRequests, retryAfter: secs, reason: string(errcode.RateLimited),
+			body: errcode.Body{Error: "slow_down", Code: errcode.RateLimited,
+				Description: "Too many API keys from this address to exchange; retry after " + strconv.Itoa(secs) + " s."}}}, false
 	}
 	if x.beforeFlight != nil {
 		x.beforeFlight()
 	}
 	v, _, shared := x.flight.Do(string(k[:]), func() (any, error) {
-		if res, ok := x.cache.get(k, x.now()); ok {
+		if res, ok := x.cached(k); ok {
 			return res, nil
 		}
 		// The exchange outlives the request that started it: others may
@@ -103,7 +117,12 @@ func (x *exchanger) exchange(ctx context.Context, apiKey string) (*exchangeResul
 		defer cancel()
 		res, ttl := x.call(ctx, apiKey)
 		if ttl > 0 {
-			x.cache.put(k, res, x.now().Add(ttl))
+			if res.ref != nil {
+				x.negative.put(k, res, x.now().Add(ttl))
+			} else {
+				x.negative.remove(k)
+				x.cache.put(k, res, x.now().Add(ttl))
+			}
 		}
 		return res, nil
 	})
@@ -115,8 +134,21 @@ func (x *exchanger) exchange(ctx context.Context, apiKey string) (*exchangeResul
 	return v.(*exchangeResult), false
 }
 
+// cached returns the token or the refusal remembered for k.
+func (x *exchanger) cached(k cacheKey) (*exchangeResult, bool) {
+	now := x.now()
+	if res, ok := x.cache.get(k, now); ok {
+		return res, true
+	}
+	return x.negative.get(k, now)
+}
+
 // forget drops what the cache holds for apiKey.
-func (x *exchanger) forget(apiKey string) { x.cache.remove(x.cacheKey(apiKey)) }
+func (x *exchanger) forget(apiKey string) {
+	k := x.cacheKey(apiKey)
+	x.cache.remove(k)
+	x.negative.remove(k)
+}
 
 // tokenResponse is RFC 8693 §2.2.1.
 type tokenResponse struct {
@@ -150,6 +182,12 @@ func (x *exchanger) call(ctx context.Context, apiKey string) (*exchangeResult, t
 		[]byte(url.QueryEscape(x.clientID)+":"+url.QueryEscape(x.clientSecret))))
 	if id := reqmeta.From(ctx).RequestID; id != "" {
 		req.Header.Set(reqmeta.Header, id)
+	}
+	// The caller's address, for authz to limit and lock out per caller
+	// rather than per gateway. authz believes it only if this gateway's
+	// address is in its --trusted-proxy.
+	if addr := reqmeta.From(ctx).ClientAddr; addr != "" {
+		req.Header.Set(reqmeta.ForwardedFor, addr)
 	}
 	resp, err := x.client.Do(req)
 	if err != nil {

@@ -63,6 +63,7 @@ type exchangeSeen struct {
 	user      string
 	pass      string
 	requestID string
+	forwarded string // X-Forwarded-For
 }
 
 func newFakeAuthz(t testing.TB) *fakeAuthz {
@@ -127,7 +128,7 @@ func (a *fakeAuthz) token(w http.ResponseWriter, r *http.Request) {
 	user, _ = url.QueryUnescape(user)
 	pass, _ = url.QueryUnescape(pass)
 	a.mu.Lock()
-	a.last = exchangeSeen{form: r.PostForm, user: user, pass: pass, requestID: r.Header.Get("X-Request-Id")}
+	a.last = exchangeSeen{form: r.PostForm, user: user, pass: pass, requestID: r.Header.Get("X-Request-Id"), forwarded: r.Header.Get("X-Forwarded-For")}
 	k, known := a.keys[r.PostForm.Get("subject_token")]
 	lifetime, signer := a.lifetime, a.key
 	a.mu.Unlock()

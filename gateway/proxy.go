@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -57,6 +58,16 @@ type Config struct {
 	// NegativeTTL is how long a refused key stays refused without asking
 	// the token endpoint again (default 5 s).
 	NegativeTTL time.Duration
+	// ExchangeRate and ExchangeBurst limit, per caller address, the keys
+	// sent to the token endpoint (cache misses), before authz is asked
+	// (defaults 10/s and 50; a negative rate: unlimited). Refused keys are
+	// remembered apart from tokens, in a cache of CacheSize entries.
+	ExchangeRate  float64
+	ExchangeBurst int
+	// TrustedProxies are the proxies in front of the gateway whose
+	// X-Forwarded-For names the caller (reqmeta.TrustedProxies); the
+	// caller's address is what ExchangeRate counts and what authz is told.
+	TrustedProxies reqmeta.TrustedProxies
 
 	// Routes are path prefixes used as the route label of metrics. Without
 	// them the label is the first path segment, learned from forwarded
@@ -174,6 +185,8 @@ func NewProxy(cfg Config) (*Proxy, error) {
 			now:          now,
 			negativeTTL:  neg,
 			cache:        newTokenCache(size),
+			negative:     newTokenCache(size),
+			perAddr:      newAddrLimiter(exchangeRate(cfg.ExchangeRate), cmp.Or(cfg.ExchangeBurst, DefaultExchangeBurst), now),
 			mac:          mac,
 			metrics:      m,
 			log:          log,
@@ -196,8 +209,20 @@ func NewProxy(cfg Config) (*Proxy, error) {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	p.handler = reqmeta.Middleware(http.HandlerFunc(p.serve))
+	p.handler = cfg.TrustedProxies.Middleware(http.HandlerFunc(p.serve))
 	return p, nil
+}
+
+// exchangeRate applies the default to an unset rate; a negative one means
+// unlimited.
+func exchangeRate(r float64) float64 {
+	switch {
+	case r == 0:
+		return DefaultExchangeRate
+	case r < 0:
+		return 0
+	}
+	return r
 }
 
 // ServeHTTP implements http.Handler.

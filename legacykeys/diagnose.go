@@ -336,7 +336,11 @@ func remedy(d Diagnosis, k store.LegacyKey) string {
 		return fmt.Sprintf("Tenant %s stopped accepting legacy keys%s; move the holder to client credentials (`authz client create --tenant %s --owner %s`), or move the sunset with `authz tenant set-sunset`.", k.TenantID, at(d.Tenant.SunsetAt), k.TenantID, orPlaceholder(k.OwnerID))
 	}
 	if d.Lockout != nil {
-		return fmt.Sprintf("The key is valid but was locked out at %s after repeated failed exchanges; the lockout ends by itself within minutes, so find out who sends bad requests with it (`authz audit list --target key:%s`).", d.Lockout.At.UTC().Format(time.RFC3339), k.ID)
+		source := "one address"
+		if d.Lockout.ClientAddr != "" {
+			source = "the address " + d.Lockout.ClientAddr
+		}
+		return fmt.Sprintf("The key is valid; at %s %s was locked out of it after repeated failed exchanges (callers from other addresses are not affected); the lockout ends by itself within minutes, so find out who sends bad requests with it (`authz audit list --target key:%s`).", d.Lockout.At.UTC().Format(time.RFC3339), source, k.ID)
 	}
 	if n := totalRefusals(d.RecentRefusals); n > 0 {
 		return fmt.Sprintf("The key is valid now; its %d recent refusals (%s) came from the request (tenant, scope) or from a state since fixed.", n, refusalList(d.RecentRefusals))

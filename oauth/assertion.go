@@ -75,6 +75,13 @@ func (s *Server) checkAssertion(ctx context.Context, creds credentials) (store.C
 	if c.AuthMethod != store.AuthPrivateKeyJWT {
 		return bad("client %s does not authenticate with private_key_jwt.", id)
 	}
+	if creds.clientID == "" {
+		// The client is named by the assertion only: a source locked out
+		// of it is refused before its signature costs a verification.
+		if err := s.guard(ctx, kindClient, id, s.clientLimitKey(ctx, id)); err != nil {
+			return store.Client{}, err
+		}
+	}
 	// From here the client id is known to exist: refusals name it.
 	var claims assertionClaims
 	if err := s.verifyWithClientKeys(ctx, c, tok, &claims); err != nil {

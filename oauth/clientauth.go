@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/store"
 )
 
@@ -162,7 +163,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 		return nil, err
 	}
 	if st.wellFormed {
-		if err := s.guard(ctx, kindClient, creds.clientID); err != nil {
+		if err := s.guard(ctx, kindClient, creds.clientID, s.clientLimitKey(ctx, creds.clientID)); err != nil {
 			return nil, err
 		}
 	}
@@ -175,20 +176,19 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 		if c.ID != "" {
 			st.wellFormed = true
 			st.actor, st.target = "client:"+c.ID, "client:"+c.ID
-			if creds.clientID == "" {
-				if gerr := s.guard(ctx, kindClient, c.ID); gerr != nil {
-					return nil, gerr
-				}
-			}
 		}
 	}
 	if err != nil {
 		if id := firstNonEmpty(c.ID, creds.clientID); errcode.Of(err) == errcode.ClientInvalid && st.wellFormed && id != "" {
-			s.failed(ctx, kindClient, id)
+			// An assertion that fails is its sender's failure, counted
+			// against the sender's address: whoever signed it with a key
+			// the client never registered cannot lock the client out, and
+			// a signature is not something to guess.
+			s.failed(ctx, kindClient, id, creds.method == store.AuthPrivateKeyJWT)
 		}
 		return nil, err
 	}
-	s.succeeded(kindClient, c.ID)
+	s.succeeded(ctx, kindClient, c.ID)
 	st.tenantID = c.TenantID
 	a := &authedClient{c: c, method: creds.method}
 	if err := s.activeChain(ctx, s.deps.Directory, a); err != nil {
@@ -203,8 +203,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 func (s *Server) checkSecret(ctx context.Context, creds credentials) (store.Client, error) {
 	c, err := s.deps.Directory.GetClient(ctx, creds.clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		// Hash anyway so an unknown id costs what a wrong secret costs.
-		s.deps.Secrets.Hash(creds.secret)
+		// The same work as a wrong secret of a known client (hash, then a
+		// constant-time compare against a stored hash), so that timing
+		// does not tell which client ids exist.
+		s.deps.Secrets.Match(s.dummyClient, creds.secret, s.now())
 		return store.Client{}, errcode.New(errcode.ClientInvalid, "Unknown client or wrong client secret.")
 	}
 	if err != nil {
@@ -245,4 +247,16 @@ func (s *Server) activeChain(ctx context.Context, dir Directory, a *authedClient
 	}
 	a.owner, a.tenant = owner, tenant
 	return nil
+}
+
+// clientLimitKey is the rate-limit bucket of a client's request. A client
+// exchanging legacy keys on others' behalf (a gateway's bridge) is limited
+// per caller address, which a gateway in --trusted-proxy tells in
+// X-Forwarded-For: one flooding caller then uses up its own bucket, not
+// the gateway's, and the others' exchanges go on.
+func (s *Server) clientLimitKey(ctx context.Context, clientID string) string {
+	if stateFrom(ctx).grant == "token_exchange" {
+		return clientID + "\x00" + reqmeta.From(ctx).ClientAddr
+	}
+	return clientID
 }

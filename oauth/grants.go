@@ -14,6 +14,7 @@ import (
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/policy"
+	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/store"
 )
 
@@ -136,15 +137,28 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 	}
 
 	raw := form.Get("subject_token")
+	// A key exchanged on someone else's behalf (by a gateway's client) is
+	// rate limited per (client, key), so that no one key of one caller
+	// can use up what the client may exchange for everyone.
+	keyLimit := func(id string) string {
+		if actor != nil {
+			return actor.c.ID + "\x00" + id
+		}
+		return id
+	}
 	parsed, perr := legacykeys.Parse(raw)
 	if perr == nil {
 		st.wellFormed = true
 		st.target = "key:unknown"
 		if parsed.ID != "" {
 			st.target = "key:" + parsed.ID
-			if err := s.guard(ctx, kindKey, parsed.ID); err != nil {
+			if err := s.guard(ctx, kindKey, parsed.ID, keyLimit(parsed.ID)); err != nil {
 				return err
 			}
+		} else if err := s.guard(ctx, kindKey, ratelimit.ImportedKeys, ""); err != nil {
+			// An imported key names no id: a wrong one is a failure of its
+			// source against all imported keys.
+			return err
 		}
 	} else {
 		st.target = "key:malformed"
@@ -155,18 +169,18 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 		st.actor = "legacy-key:" + res.Key.ID
 		st.tenantID = res.Key.TenantID
 		if parsed.ID == "" { // imported keys carry no id: limit once it is known
-			if gerr := s.guard(ctx, kindKey, res.Key.ID); gerr != nil {
+			if gerr := s.limit(kindKey, keyLimit(res.Key.ID)); gerr != nil {
 				return gerr
 			}
 		}
 	}
 	if err != nil {
-		if errcode.Of(err) == errcode.KeyUnknown && parsed.ID != "" {
-			s.failed(ctx, kindKey, parsed.ID)
+		if errcode.Of(err) == errcode.KeyUnknown && perr == nil {
+			s.failed(ctx, kindKey, firstNonEmpty(parsed.ID, ratelimit.ImportedKeys), false)
 		}
 		return err
 	}
-	s.succeeded(kindKey, res.Key.ID)
+	s.succeeded(ctx, kindKey, firstNonEmpty(parsed.ID, ratelimit.ImportedKeys))
 	roles, err := s.deps.Directory.RolesOfPrincipal(ctx, res.Owner.ID)
 	if err != nil {
 		return fmt.Errorf("roles of %s: %w", res.Owner.ID, err)

@@ -12,6 +12,9 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	exchanges *prometheus.CounterVec
+	// lockouts and guessing: ratelimit.Lockout's outcomes.
+	lockouts *prometheus.CounterVec
+	guessing *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,9 +32,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "authz_legacy_exchanges_total",
 			Help: "Legacy key exchanges by tenant and outcome (issued or the error_code): who still has to move.",
 		}, []string{"tenant", "outcome"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_auth_lockouts_total",
+			Help: "Lockouts after repeated failed authentication, by credential kind (client, key) and scope (address, prefix: a source locked out of one credential; credential: a weak credential locked for everyone).",
+		}, []string{"kind", "scope"}),
+		guessing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authz_auth_guessing_alerts_total",
+			Help: "Credentials whose failed authentications from all sources reached --lockout-alert-threshold within the window: distributed guessing. Alert on any increase.",
+		}, []string{"kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.exchanges)
+		reg.MustRegister(m.requests, m.latency, m.exchanges, m.lockouts, m.guessing)
 	}
 	return m
 }

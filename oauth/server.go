@@ -17,6 +17,7 @@ import (
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/store"
 )
 
@@ -97,12 +98,13 @@ type Limiter interface {
 	Allow(kind, key string) (bool, time.Duration)
 }
 
-// Lockout locks a client id or key id briefly after repeated failed
-// authentication (nil: never).
+// Lockout locks a source (an address or prefix) out of a client id or key
+// id after repeated failed authentication from it (ratelimit.Lockout; nil:
+// never).
 type Lockout interface {
-	Locked(kind, id string) (bool, time.Duration)
-	Failed(kind, id string) bool
-	Succeeded(kind, id string)
+	Locked(a ratelimit.Attempt) (bool, time.Duration)
+	Failed(ctx context.Context, a ratelimit.Attempt) ratelimit.Outcome
+	Succeeded(ctx context.Context, a ratelimit.Attempt)
 }
 
 // StatusLists gives each token its Token Status List reference
@@ -142,6 +144,9 @@ type Server struct {
 	provider *fosite.Fosite
 	jwksURIs *remoteKeySets
 	metrics  *metrics
+	// dummyClient has one secret hash under a fixed key: what an unknown
+	// client id's secret is compared with.
+	dummyClient store.Client
 }
 
 // New builds the token service.
@@ -190,6 +195,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, deps: deps, metrics: newMetrics(cfg.Registerer)}
+	s.dummyClient = store.Client{Secrets: []store.ClientSecret{{Hash: deps.Secrets.Hash("authz: no such client")}}}
 	s.jwksURIs = newRemoteKeySets(deps.HTTPClient, cfg.Now)
 
 	// Every field whose getter would otherwise write a default lazily is

@@ -1,9 +1,14 @@
 // Package ratelimit sheds abusive load before it costs anything: token
-// buckets per client address, client id and legacy key (Limiter), and brief
-// lockouts of a client id or key id after repeated failed authentication
-// (Lockout).
+// buckets per client address, client id and legacy key (Limiter), and
+// lockouts after repeated failed authentication (Lockout).
 //
-// State is per replica and in memory, bounded in size: limits protect this
-// process, and a lockout that lasts minutes needs no coordination. A
-// lockout is made visible to operators through the audit log.
+// A lockout never locks a credential because of someone else's failures:
+// failures are counted per credential and source — the address, then its
+// IPv4 /24 or IPv6 /64 — and lock only that source out of that
+// credential. Failures of one credential from all sources raise a
+// distributed-guessing alarm, and lock the credential for everyone only
+// when it is weak (imported legacy keys) and the operator chose so.
+// Limiter state is per replica and in memory, bounded in size; lockout
+// counters live in the store when Shared is set, so that replicas share
+// one lockout (docs/security.md).
 package ratelimit

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"strings"
 )
@@ -64,19 +63,8 @@ func validID(s string) bool {
 
 // Middleware assigns a request id (reusing a well-formed X-Request-Id from
 // the caller, for tracing across proxies), echoes it in the response, and
-// records the client address. It does not trust X-Forwarded-For: put authz
-// behind a proxy that terminates TLS and the address is the proxy's.
+// records the client address. It does not trust X-Forwarded-For: that is
+// TrustedProxies.Middleware, for the proxies an operator names.
 func Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(Header)
-		if !validID(id) {
-			id = NewID()
-		}
-		w.Header().Set(Header, id)
-		addr := r.RemoteAddr
-		if host, _, err := net.SplitHostPort(addr); err == nil {
-			addr = host
-		}
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), Meta{RequestID: id, ClientAddr: addr})))
-	})
+	return TrustedProxies{}.Middleware(next)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/jwks"
+	"github.com/authz/authz/reqmeta"
 )
 
 // Config is everything `authz serve` can be told. Zero values take the
@@ -63,6 +64,21 @@ type Config struct {
 	LockoutThreshold int
 	LockoutWindow    time.Duration
 	LockoutDuration  time.Duration
+	// Lockouts count per credential and source (see docs/security.md):
+	// LockoutThreshold is per address; LockoutPrefixThreshold per IPv4 /24
+	// or IPv6 /64 (0: 3×LockoutThreshold); LockoutAlertThreshold failures
+	// of one credential from all sources raise the distributed-guessing
+	// alert (0: 10×LockoutThreshold); LockoutWeakKeys then also locks the
+	// imported legacy keys for everyone.
+	LockoutPrefixThreshold int
+	LockoutAlertThreshold  int
+	LockoutWeakKeys        bool
+	// LockoutSyncInterval is how often a replica reads the locks other
+	// replicas set (default 1 s).
+	LockoutSyncInterval time.Duration
+	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client
+	// address (--trusted-proxy); from anyone else it is ignored.
+	TrustedProxies []string
 
 	ShutdownTimeout time.Duration
 
@@ -92,6 +108,7 @@ func Defaults() Config {
 		LockoutThreshold:    10,
 		LockoutWindow:       5 * time.Minute,
 		LockoutDuration:     5 * time.Minute,
+		LockoutSyncInterval: time.Second,
 		ShutdownTimeout:     20 * time.Second,
 	}
 }
@@ -123,6 +140,9 @@ func (c *Config) validate() error {
 	}
 	if c.TokenLifetime <= 0 || c.TokenLifetime > c.MaxTokenLifetime {
 		bad("--token-lifetime %s: must be positive and at most --max-token-lifetime (%s)", c.TokenLifetime, c.MaxTokenLifetime)
+	}
+	if _, err := reqmeta.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err)
 	}
 	if c.WebhookURL != "" {
 		if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -19,7 +19,7 @@ import (
 // one structured log line per request. Logged fields never include bodies,
 // query strings or headers, where secrets travel.
 func (s *Server) middleware(listener string, h http.Handler) http.Handler {
-	return reqmeta.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.trusted.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {

@@ -25,6 +25,7 @@ import (
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/ratelimit"
+	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/backends"
@@ -50,6 +51,9 @@ type Server struct {
 	// Status publishes the Token Status List and gives tokens their
 	// "status" claim.
 	Status *publisher.Publisher
+	// Lockout counts failed authentications per credential and source.
+	Lockout *ratelimit.Lockout
+	trusted reqmeta.TrustedProxies
 
 	public, admin http.Handler
 	http          httpMetrics
@@ -142,6 +146,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 
+	// Failures are counted in the store, so that replicas share one
+	// lockout; locks are read back every LockoutSyncInterval.
+	s.Lockout = ratelimit.NewLockout(ratelimit.LockoutConfig{
+		Threshold: cfg.LockoutThreshold, PrefixThreshold: cfg.LockoutPrefixThreshold,
+		AlertThreshold: cfg.LockoutAlertThreshold, LockWeak: cfg.LockoutWeakKeys,
+		Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration,
+		Shared: st, Logger: log, Now: cfg.Now,
+	})
+	s.trusted, _ = reqmeta.ParseTrustedProxies(cfg.TrustedProxies) // validated in cfg.validate
+
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:           cfg.Issuer,
 		TokenLifetime:    cfg.TokenLifetime,
@@ -165,10 +179,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			PerAddr: cfg.RateLimitAddr, PerClient: cfg.RateLimitClient, PerKey: cfg.RateLimitKey,
 			Burst: cfg.RateLimitBurst, Now: cfg.Now,
 		}),
-		Lockout: ratelimit.NewLockout(ratelimit.LockoutConfig{
-			Threshold: cfg.LockoutThreshold, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration, Now: cfg.Now,
-		}),
-		Status: s.Status,
+		Lockout: s.Lockout,
+		Status:  s.Status,
 	})
 	if err != nil {
 		return nil, err
@@ -277,6 +289,7 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 		"usage":      func(ctx context.Context) error { return s.Usage.Run(ctx, 5*time.Second) },
 		"janitor":    s.janitor,
 		"statuslist": s.Status.Run,
+		"lockout":    func(ctx context.Context) error { return s.Lockout.Run(ctx, s.cfg.LockoutSyncInterval) },
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {

@@ -244,6 +244,10 @@ type Queries interface {
 	// replica. Caches compare it to know
 	// they are stale.
 	Generation(ctx context.Context) (int64, error)
+
+	// ListAuthLocks returns the counters locked at or after lockedSince and
+	// still locked at now: how a replica learns of the others' locks.
+	ListAuthLocks(ctx context.Context, lockedSince, now time.Time) ([]AuthFailure, error)
 }
 
 // Mutations are the writes every backend offers, in or out of a
@@ -325,6 +329,17 @@ type Mutations interface {
 	// SetSettingIfAbsent stores value unless the key is set, and returns the
 	// value now stored, so that replicas starting together agree.
 	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+
+	// Failed-authentication counters shared by replicas (ratelimit.Lockout).
+	// Only failures write; a success clears a counter only where this
+	// replica saw failures.
+
+	// CountAuthFailures adds one failure to each counter of fs (Key,
+	// Threshold, LockFor are read) at now, atomically per counter, and
+	// returns the counters after the change (see AuthFailure).
+	CountAuthFailures(ctx context.Context, fs []AuthFailure, now time.Time, window time.Duration) ([]AuthFailure, error)
+	// ClearAuthFailures forgets the failures of key unless it is locked at now.
+	ClearAuthFailures(ctx context.Context, key string, now time.Time) error
 }
 
 // Tx is a transaction. Besides the ordinary reads and writes it can lock the

@@ -239,3 +239,23 @@ type ClientUsage struct {
 	ClientID   string
 	LastUsedAt time.Time
 }
+
+// AuthFailure is a counter of failed authentications under an opaque key
+// (ratelimit names and hashes it). A failure while the counter is locked
+// counts nothing; one more than Window after the window started starts a
+// new window; the one that brings Count to Threshold (when > 0) sets
+// Reached, starts a new window and, when LockFor > 0, locks the counter
+// until now+LockFor.
+type AuthFailure struct {
+	Key       string
+	Threshold int
+	LockFor   time.Duration
+
+	Count       int
+	WindowStart time.Time
+	// LockedAt and LockedUntil are zero unless the counter was ever locked.
+	LockedAt    time.Time
+	LockedUntil time.Time
+	// Reached reports that this failure reached the threshold.
+	Reached bool
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/authz/authz/gateway"
 	"github.com/authz/authz/jwks/verifier"
+	"github.com/authz/authz/reqmeta"
 )
 
 // addGatewayCommands adds `authz verify` and `authz gateway`: the
@@ -234,6 +235,10 @@ type gatewayFlags struct {
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout  time.Duration
 	upstreamTimeout, shutdownTimeout                           time.Duration
 	logLevel, logFormat                                        string
+	// Bridge flood protection and the caller's address (docs/security.md).
+	trustedProxies []string
+	exchangeRate   float64
+	exchangeBurst  int
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -299,6 +304,9 @@ exchanged again, and the caller gets the exact cause (owner_suspended...).
 	f.StringVar(&g.realm, "realm", "authz", "realm of the WWW-Authenticate challenges")
 	f.IntVar(&g.cacheSize, "cache-size", gateway.DefaultCacheSize, "legacy keys whose exchanged token is cached")
 	f.DurationVar(&g.negativeTTL, "negative-ttl", gateway.DefaultNegativeTTL, "how long a refused key is refused without asking authz again")
+	f.StringSliceVar(&g.trustedProxies, "trusted-proxy", nil, "CIDR of a proxy in front of the gateway whose X-Forwarded-For names the caller (repeatable); from any other peer the header is ignored")
+	f.Float64Var(&g.exchangeRate, "exchange-rate-limit", gateway.DefaultExchangeRate, "legacy keys per second per caller address sent to authz for exchange (cache misses; negative: unlimited)")
+	f.IntVar(&g.exchangeBurst, "exchange-burst", gateway.DefaultExchangeBurst, "burst above --exchange-rate-limit")
 	f.DurationVar(&g.leeway, "leeway", verifier.DefaultLeeway, "clock skew tolerated on exp, nbf and iat")
 	f.DurationVar(&g.minRefresh, "min-refresh-interval", verifier.DefaultMinRefreshInterval, "JWKS refetch on an unknown kid at most once per this interval")
 	f.BoolVar(&g.statusLists, "status-lists", true, "refuse tokens whose Token Status List entry is not VALID (=false only for issuers that publish no lists)")
@@ -433,7 +441,14 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	// per host turns every burst into new connections).
 	transport.MaxIdleConns = 512
 	transport.MaxIdleConnsPerHost = 512
+	trusted, err := reqmeta.ParseTrustedProxies(g.trustedProxies)
+	if err != nil {
+		return err
+	}
 	proxy, err := gateway.NewProxy(gateway.Config{
+		TrustedProxies:   trusted,
+		ExchangeRate:     g.exchangeRate,
+		ExchangeBurst:    g.exchangeBurst,
 		Upstream:         up,
 		Verifier:         v,
 		Require:          verifier.Require{Scopes: g.scopes, Roles: g.roles, Tenant: g.tenant},

@@ -62,6 +62,8 @@ type Env struct {
 	DBURL     string
 	// Logs receives the server's log lines if set before Start.
 	Logs io.Writer
+	// client sends the requests of Post and Do (nil: http.DefaultClient).
+	client *http.Client
 }
 
 // EachBackend runs fn on SQLite and on PostgreSQL (which follows
@@ -285,7 +287,11 @@ func (e *Env) Post(path string, form url.Values, user, pass string) Response {
 // Do sends a request and decodes the answer.
 func (e *Env) Do(req *http.Request) Response {
 	e.T.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	c := e.client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -408,4 +414,14 @@ func logger(w io.Writer) *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// From returns a copy of e whose requests leave from the loopback address
+// ip (for example "127.0.0.2"), so that a test can be two callers at once:
+// rate limits and lockouts count by the caller's address.
+func (e *Env) From(ip string) *Env {
+	c := *e
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	c.client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
+	return &c
 }

@@ -65,6 +65,7 @@ func (t *txn) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	}{
 		{"purge assertion jtis", `DELETE FROM assertion_jtis WHERE expires_at < $1`, now},
 		{"purge revoked tokens", `DELETE FROM revoked_tokens WHERE expires_at < $1`, now},
+		{"purge auth failures", `DELETE FROM auth_failures WHERE expires_at < $1`, now},
 		{"purge delivered webhooks", `DELETE FROM webhooks WHERE delivered_at < $1`, now.Add(-deliveredRetention)},
 		{"purge abandoned webhooks", `DELETE FROM webhooks WHERE delivered_at IS NULL AND created_at < $1`, now.Add(-abandonedRetention)},
 	} {
