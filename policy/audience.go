@@ -39,7 +39,7 @@ func CheckAudiences(ctx context.Context, reg AudienceRegistry, tenantID string, 
 			continue
 		}
 		return errcode.Newf(errcode.AudienceNotGranted,
-			"audience %q is not registered for tenant %s: its administrator registers it (authz audience create %s --tenant %s), or the tenant that owns it shares it (authz audience share ID --tenant %s)",
+			"audience %q is not registered for tenant %s: its administrator registers it (authz audience create %s --tenant %s), or the tenant that owns it shares it (authz audience share ID --with %s)",
 			a, tenantID, a, tenantID, tenantID)
 	}
 	return nil
