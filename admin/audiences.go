@@ -64,6 +64,9 @@ func (h *handler) createAudience(w http.ResponseWriter, r *http.Request, c *call
 	if err := decode(w, r, &req, maxBody, false); err != nil {
 		return err
 	}
+	if req.Identifier == "" {
+		return invalid("identifier", "required: the API's identifier, usually its URL")
+	}
 	ids, err := checkTokens("identifier", []string{req.Identifier}, 1)
 	if err != nil {
 		return err
