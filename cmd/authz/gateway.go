@@ -35,7 +35,7 @@ func newVerifyCmd() *cobra.Command {
 		issuer, jwksURL, output string
 		audiences               []string
 		noStatus                bool
-		tenants                 tenantChoice
+		tenantFlags             tenantChoice
 	)
 	cmd := &cobra.Command{
 		Use:   "verify TOKEN",
@@ -63,7 +63,7 @@ token is valid for a resource only if it is of the resource's tenant.`,
 			if issuer == "" && jwksURL == "" {
 				return errors.New("give --issuer (discovers the JWKS and checks iss) or --jwks")
 			}
-			tenant, err := tenants.resolve()
+			tenants, err := tenantFlags.resolve()
 			if err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ token is valid for a resource only if it is of the resource's tenant.`,
 			defer v.Close()
 			claims, verr := v.Verify(ctx, token)
 			if verr == nil {
-				verr = verifier.Require{Tenant: tenant}.Check(claims)
+				verr = verifier.Require{Tenants: tenants}.Check(claims)
 			}
 			rep := newVerifyReport(token, claims, verr, issuer == "", time.Now())
 			if noStatus && rep.Status == statusValid {
@@ -120,7 +120,7 @@ token is valid for a resource only if it is of the resource's tenant.`,
 	f.StringVar(&jwksURL, "jwks", "", "JWKS URL, instead of discovery")
 	f.StringSliceVar(&audiences, "audience", nil, "require one of these audiences in aud (repeatable)")
 	f.BoolVar(&noStatus, "no-status", false, "do not fetch the token's status list (signature and claims only)")
-	tenants.addFlags(f)
+	tenantFlags.addFlags(f)
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
@@ -239,7 +239,7 @@ func (r verifyReport) print(w io.Writer) {
 type gatewayFlags struct {
 	listen, upstream, issuer, jwks, tokenEndpoint, metricsAddr string
 	audiences, scopes, roles, routes                           []string
-	tenant, keyHeader, clientID, clientSecret, realm           string
+	keyHeader, clientID, clientSecret, realm                   string
 	cacheSize                                                  int
 	statusLists                                                bool
 	negativeTTL, leeway, minRefresh, statusMaxStale            time.Duration
@@ -247,9 +247,10 @@ type gatewayFlags struct {
 	upstreamTimeout, shutdownTimeout                           time.Duration
 	logLevel, logFormat                                        string
 
-	// tenants is --tenant / --any-tenant; newGatewayApp resolves it into
-	// tenant ("" only with --any-tenant).
-	tenants tenantChoice
+	// tenantFlags is --tenant / --any-tenant; newGatewayApp resolves it
+	// into tenants (none only with --any-tenant).
+	tenantFlags tenantChoice
+	tenants     []string
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -281,9 +282,10 @@ cannot be known never passes. A bridged key whose cached token is refused is
 exchanged again, and the caller gets the exact cause (owner_suspended...).
 
 Tenant: one issuer serves every tenant, so --tenant T (the tenant that owns the
-upstream API) or an explicit --any-tenant is required; with --tenant, tokens of
-other tenants are refused (403 insufficient_scope, "tenant") even when they name
---audience and carry --require-scope. --require-tenant is the old name of --tenant.
+upstream API; repeat it for the tenants its audience is shared with) or an
+explicit --any-tenant is required; tokens of other tenants are refused (403
+insufficient_scope, "tenant") even when they name --audience and carry
+--require-scope. --require-tenant is the old name of --tenant.
 
 /healthz and /metrics are served on --metrics-addr only, never proxied.`,
 		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 --tenant ten_abc \
@@ -308,7 +310,7 @@ other tenants are refused (403 insufficient_scope, "tenant") even when they name
 	f.StringSliceVar(&g.audiences, "audience", nil, "accept only tokens naming one of these audiences (repeatable; the first is requested in key exchanges)")
 	f.StringSliceVar(&g.scopes, "require-scope", nil, "scope every token must carry (repeatable: all are required)")
 	f.StringSliceVar(&g.roles, "require-role", nil, "role a token must carry (repeatable: any one suffices)")
-	g.tenants.addFlags(f)
+	g.tenantFlags.addFlags(f)
 	f.StringVar(&g.keyHeader, "legacy-key-header", "", "request header carrying legacy API keys to exchange (for example X-API-Key); off when empty")
 	f.StringVar(&g.clientID, "client-id", "", "the gateway's own client id, for key exchange")
 	f.StringVar(&g.clientSecret, "client-secret", "", "its secret; prefer the environment variable (flags show in the process list)")
@@ -381,10 +383,10 @@ func newGatewayApp(ctx context.Context, g gatewayFlags, log *slog.Logger) (*gate
 	if g.keyHeader != "" && (g.clientID == "" || g.clientSecret == "") {
 		problems = append(problems, "--legacy-key-header needs the gateway's client credentials: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET")
 	}
-	if tenant, err := g.tenants.resolve(); err != nil {
+	if tenants, err := g.tenantFlags.resolve(); err != nil {
 		problems = append(problems, err.Error())
 	} else {
-		g.tenant = tenant
+		g.tenants = tenants
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
@@ -453,7 +455,7 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	proxy, err := gateway.NewProxy(gateway.Config{
 		Upstream:         up,
 		Verifier:         v,
-		Require:          verifier.Require{Scopes: g.scopes, Roles: g.roles, Tenant: g.tenant},
+		Require:          verifier.Require{Scopes: g.scopes, Roles: g.roles, Tenants: g.tenants},
 		Realm:            g.realm,
 		LegacyKeyHeader:  g.keyHeader,
 		TokenEndpoint:    tokenEndpoint,
@@ -481,10 +483,10 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	a.ops = mux
-	if g.tenant == "" {
+	if len(g.tenants) == 0 {
 		log.Warn("--any-tenant: tokens of every tenant of the issuer are accepted")
 	}
-	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "tenant", g.tenant, "legacy_key_header", g.keyHeader,
+	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "tenants", g.tenants, "legacy_key_header", g.keyHeader,
 		"status_lists", g.statusLists)
 	return nil
 }

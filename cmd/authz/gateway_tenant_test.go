@@ -34,14 +34,16 @@ func TestGatewayTenantBoundary(t *testing.T) {
 		tenants tenantChoice
 		want    map[string]int // token's tenant → status
 	}{
-		{"--tenant", tenantChoice{tenant: "ten_b"}, map[string]int{"ten_b": 200, "ten_a": 403}},
+		{"--tenant", tenantChoice{tenants: []string{"ten_b"}}, map[string]int{"ten_b": 200, "ten_a": 403, "ten_c": 403}},
 		{"--require-tenant, the old name", tenantChoice{legacy: "ten_b"}, map[string]int{"ten_b": 200, "ten_a": 403}},
+		// B shares its audience with C: the gateway names both.
+		{"--tenant twice, a shared audience", tenantChoice{tenants: []string{"ten_b", "ten_c"}}, map[string]int{"ten_b": 200, "ten_c": 200, "ten_a": 403}},
 		{"--any-tenant", tenantChoice{any: true}, map[string]int{"ten_b": 200, "ten_a": 200}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := gatewayFlags{
 				upstream: upstream.URL, issuer: iss.URL, audiences: []string{bAPI}, scopes: []string{"b:secret"},
-				tenants: c.tenants, upstreamTimeout: 5 * time.Second,
+				tenantFlags: c.tenants, upstreamTimeout: 5 * time.Second,
 			}
 			app, err := newGatewayApp(t.Context(), g, slog.New(slog.DiscardHandler))
 			if err != nil {
@@ -89,7 +91,8 @@ func TestGatewayRefusesToStartWithoutTenant(t *testing.T) {
 	}{
 		{"neither", nil, "--tenant T or --any-tenant is required"},
 		{"both", []string{"--tenant", "ten_b", "--any-tenant"}, "exclude each other"},
-		{"old and new name disagree", []string{"--tenant", "ten_b", "--require-tenant", "ten_a"}, "disagree"},
+		{"old and new name disagree", []string{"--tenant", "ten_b", "--require-tenant", "ten_a"}, "not among"},
+		{"shared: --tenant twice", []string{"--tenant", "ten_b", "--tenant", "ten_c"}, "listen on"},
 		// Past the check, the gateway fails only on the busy address.
 		{"--tenant", []string{"--tenant", "ten_b"}, "listen on"},
 		{"--require-tenant", []string{"--require-tenant", "ten_b"}, "listen on"},
@@ -104,7 +107,7 @@ func TestGatewayRefusesToStartWithoutTenant(t *testing.T) {
 		})
 	}
 	t.Run("environment", func(t *testing.T) {
-		t.Setenv("AUTHZ_TENANT", "ten_b")
+		t.Setenv("AUTHZ_TENANT", "ten_b,ten_c")
 		if _, err := runCLI(t, "", base...); err == nil || !strings.Contains(err.Error(), "listen on") {
 			t.Fatalf("AUTHZ_TENANT not honoured: %v", err)
 		}

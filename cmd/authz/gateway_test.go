@@ -63,7 +63,7 @@ func TestVerifyCommand(t *testing.T) {
 			"token invalid: tenant", []string{"verdict:  invalid: tenant"}},
 		{"fail/no tenant", "", []string{"verify", valid, "--issuer", iss.URL}, "--tenant T or --any-tenant is required", nil},
 		{"fail/tenant and any tenant", "", []string{"verify", valid, "--issuer", iss.URL, "--tenant", "acme", "--any-tenant"}, "exclude each other", nil},
-		{"fail/tenant and old name disagree", "", []string{"verify", valid, "--issuer", iss.URL, "--tenant", "acme", "--require-tenant", "globex"}, "disagree", nil},
+		{"fail/tenant and old name disagree", "", []string{"verify", valid, "--issuer", iss.URL, "--tenant", "acme", "--require-tenant", "globex"}, "not among", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +110,7 @@ func TestGatewayCommandServesAndShutsDown(t *testing.T) {
 	defer cancel()
 	g := gatewayFlags{
 		upstream: upstream.URL, issuer: iss.URL, audiences: []string{verifyAudience}, scopes: []string{"orders:read"},
-		tenants:           tenantChoice{tenant: "acme"},
+		tenantFlags:       tenantChoice{tenants: []string{"acme"}},
 		readHeaderTimeout: 5 * time.Second, readTimeout: 5 * time.Second, writeTimeout: 5 * time.Second,
 		idleTimeout: 5 * time.Second, upstreamTimeout: 5 * time.Second, shutdownTimeout: 5 * time.Second,
 	}

@@ -455,7 +455,7 @@ func TestGatewayStatusListsFlag(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := gatewayFlags{
 				upstream: upstream.URL, issuer: iss.URL, statusLists: tt.on, statusMaxStale: time.Minute,
-				upstreamTimeout: 5 * time.Second, tenants: tenantChoice{any: true},
+				upstreamTimeout: 5 * time.Second, tenantFlags: tenantChoice{any: true},
 			}
 			app, err := newGatewayApp(t.Context(), g, slog.New(slog.DiscardHandler))
 			if err != nil {
