@@ -61,14 +61,15 @@ type Config struct {
 	// MaxTokenLifetime bounds the access-token lifetime a client may be
 	// given (0: 24 hours).
 	MaxTokenLifetime time.Duration
+	Registerer       prometheus.Registerer
+	Logger           *slog.Logger
+	Now              func() time.Time
+
 	// OpenAudiences are the audiences every tenant's tokens may name
 	// without registering them: the issuer's own identifier (the default
 	// aud). Any other audience of a client must be registered for the
 	// client's tenant or shared with it.
 	OpenAudiences []string
-	Registerer    prometheus.Registerer
-	Logger        *slog.Logger
-	Now           func() time.Time
 }
 
 // Request body limits. Imports carry a batch of a few thousand rows.

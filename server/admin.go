@@ -18,12 +18,13 @@ func (s *Server) adminHandler() http.Handler {
 		SigningKeys:      s.Keys,
 		Notifier:         s.Notifier,
 		MaxTokenLifetime: s.cfg.MaxTokenLifetime,
+		Registerer:       s.Registry,
+		Logger:           s.log,
+		Now:              s.cfg.Now,
+
 		// The issuer is the aud of tokens that name no resource server
 		// (oauth.Config.DefaultAudience): no tenant registers it.
 		OpenAudiences: []string{strings.TrimRight(s.cfg.Issuer, "/")},
-		Registerer:    s.Registry,
-		Logger:        s.log,
-		Now:           s.cfg.Now,
 	}))
 }
 
