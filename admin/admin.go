@@ -65,6 +65,12 @@ type Config struct {
 	Registerer       prometheus.Registerer
 	Logger           *slog.Logger
 	Now              func() time.Time
+
+	// OpenAudiences are the audiences every tenant's tokens may name
+	// without registering them: the issuer's own identifier (the default
+	// aud). Any other audience of a client must be registered for the
+	// client's tenant or shared with it.
+	OpenAudiences []string
 }
 
 // Request body limits. Imports carry a batch of a few thousand rows.
@@ -92,6 +98,7 @@ type handler struct {
 	notifier Notifier
 	changed  func()
 	maxTTL   time.Duration
+	open     []string // Config.OpenAudiences
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *metrics
@@ -109,6 +116,7 @@ func New(cfg Config) http.Handler {
 		notifier: cfg.Notifier,
 		changed:  cfg.Changed,
 		maxTTL:   cfg.MaxTokenLifetime,
+		open:     cfg.OpenAudiences,
 		log:      cfg.Logger,
 		now:      cfg.Now,
 		metrics:  newMetrics(cfg.Registerer),

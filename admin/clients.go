@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -150,6 +151,9 @@ func (h *handler) createClient(w http.ResponseWriter, r *http.Request, c *call) 
 		if err := set.check(method, t.ID, h.maxTTL); err != nil {
 			return err
 		}
+		if err := h.checkClientAudiences(ctx, tx, t.ID, set.audiences); err != nil {
+			return err
+		}
 		owner, err := tx.GetPrincipal(ctx, req.OwnerID)
 		if err != nil {
 			return storeErr(err, "principal", req.OwnerID, "")
@@ -233,7 +237,7 @@ func (h *handler) updateClient(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 		ttl = &d
 	}
-	return h.changeClient(w, r, c, "client.update", "", nil, func(cl store.Client) (store.Client, error) {
+	change := func(cl store.Client) (store.Client, error) {
 		set := clientSettings{name: cl.Name, grantTypes: cl.GrantTypes, scopes: cl.Scopes, audiences: cl.Audiences, ttl: cl.AccessTokenTTL, jwks: cl.JWKS, jwksURI: cl.JWKSURI}
 		if req.Name != nil {
 			set.name = *req.Name
@@ -270,7 +274,20 @@ func (h *handler) updateClient(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 		next.UpdatedAt = h.stamp()
 		return next, nil
-	})
+	}
+	cl, err := update(h, r, c, clientKind(), mutation[store.Client]{id: r.PathValue("id"), action: "client.update", change: change,
+		also: func(ctx context.Context, tx store.Tx, _, after store.Client) error {
+			// Audiences kept from before are checked at the token endpoint;
+			// a new list must hold only audiences the tenant may request.
+			if req.Audiences == nil {
+				return nil
+			}
+			return h.checkClientAudiences(ctx, tx, after.TenantID, after.Audiences)
+		}})
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, clientView(cl))
 }
 
 func sameClientSettings(a, b store.Client) bool {

@@ -210,6 +210,8 @@ type fixture struct {
 	client    apiv1.Client
 	key       apiv1.LegacyKey // with Key set
 	extID     string
+	audience  apiv1.Audience
+	peer      string // the other of tenants A and B, to share the audience with
 }
 
 func (e *env) fixture(tenant string) fixture {
@@ -221,6 +223,11 @@ func (e *env) fixture(tenant string) fixture {
 	e.call(tokAdmin, "POST", "/roles/"+f.role.ID+"/bindings", apiv1.CreateBinding{PrincipalID: f.principal.ID}, http.StatusCreated, nil)
 	e.call(tokAdmin, "POST", "/clients", apiv1.CreateClient{TenantID: tenant, OwnerID: f.principal.ID, Scopes: []string{"orders:read"}}, http.StatusCreated, &f.client)
 	e.call(tokAdmin, "POST", "/keys", apiv1.IssueKey{OwnerID: f.principal.ID, ExpiresIn: 3600}, http.StatusCreated, &f.key)
+	e.call(tokAdmin, "POST", "/audiences", apiv1.CreateAudience{TenantID: tenant, Identifier: "https://api-" + f.extID}, http.StatusCreated, &f.audience)
+	f.peer = e.tenantA
+	if tenant == e.tenantA {
+		f.peer = e.tenantB
+	}
 	return f
 }
 

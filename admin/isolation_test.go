@@ -96,6 +96,15 @@ func probes() map[string]probe {
 			return apiv1.RemapKeys{Rows: []apiv1.RemapRow{{Line: 1, OldExternalID: "nobody", NewPrincipal: f.principal.ID}}}
 		}), rowsRejected},
 
+		"POST /audiences": {with("/audiences", func(f fixture) any {
+			return apiv1.CreateAudience{TenantID: f.tenant, Identifier: "https://new-" + store.NewID("")}
+		}), hiddenNotFound},
+		"GET /audiences":               {id("/audiences?tenant_id={tenant}"), emptyList},
+		"GET /audiences/{id}":          {id("/audiences/{audience}"), hiddenNotFound},
+		"DELETE /audiences/{id}":       {id("/audiences/{audience}"), hiddenNotFound},
+		"POST /audiences/{id}/share":   {with("/audiences/{audience}/share", func(f fixture) any { return apiv1.ShareAudience{TenantID: f.peer} }), hiddenNotFound},
+		"POST /audiences/{id}/unshare": {with("/audiences/{audience}/unshare", func(f fixture) any { return apiv1.ShareAudience{TenantID: f.peer} }), hiddenNotFound},
+
 		"GET /signing-keys":                {id("/signing-keys"), adminOnly},
 		"POST /signing-keys/rotate":        {id("/signing-keys/rotate"), adminOnly},
 		"POST /signing-keys/{id}/withdraw": {id("/signing-keys/any/withdraw"), adminOnly},
@@ -112,7 +121,7 @@ func probes() map[string]probe {
 func expand(format string, f fixture) string {
 	r := map[string]string{
 		"{tenant}": url.QueryEscape(f.tenant), "{principal}": f.principal.ID, "{role}": f.role.ID,
-		"{client}": f.client.ID, "{key}": f.key.ID,
+		"{client}": f.client.ID, "{key}": f.key.ID, "{audience}": f.audience.ID,
 	}
 	out := format
 	for k, v := range r {
@@ -182,7 +191,7 @@ func TestTenantIsolation(t *testing.T) {
 				if raw, err := json.Marshal(body); err == nil {
 					asked += string(raw)
 				}
-				for _, id := range []string{theirs.tenant, theirs.principal.ID, theirs.spare.ID, theirs.role.ID, theirs.client.ID, theirs.key.ID} {
+				for _, id := range []string{theirs.tenant, theirs.principal.ID, theirs.spare.ID, theirs.role.ID, theirs.client.ID, theirs.key.ID, theirs.audience.ID} {
 					if !strings.Contains(asked, id) && !(p.other == diagnosedUnknown && id == theirs.key.ID) && strings.Contains(rec.Body.String(), id) {
 						t.Fatalf("the answer names %s of tenant B: %s", id, rec.Body)
 					}
@@ -223,12 +232,13 @@ func (e *env) tenantState(tenant string) string {
 	cs, _, err4 := e.st.ListClients(ctx, store.ClientFilter{TenantID: tenant}, all)
 	ks, _, err5 := e.st.ListLegacyKeys(ctx, store.LegacyKeyFilter{TenantID: tenant}, all)
 	evs, _, err6 := e.st.ListAudit(ctx, store.AuditFilter{TenantID: tenant}, all)
-	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+	as, _, err7 := e.st.ListAudiences(ctx, store.AudienceFilter{TenantID: tenant}, all)
+	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if err != nil {
 			e.t.Fatal(err)
 		}
 	}
-	state = append(state, tn, ps, rs, bs, cs, ks, len(evs))
+	state = append(state, tn, ps, rs, bs, cs, ks, len(evs), as)
 	b, err := json.Marshal(state)
 	if err != nil {
 		e.t.Fatal(err)

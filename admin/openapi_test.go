@@ -78,6 +78,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		"Tenant": apiv1.Tenant{}, "CreateTenant": apiv1.CreateTenant{}, "SetSunset": apiv1.SetSunset{},
 		"Principal": apiv1.Principal{}, "CreatePrincipal": apiv1.CreatePrincipal{},
 		"Role": apiv1.Role{}, "CreateRole": apiv1.CreateRole{}, "UpdateRole": apiv1.UpdateRole{},
+		"Audience": apiv1.Audience{}, "CreateAudience": apiv1.CreateAudience{}, "ShareAudience": apiv1.ShareAudience{},
 		"Binding": apiv1.Binding{}, "CreateBinding": apiv1.CreateBinding{},
 		"Client": apiv1.Client{}, "SecretInfo": apiv1.SecretInfo{}, "CreateClient": apiv1.CreateClient{}, "UpdateClient": apiv1.UpdateClient{},
 		"Rotate": apiv1.Rotate{}, "LegacyKey": apiv1.LegacyKey{}, "RotatedKey": apiv1.RotatedKey{}, "IssueKey": apiv1.IssueKey{},

@@ -186,6 +186,7 @@ func TestClients(t *testing.T) {
 		ctx := t.Context()
 		var p apiv1.Principal
 		e.call(tokAdmin, "POST", "/principals", apiv1.CreatePrincipal{TenantID: e.tenantA, Kind: "service", Name: "svc"}, http.StatusCreated, &p)
+		e.call(tokAdmin, "POST", "/audiences", apiv1.CreateAudience{TenantID: e.tenantA, Identifier: "https://api.example"}, http.StatusCreated, nil)
 		var c apiv1.Client
 		e.call(tokAdmin, "POST", "/clients", apiv1.CreateClient{TenantID: e.tenantA, OwnerID: p.ID, Scopes: []string{"orders:read"}, Audiences: []string{"https://api.example"}}, http.StatusCreated, &c)
 		if c.AuthMethod != store.AuthSecretBasic || !slices.Equal(c.GrantTypes, []string{store.GrantClientCredentials}) || len(c.Secrets) != 1 {

@@ -68,6 +68,13 @@ func routes() []route {
 		{"POST", "/keys/import", accessTenant, (*handler).importKeys},
 		{"POST", "/keys/remap", accessTenant, (*handler).remapKeys},
 
+		{"POST", "/audiences", accessTenant, (*handler).createAudience},
+		{"GET", "/audiences", accessTenant, (*handler).listAudiences},
+		{"GET", "/audiences/{id}", accessTenant, (*handler).getAudience},
+		{"DELETE", "/audiences/{id}", accessTenant, (*handler).deleteAudience},
+		{"POST", "/audiences/{id}/share", accessTenant, (*handler).shareAudience},
+		{"POST", "/audiences/{id}/unshare", accessTenant, (*handler).unshareAudience},
+
 		{"GET", "/signing-keys", accessAdmin, (*handler).listSigningKeys},
 		{"POST", "/signing-keys/rotate", accessAdmin, (*handler).rotateSigningKey},
 		{"POST", "/signing-keys/{id}/withdraw", accessAdmin, (*handler).withdrawSigningKey},

@@ -47,12 +47,16 @@ func TestChangesAreAudited(t *testing.T) {
 			{"unbind", tokA, "DELETE", "/roles/" + f.role.ID + "/bindings/" + f.principal.ID, nil, "binding.delete", "binding:" + f.principal.ID + ":" + f.role.ID, "", e.tenantA, "role_id"},
 			{"bind", tokA, "POST", "/roles/" + f.role.ID + "/bindings", apiv1.CreateBinding{PrincipalID: f.principal.ID}, "binding.create", "binding:" + f.principal.ID + ":" + f.role.ID, "", e.tenantA, "principal_id"},
 			{"create client", tokA, "POST", "/clients", apiv1.CreateClient{OwnerID: f.principal.ID}, "client.create", "", "client", e.tenantA, "auth_method"},
-			{"update client", tokA, "PATCH", "/clients/" + f.client.ID, apiv1.UpdateClient{Audiences: &[]string{"https://api.example"}}, "client.update", "client:" + f.client.ID, "", e.tenantA, "audiences"},
+			{"update client", tokA, "PATCH", "/clients/" + f.client.ID, apiv1.UpdateClient{Audiences: &[]string{f.audience.Identifier}}, "client.update", "client:" + f.client.ID, "", e.tenantA, "audiences"},
 			{"rotate secret", tokA, "POST", "/clients/" + f.client.ID + "/rotate-secret", nil, "client.rotate_secret", "client:" + f.client.ID, "", e.tenantA, "secrets"},
 			{"suspend client", tokA, "POST", "/clients/" + f.client.ID + "/suspend", nil, "client.suspend", "client:" + f.client.ID, "", e.tenantA, "status"},
 			{"resume client", tokA, "POST", "/clients/" + f.client.ID + "/resume", nil, "client.resume", "client:" + f.client.ID, "", e.tenantA, "status"},
 			{"delete client", tokA, "DELETE", "/clients/" + f.client.ID, nil, "client.delete", "client:" + f.client.ID, "", e.tenantA, "owner_id"},
 			{"delete role", tokA, "DELETE", "/roles/" + f.role.ID, nil, "role.delete", "role:" + f.role.ID, "", e.tenantA, "name"},
+			{"create audience", tokA, "POST", "/audiences", apiv1.CreateAudience{Identifier: "https://new-api"}, "audience.create", "", "audience", e.tenantA, "identifier"},
+			{"share audience", tokA, "POST", "/audiences/" + f.audience.ID + "/share", apiv1.ShareAudience{TenantID: e.tenantB}, "audience.share", "audience:" + f.audience.ID, "", e.tenantA, "shared_with"},
+			{"unshare audience", tokA, "POST", "/audiences/" + f.audience.ID + "/unshare", apiv1.ShareAudience{TenantID: e.tenantB}, "audience.unshare", "audience:" + f.audience.ID, "", e.tenantA, "shared_with"},
+			{"delete audience", tokA, "DELETE", "/audiences/" + f.audience.ID, nil, "audience.delete", "audience:" + f.audience.ID, "", e.tenantA, "identifier"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

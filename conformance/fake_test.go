@@ -48,6 +48,8 @@ type breakage struct {
 	revokeGarbageStatus  int
 	exchangeNoIssuedType bool
 	exchangeInvalidError string
+	// acceptUnknownResource issues tokens for any RFC 8707 resource.
+	acceptUnknownResource bool
 	// postOnly advertises and accepts client_secret_post only.
 	postOnly bool
 	// advertiseOnly drops optional features from the metadata (and the
@@ -324,6 +326,10 @@ func (f *fakeIssuer) token(w http.ResponseWriter, r *http.Request) {
 				code = f.b.unknownScopeError
 			}
 			f.oauthError(w, http.StatusBadRequest, code)
+			return
+		}
+		if res := form.Get("resource"); res != "" && !f.b.acceptUnknownResource {
+			f.oauthError(w, http.StatusBadRequest, "invalid_target")
 			return
 		}
 		tok, exp := f.sign(id, id)

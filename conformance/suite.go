@@ -173,6 +173,7 @@ func Checks() []Check {
 		{"token.duplicate_parameter", "RFC 6749 §3.2, §5.2", "a parameter sent twice is refused with 400 invalid_request", checkDuplicateParameter},
 		{"token.get", "RFC 6749 §3.2", "a GET to the token endpoint issues no token", checkGet},
 		{"token.unknown_scope", "RFC 6749 §5.2", "an unknown scope is refused with 400 invalid_scope", checkUnknownScope},
+		{"token.unknown_resource", "RFC 8707 §2", "a resource the issuer does not serve (not registered for the client's tenant) is refused with 400 invalid_target", checkUnknownResource},
 
 		{"jwks.fetch", "RFC 7517 §5", "jwks_uri serves a JWK Set with at least one key", checkJWKSFetch},
 		{"jwks.public_only", "RFC 7517 §9.2", "the JWK Set holds no private or symmetric key members", checkJWKSPublicOnly},

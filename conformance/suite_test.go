@@ -76,6 +76,7 @@ func TestEachBreakageFailsExactlyItsCheck(t *testing.T) {
 		{"token.duplicate_parameter", breakage{acceptDuplicates: true}},
 		{"token.get", breakage{acceptGET: true}},
 		{"token.unknown_scope", breakage{unknownScopeError: "invalid_request"}},
+		{"token.unknown_resource", breakage{acceptUnknownResource: true}},
 		{"jwks.public_only", breakage{jwksPrivate: true}},
 		{"jwks.key_members", breakage{jwksNoUseOrAlg: true}},
 		{"jwks.unique_kids", breakage{jwksDuplicateKid: true}},

@@ -226,6 +226,22 @@ func checkUnknownScope(ctx context.Context, s *session) Outcome {
 	return refusal(r, []int{http.StatusBadRequest}, "invalid_scope")
 }
 
+// checkUnknownResource asks for a token for a resource nobody registered.
+// One issuer serves many tenants, so a token names only the resource
+// servers its tenant may request (SPEC §2 "Audience"); anything else is
+// refused rather than issued for a resource that would trust it.
+func checkUnknownResource(ctx context.Context, s *session) Outcome {
+	md, o := s.needMetadata(ctx)
+	if o != nil {
+		return *o
+	}
+	r, err := s.tokenRequest(ctx, md, url.Values{"resource": {"https://conformance-" + random() + ".invalid/api"}})
+	if err != nil {
+		return failed("%v", err)
+	}
+	return refusal(r, []int{http.StatusBadRequest}, "invalid_target")
+}
+
 // jsonNumber reads a numeric claim decoded with UseNumber.
 func jsonNumber(v any) (float64, bool) {
 	switch n := v.(type) {

@@ -60,6 +60,7 @@ const (
 	kindClient
 	kindKeyHash
 	kindRoles
+	kindAudience
 )
 
 type key struct {
@@ -218,4 +219,12 @@ func (d *Directory) GetLegacyKeyByHash(ctx context.Context, hash []byte) (store.
 // RolesOfPrincipal returns the roles bound to the principal.
 func (d *Directory) RolesOfPrincipal(ctx context.Context, principalID string) ([]store.Role, error) {
 	return get(ctx, d, key{kindRoles, principalID}, func(ctx context.Context) ([]store.Role, error) { return d.st.RolesOfPrincipal(ctx, principalID) })
+}
+
+// GetAudienceByIdentifier returns the registered audience with that
+// identifier, for the token endpoint's audience check.
+func (d *Directory) GetAudienceByIdentifier(ctx context.Context, identifier string) (store.Audience, error) {
+	return get(ctx, d, key{kindAudience, identifier}, func(ctx context.Context) (store.Audience, error) {
+		return d.st.GetAudienceByIdentifier(ctx, identifier)
+	})
 }

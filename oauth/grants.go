@@ -62,6 +62,9 @@ func (h *clientCredentialsHandler) HandleTokenEndpointRequest(ctx context.Contex
 	if err != nil {
 		return err
 	}
+	if err := policy.CheckAudiences(ctx, s.deps.Directory, a.c.TenantID, aud, s.cfg.DefaultAudience); err != nil {
+		return err
+	}
 	lifetime := s.lifetimeFor(a.c.AccessTokenTTL)
 	extra := map[string]any{
 		"client_id": a.c.ID,
@@ -195,6 +198,12 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 	}
 	aud, err := policy.Audience(requestedAudience(ar), allowedAud, s.cfg.DefaultAudience)
 	if err != nil {
+		return err
+	}
+	// The token is the key's tenant's, whoever exchanges it: a gateway's
+	// client bridging keys of several tenants gets, for each key, only the
+	// audiences that key's tenant may request.
+	if err := policy.CheckAudiences(ctx, s.deps.Directory, res.Tenant.ID, aud, s.cfg.DefaultAudience); err != nil {
 		return err
 	}
 

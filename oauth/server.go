@@ -70,6 +70,7 @@ type Directory interface {
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	GetLegacyKeyByHash(ctx context.Context, hash []byte) (store.LegacyKey, error)
 	RolesOfPrincipal(ctx context.Context, principalID string) ([]store.Role, error)
+	GetAudienceByIdentifier(ctx context.Context, identifier string) (store.Audience, error)
 }
 
 // TokenVerifier checks a JWT's signature against the published signing

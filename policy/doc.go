@@ -4,5 +4,7 @@
 // the roles claim.
 //
 // It is pure: callers load roles and pass them in, so the same decision runs
-// for client credentials, legacy key exchange and tests.
+// for client credentials, legacy key exchange and tests. CheckAudiences is
+// the one place that reads (through an AudienceRegistry the caller gives):
+// whether a tenant may name registered audiences (SPEC §2 "Audience").
 package policy

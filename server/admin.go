@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/authz/authz/admin"
 )
@@ -20,6 +21,10 @@ func (s *Server) adminHandler() http.Handler {
 		Registerer:       s.Registry,
 		Logger:           s.log,
 		Now:              s.cfg.Now,
+
+		// The issuer is the aud of tokens that name no resource server
+		// (oauth.Config.DefaultAudience): no tenant registers it.
+		OpenAudiences: []string{strings.TrimRight(s.cfg.Issuer, "/")},
 	}))
 }
 

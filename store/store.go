@@ -238,9 +238,15 @@ type Queries interface {
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)
 
+	// Audiences (resource servers, SPEC §2). GetAudienceByIdentifier is
+	// the token endpoint's question: who owns this identifier?
+	GetAudience(ctx context.Context, id string) (Audience, error)
+	GetAudienceByIdentifier(ctx context.Context, identifier string) (Audience, error)
+	ListAudiences(ctx context.Context, f AudienceFilter, p Page) ([]Audience, string, error)
+
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
-	// counters), signing keys or the end of a status-list epoch, on any
+	// counters), signing keys, audiences or the end of a status-list epoch, on any
 	// replica. Caches compare it to know
 	// they are stale.
 	Generation(ctx context.Context) (int64, error)
@@ -324,6 +330,15 @@ type Mutations interface {
 	// PurgeStatusEntries frees indices invalidated before the given instant,
 	// so they can be allocated again.
 	PurgeStatusEntries(ctx context.Context, invalidatedBefore time.Time) (int64, error)
+
+	// CreateAudience registers an audience. Its identifier is unique
+	// across all tenants (ErrConflict); its tenant and the tenants it is
+	// shared with must exist (ErrNotFound).
+	CreateAudience(ctx context.Context, a Audience) error
+	// UpdateAudience may change SharedWith only; the identifier and the
+	// owner are fixed.
+	UpdateAudience(ctx context.Context, id string, fn func(Audience) (Audience, error)) (Audience, error)
+	DeleteAudience(ctx context.Context, id string) error
 
 	SetSetting(ctx context.Context, key, value string) error
 	// SetSettingIfAbsent stores value unless the key is set, and returns the

@@ -331,3 +331,27 @@ type AuditBreak struct {
 	Problem string `json:"problem"`
 	Detail  string `json:"detail,omitempty"`
 }
+
+// Audience is a resource server registered with the issuer: tokens of
+// its tenant, and of the tenants it is shared with, may name Identifier
+// in aud. A tenant it is shared with sees itself only in SharedWith.
+type Audience struct {
+	ID         string    `json:"id"`
+	Identifier string    `json:"identifier"`
+	TenantID   string    `json:"tenant_id"`
+	SharedWith []string  `json:"shared_with"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// CreateAudience is the body of POST /audiences.
+type CreateAudience struct {
+	Identifier string   `json:"identifier"`
+	TenantID   string   `json:"tenant_id"`
+	SharedWith []string `json:"shared_with,omitempty"`
+}
+
+// ShareAudience is the body of POST /audiences/{id}/share and /unshare.
+type ShareAudience struct {
+	TenantID string `json:"tenant_id"`
+}

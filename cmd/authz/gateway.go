@@ -36,6 +36,7 @@ func newVerifyCmd() *cobra.Command {
 		issuer, jwksURL, output string
 		audiences               []string
 		noStatus                bool
+		tenantFlags             tenantChoice
 	)
 	cmd := &cobra.Command{
 		Use:   "verify TOKEN",
@@ -48,10 +49,13 @@ verdict (valid, or the reason it is not), the status, the header, the claims
 and the time to expiry, and exits 1 when the token is invalid.
 
 Give TOKEN as - to read it from standard input (keeps it out of the process
-list and the shell history). With --jwks and no --issuer, iss is not checked.`,
-		Example: `  authz verify "$TOKEN" --issuer https://authz.example.com
-  authz token | authz verify - --issuer http://127.0.0.1:8080 --audience https://orders.example -o json
-  authz verify "$TOKEN" --jwks http://127.0.0.1:8080/.well-known/jwks.json`,
+list and the shell history). With --jwks and no --issuer, iss is not checked.
+
+--tenant T (or --any-tenant) is required: one issuer serves every tenant, so a
+token is valid for a resource only if it is of the resource's tenant.`,
+		Example: `  authz verify "$TOKEN" --issuer https://authz.example.com --tenant ten_abc
+  authz token | authz verify - --issuer http://127.0.0.1:8080 --tenant ten_abc --audience https://orders.example -o json
+  authz verify "$TOKEN" --jwks http://127.0.0.1:8080/.well-known/jwks.json --any-tenant`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
@@ -59,6 +63,10 @@ list and the shell history). With --jwks and no --issuer, iss is not checked.`,
 			}
 			if issuer == "" && jwksURL == "" {
 				return errors.New("give --issuer (discovers the JWKS and checks iss) or --jwks")
+			}
+			tenants, err := tenantFlags.resolve()
+			if err != nil {
+				return err
 			}
 			token := args[0]
 			if token == "-" {
@@ -85,6 +93,9 @@ list and the shell history). With --jwks and no --issuer, iss is not checked.`,
 			}
 			defer v.Close()
 			claims, verr := v.Verify(ctx, token)
+			if verr == nil {
+				verr = verifier.Require{Tenants: tenants}.Check(claims)
+			}
 			rep := newVerifyReport(token, claims, verr, issuer == "", time.Now())
 			if noStatus && rep.Status == statusValid {
 				rep.Status = statusUnchecked
@@ -110,6 +121,7 @@ list and the shell history). With --jwks and no --issuer, iss is not checked.`,
 	f.StringVar(&jwksURL, "jwks", "", "JWKS URL, instead of discovery")
 	f.StringSliceVar(&audiences, "audience", nil, "require one of these audiences in aud (repeatable)")
 	f.BoolVar(&noStatus, "no-status", false, "do not fetch the token's status list (signature and claims only)")
+	tenantFlags.addFlags(f)
 	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }
@@ -228,7 +240,7 @@ func (r verifyReport) print(w io.Writer) {
 type gatewayFlags struct {
 	listen, upstream, issuer, jwks, tokenEndpoint, metricsAddr string
 	audiences, scopes, roles, routes                           []string
-	tenant, keyHeader, clientID, clientSecret, realm           string
+	keyHeader, clientID, clientSecret, realm                   string
 	cacheSize                                                  int
 	statusLists                                                bool
 	negativeTTL, leeway, minRefresh, statusMaxStale            time.Duration
@@ -239,6 +251,11 @@ type gatewayFlags struct {
 	trustedProxies []string
 	exchangeRate   float64
 	exchangeBurst  int
+
+	// tenantFlags is --tenant / --any-tenant; newGatewayApp resolves it
+	// into tenants (none only with --any-tenant).
+	tenantFlags tenantChoice
+	tenants     []string
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -272,10 +289,16 @@ the background; while authz is unreachable the cached list keeps deciding for
 cannot be known never passes. A bridged key whose cached token is refused is
 exchanged again, and the caller gets the exact cause (owner_suspended...).
 
+Tenant: one issuer serves every tenant, so --tenant T (the tenant that owns the
+upstream API; repeat it for the tenants its audience is shared with) or an
+explicit --any-tenant is required; tokens of other tenants are refused (403
+insufficient_scope, "tenant") even when they name --audience and carry
+--require-scope. --require-tenant is the old name of --tenant.
+
 /healthz and /metrics are served on --metrics-addr only, never proxied.`,
-		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 \
+		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 --tenant ten_abc \
     --issuer https://authz.example.com --audience https://orders.example --require-scope orders:read
-  AUTHZ_CLIENT_ID=gw-orders AUTHZ_CLIENT_SECRET=... authz gateway --upstream http://orders:9000 \
+  AUTHZ_CLIENT_ID=gw-orders AUTHZ_CLIENT_SECRET=... authz gateway --upstream http://orders:9000 --tenant ten_abc \
     --issuer https://authz.example.com --legacy-key-header X-API-Key --metrics-addr 127.0.0.1:9100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -295,7 +318,7 @@ exchanged again, and the caller gets the exact cause (owner_suspended...).
 	f.StringSliceVar(&g.audiences, "audience", nil, "accept only tokens naming one of these audiences (repeatable; the first is requested in key exchanges)")
 	f.StringSliceVar(&g.scopes, "require-scope", nil, "scope every token must carry (repeatable: all are required)")
 	f.StringSliceVar(&g.roles, "require-role", nil, "role a token must carry (repeatable: any one suffices)")
-	f.StringVar(&g.tenant, "require-tenant", "", "tenant every token must belong to")
+	g.tenantFlags.addFlags(f)
 	f.StringVar(&g.keyHeader, "legacy-key-header", "", "request header carrying legacy API keys to exchange (for example X-API-Key); off when empty")
 	f.StringVar(&g.clientID, "client-id", "", "the gateway's own client id, for key exchange")
 	f.StringVar(&g.clientSecret, "client-secret", "", "its secret; prefer the environment variable (flags show in the process list)")
@@ -370,6 +393,11 @@ func newGatewayApp(ctx context.Context, g gatewayFlags, log *slog.Logger) (*gate
 	}
 	if g.keyHeader != "" && (g.clientID == "" || g.clientSecret == "") {
 		problems = append(problems, "--legacy-key-header needs the gateway's client credentials: set AUTHZ_CLIENT_ID and AUTHZ_CLIENT_SECRET")
+	}
+	if tenants, err := g.tenantFlags.resolve(); err != nil {
+		problems = append(problems, err.Error())
+	} else {
+		g.tenants = tenants
 	}
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
@@ -451,7 +479,7 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 		ExchangeBurst:    g.exchangeBurst,
 		Upstream:         up,
 		Verifier:         v,
-		Require:          verifier.Require{Scopes: g.scopes, Roles: g.roles, Tenant: g.tenant},
+		Require:          verifier.Require{Scopes: g.scopes, Roles: g.roles, Tenants: g.tenants},
 		Realm:            g.realm,
 		LegacyKeyHeader:  g.keyHeader,
 		TokenEndpoint:    tokenEndpoint,
@@ -479,7 +507,10 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 	a.ops = mux
-	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "legacy_key_header", g.keyHeader,
+	if len(g.tenants) == 0 {
+		log.Warn("--any-tenant: tokens of every tenant of the issuer are accepted")
+	}
+	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "tenants", g.tenants, "legacy_key_header", g.keyHeader,
 		"status_lists", g.statusLists)
 	return nil
 }

@@ -46,19 +46,24 @@ func TestVerifyCommand(t *testing.T) {
 		wantErr string
 		want    []string
 	}{
-		{"ok/valid", "", []string{"verify", valid, "--issuer", iss.URL, "--audience", verifyAudience},
+		{"ok/valid", "", []string{"verify", valid, "--issuer", iss.URL, "--audience", verifyAudience, "--tenant", "acme"},
 			"", []string{"verdict:  valid", `"sub": "svc-orders"`, `"typ": "at+jwt"`, "expires:  ", "(in "}},
-		{"ok/from stdin", valid + "\n", []string{"verify", "-", "--issuer", iss.URL},
+		{"ok/from stdin", valid + "\n", []string{"verify", "-", "--issuer", iss.URL, "--any-tenant"},
 			"", []string{"verdict:  valid"}},
-		{"ok/jwks without issuer", "", []string{"verify", valid, "--jwks", iss.URL + "/.well-known/jwks.json"},
+		{"ok/jwks without issuer", "", []string{"verify", valid, "--jwks", iss.URL + "/.well-known/jwks.json", "--require-tenant", "acme"},
 			"", []string{"verdict:  valid", "iss not checked"}},
-		{"fail/expired", "", []string{"verify", expired, "--issuer", iss.URL},
+		{"fail/expired", "", []string{"verify", expired, "--issuer", iss.URL, "--any-tenant"},
 			"token invalid: expired", []string{"verdict:  invalid: expired", "claims (unverified)", "(expired "}},
-		{"fail/wrong audience", "", []string{"verify", valid, "--issuer", iss.URL, "--audience", "https://billing.example"},
+		{"fail/wrong audience", "", []string{"verify", valid, "--issuer", iss.URL, "--audience", "https://billing.example", "--any-tenant"},
 			"token invalid: audience", []string{"invalid: audience"}},
-		{"fail/garbage", "", []string{"verify", "not-a-token", "--issuer", iss.URL},
+		{"fail/garbage", "", []string{"verify", "not-a-token", "--issuer", iss.URL, "--any-tenant"},
 			"token invalid: malformed", []string{"invalid: malformed", "(not decodable)"}},
 		{"fail/no issuer or jwks", "", []string{"verify", valid}, "give --issuer", nil},
+		{"fail/another tenant's token", "", []string{"verify", valid, "--issuer", iss.URL, "--tenant", "globex"},
+			"token invalid: tenant", []string{"verdict:  invalid: tenant"}},
+		{"fail/no tenant", "", []string{"verify", valid, "--issuer", iss.URL}, "--tenant T or --any-tenant is required", nil},
+		{"fail/tenant and any tenant", "", []string{"verify", valid, "--issuer", iss.URL, "--tenant", "acme", "--any-tenant"}, "exclude each other", nil},
+		{"fail/tenant and old name disagree", "", []string{"verify", valid, "--issuer", iss.URL, "--tenant", "acme", "--require-tenant", "globex"}, "not among", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +83,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 
 	t.Run("ok/json", func(t *testing.T) {
-		out, err := runCLI(t, "", "verify", expired, "--issuer", iss.URL, "-o", "json")
+		out, err := runCLI(t, "", "verify", expired, "--issuer", iss.URL, "--any-tenant", "-o", "json")
 		if err == nil {
 			t.Fatal("expired token verified")
 		}
@@ -105,6 +110,7 @@ func TestGatewayCommandServesAndShutsDown(t *testing.T) {
 	defer cancel()
 	g := gatewayFlags{
 		upstream: upstream.URL, issuer: iss.URL, audiences: []string{verifyAudience}, scopes: []string{"orders:read"},
+		tenantFlags:       tenantChoice{tenants: []string{"acme"}},
 		readHeaderTimeout: 5 * time.Second, readTimeout: 5 * time.Second, writeTimeout: 5 * time.Second,
 		idleTimeout: 5 * time.Second, upstreamTimeout: 5 * time.Second, shutdownTimeout: 5 * time.Second,
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // addManagementCommands adds the admin command line of SPEC §5 (tenant,
-// principal, role, client, key, report, audit, signing-key, token). Each
+// principal, role, client, key, report, audit, signing-key, audience, token). Each
 // command is a thin layer over adminclient: it calls the admin API and
 // prints the answer as an aligned table or, with -o json, as the API's own
 // JSON.
@@ -25,6 +25,7 @@ func addManagementCommands(root *cobra.Command) {
 	for _, c := range []*cobra.Command{
 		newTenantCmd(), newPrincipalCmd(), newRoleCmd(), newClientCmd(), newKeyCmd(),
 		newReportCmd(), newAuditCmd(), newSigningKeyCmd(),
+		newAudienceCmd(),
 	} {
 		addConnectionFlags(c)
 		root.AddCommand(c)

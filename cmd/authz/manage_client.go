@@ -71,7 +71,7 @@ func newClientCmd() *cobra.Command {
 	f.String("owner", "", "principal the client acts for")
 	f.String("name", "", "a name for people")
 	f.StringArray("scope", nil, "allowed scope (repeat; none: whatever the owner's roles grant)")
-	f.StringArray("audience", nil, "allowed audience (repeat)")
+	f.StringArray("audience", nil, "allowed audience (repeat): one registered for the tenant or shared with it (authz audience create); default aud: the issuer")
 	f.StringArray("grant-type", nil, "allowed grant type (repeat; default client_credentials)")
 	f.String("auth-method", "", "client_secret_basic (default), client_secret_post or private_key_jwt")
 	f.String("jwks-file", "", "private_key_jwt: file with the client's public JWK Set")

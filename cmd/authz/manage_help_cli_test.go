@@ -12,7 +12,8 @@ import (
 func TestEveryManagementCommandHasHelp(t *testing.T) {
 	root := newRootCmd()
 	managed := map[string]bool{"tenant": true, "principal": true, "role": true, "client": true, "key": true,
-		"report": true, "audit": true, "signing-key": true, "token": true}
+		"report": true, "audit": true, "signing-key": true, "token": true,
+		"audience": true}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Short == "" {
@@ -48,6 +49,7 @@ func TestSpecCommandNames(t *testing.T) {
 		"key import", "key remap", "key issue", "key list", "key revoke", "key rotate", "key reassign", "key diagnose",
 		"report migration", "report orphans", "report expiring",
 		"audit list", "audit verify", "signing-key list", "signing-key rotate", "token",
+		"audience create", "audience list", "audience delete",
 	} {
 		c, rest, err := root.Find(strings.Fields(path))
 		if err != nil || len(rest) != 0 || c.CommandPath() != "authz "+path {

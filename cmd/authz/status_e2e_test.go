@@ -95,11 +95,11 @@ func statusFlow(t *testing.T, dbURL string) {
 		e.afterChange(tok, "token status is suspended", func() error { _, err := e.admin.SuspendPrincipal(ctx, h.owner.ID); return err })
 
 		// authz verify reports the status, and --no-status skips it.
-		out, err := runCLI(t, "", "verify", tok, "--issuer", e.srv.issuer)
+		out, err := runCLI(t, "", "verify", tok, "--issuer", e.srv.issuer, "--tenant", h.tenant.ID)
 		if err == nil || !strings.Contains(err.Error(), "token invalid: status") || !strings.Contains(out, "status:   SUSPENDED") {
 			t.Fatalf("authz verify: %v\n%s", err, out)
 		}
-		if out, err := runCLI(t, "", "verify", tok, "--issuer", e.srv.issuer, "--no-status"); err != nil || !strings.Contains(out, "status:   unchecked") {
+		if out, err := runCLI(t, "", "verify", tok, "--issuer", e.srv.issuer, "--tenant", h.tenant.ID, "--no-status"); err != nil || !strings.Contains(out, "status:   unchecked") {
 			t.Fatalf("authz verify --no-status: %v\n%s", err, out)
 		}
 
@@ -382,7 +382,8 @@ func startGateway(t *testing.T, issuer, upstream, clientID, secret string) strin
 	t.Helper()
 	addr := freeAddr(t)
 	env := append(baseEnv(t.TempDir()), "AUTHZ_CLIENT_ID="+clientID, "AUTHZ_CLIENT_SECRET="+secret)
-	args := []string{"gateway", "--listen", addr, "--upstream", upstream, "--issuer", issuer, "--legacy-key-header", "X-API-Key", "--log-level", "debug"}
+	// It bridges the keys of every tenant: a platform gateway.
+	args := []string{"gateway", "--listen", addr, "--upstream", upstream, "--issuer", issuer, "--legacy-key-header", "X-API-Key", "--log-level", "debug", "--any-tenant"}
 	// Without a token the gateway answers 401: it is up.
 	run(t, "authz gateway", &syncBuffer{}, env, args, "http://"+addr+"/", http.StatusUnauthorized)
 	return "http://" + addr
@@ -454,7 +455,7 @@ func TestGatewayStatusListsFlag(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := gatewayFlags{
 				upstream: upstream.URL, issuer: iss.URL, statusLists: tt.on, statusMaxStale: time.Minute,
-				upstreamTimeout: 5 * time.Second,
+				upstreamTimeout: 5 * time.Second, tenantFlags: tenantChoice{any: true},
 			}
 			app, err := newGatewayApp(t.Context(), g, slog.New(slog.DiscardHandler))
 			if err != nil {

@@ -96,19 +96,24 @@ type Require struct {
 	Roles []string
 	// Tenant, when set, must be the token's tenant.
 	Tenant string
+	// Tenants, when not empty, must hold the token's tenant: a resource
+	// whose audience its owner shares with other tenants (issue 18 §4).
+	Tenants []string
 }
 
 // Check returns nil if c satisfies r, or an *Error whose Reason is
-// ReasonScope, ReasonRole or ReasonTenant (Forbidden reports true).
+// ReasonTenant, ReasonScope or ReasonRole (Forbidden reports true). The
+// tenant is checked first, so that another tenant's token learns nothing
+// of the scopes the resource requires.
 func (r Require) Check(c *Claims) error {
+	if (r.Tenant != "" && c.Tenant != r.Tenant) || (len(r.Tenants) > 0 && !slices.Contains(r.Tenants, c.Tenant)) {
+		return refuse(ReasonTenant, "", nil)
+	}
 	if !c.HasScopes(r.Scopes...) {
 		return refuse(ReasonScope, "The access token lacks a scope this resource requires: "+strings.Join(r.Scopes, " ")+".", nil)
 	}
 	if !c.HasAnyRole(r.Roles...) {
 		return refuse(ReasonRole, "", nil)
-	}
-	if r.Tenant != "" && c.Tenant != r.Tenant {
-		return refuse(ReasonTenant, "", nil)
 	}
 	return nil
 }

@@ -731,6 +731,11 @@ func TestRequire(t *testing.T) {
 		{"fail/scope prefix", verifier.Require{Scopes: []string{"orders"}}, verifier.ReasonScope},
 		{"fail/role", verifier.Require{Roles: []string{"admin"}}, verifier.ReasonRole},
 		{"fail/tenant", verifier.Require{Tenant: "globex"}, verifier.ReasonTenant},
+		{"ok/one of the tenants", verifier.Require{Tenants: []string{"globex", "acme"}}, ""},
+		{"fail/none of the tenants", verifier.Require{Tenants: []string{"globex", "initech"}}, verifier.ReasonTenant},
+		// Another tenant's token is told its tenant is wrong, not which
+		// scopes the resource requires.
+		{"fail/tenant before scope", verifier.Require{Tenants: []string{"globex"}, Scopes: []string{"orders:delete"}}, verifier.ReasonTenant},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package servertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -223,9 +224,44 @@ func (e *Env) MkClient(owner store.Principal, mutate func(*store.Client)) (store
 	return c, secret
 }
 
+// StandardAudience is the audience of Standard's clients: registered by
+// the first tenant Standard builds and shared with the others.
+const StandardAudience = "https://api.example.com"
+
+// MkAudience registers an audience owned by tenant, shared with others.
+func (e *Env) MkAudience(tenant, identifier string, sharedWith ...string) store.Audience {
+	e.T.Helper()
+	now := e.Clock.Now()
+	a := store.Audience{ID: store.NewID(store.PrefixAudience), Identifier: identifier, TenantID: tenant, SharedWith: sharedWith, CreatedAt: now, UpdatedAt: now}
+	if err := e.Srv.Store.CreateAudience(e.Ctx(), a); err != nil {
+		e.T.Fatal(err)
+	}
+	return a
+}
+
+// ShareAudience makes identifier requestable by tenant: it registers it
+// for tenant if nobody has, and otherwise shares it with tenant.
+func (e *Env) ShareAudience(identifier, tenant string) {
+	e.T.Helper()
+	a, err := e.Srv.Store.GetAudienceByIdentifier(e.Ctx(), identifier)
+	if errors.Is(err, store.ErrNotFound) {
+		e.MkAudience(tenant, identifier)
+		return
+	}
+	if err == nil && !a.Requestable(tenant) {
+		_, err = e.Srv.Store.UpdateAudience(e.Ctx(), a.ID, func(a store.Audience) (store.Audience, error) {
+			a.SharedWith = append(a.SharedWith, tenant)
+			return a, nil
+		})
+	}
+	if err != nil {
+		e.T.Fatal(err)
+	}
+}
+
 // Standard builds a tenant whose service principal holds a role granting
 // orders:read and orders:write, and a client allowed orders:read and
-// stock:read, the audience https://api.example.com and both grants.
+// stock:read, the audience StandardAudience and both grants.
 func (e *Env) Standard(name string) Fixture {
 	e.T.Helper()
 	var f Fixture
@@ -233,9 +269,10 @@ func (e *Env) Standard(name string) Fixture {
 	f.Owner = e.MkPrincipal(f.Tenant.ID, name+"-svc", store.KindService)
 	f.Role = e.MkRole(f.Tenant.ID, "orders", "orders:read", "orders:write")
 	e.Bind(f.Owner, f.Role)
+	e.ShareAudience(StandardAudience, f.Tenant.ID)
 	f.Client, f.Secret = e.MkClient(f.Owner, func(c *store.Client) {
 		c.Scopes = []string{"orders:read", "stock:read"}
-		c.Audiences = []string{"https://api.example.com"}
+		c.Audiences = []string{StandardAudience}
 		c.GrantTypes = []string{store.GrantClientCredentials, store.GrantTokenExchange}
 	})
 	return f

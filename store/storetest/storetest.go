@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusExceptions", testStatusExceptions},
 		{"Ping", testPing},
 		{"AuthFailures", testAuthFailures},
+		{"Audiences", testAudiences},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

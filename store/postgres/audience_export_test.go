@@ -1,0 +1,4 @@
+package postgres
+
+// Migrations are the embedded migrations, for the migration tests.
+var Migrations = migrations

@@ -1,0 +1,40 @@
+-- Audiences (resource servers) registered per tenant (issue 18 §4): one
+-- issuer serves every tenant, so an identifier belongs to one tenant and
+-- is requestable by it and by the tenants it is shared with.
+
+-- +goose Up
+CREATE TABLE audiences (
+    id         text PRIMARY KEY,
+    identifier text NOT NULL UNIQUE,
+    tenant_id  text NOT NULL REFERENCES tenants (id),
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+CREATE INDEX audiences_tenant ON audiences (tenant_id, id);
+
+CREATE TABLE audience_shares (
+    audience_id text NOT NULL REFERENCES audiences (id),
+    tenant_id   text NOT NULL REFERENCES tenants (id),
+    PRIMARY KEY (audience_id, tenant_id)
+);
+CREATE INDEX audience_shares_tenant ON audience_shares (tenant_id, audience_id);
+
+-- Clients created before audiences were registered keep working where
+-- their owner is unambiguous: an identifier that the clients of exactly
+-- one tenant name is registered to that tenant. One that clients of
+-- several tenants name is left unregistered, and tokens for it are
+-- refused until an administrator registers it for the tenant that really
+-- runs that API (and shares it): guessing would hand it to whichever
+-- tenant named it first, which is the defect being fixed.
+INSERT INTO audiences (id, identifier, tenant_id, created_at, updated_at)
+SELECT 'aud_' || substr(md5(random()::text || a.identifier), 1, 16), a.identifier, MIN(c.tenant_id),
+       date_trunc('second', now()), date_trunc('second', now())
+FROM clients c CROSS JOIN LATERAL jsonb_array_elements_text(
+         CASE WHEN jsonb_typeof(c.audiences) = 'array' THEN c.audiences ELSE '[]'::jsonb END) AS a(identifier)
+WHERE a.identifier <> ''
+GROUP BY a.identifier
+HAVING COUNT(DISTINCT c.tenant_id) = 1;
+
+-- +goose Down
+DROP TABLE audience_shares;
+DROP TABLE audiences;
