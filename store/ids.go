@@ -16,6 +16,8 @@ const (
 	PrefixSecret    = "sec_"
 	PrefixEvent     = "evt_"
 	PrefixWebhook   = "whk_"
+	// PrefixKeyConflict names a cross-tenant key conflict (store.KeyClaim).
+	PrefixKeyConflict = "kcf_"
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
