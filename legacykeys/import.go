@@ -45,8 +45,11 @@ func importedID(hash []byte) string {
 }
 
 // Import adds a batch of keys from an import file. It is idempotent: a key
-// whose hash is already stored is counted as already present and left as
-// it is. Rows whose owner cannot be found are imported all the same, with
+// whose hash is already stored in the row's tenant is counted as already
+// present and left as it is. A key stored in another tenant is never bound
+// to the row's tenant: it becomes a conflicted claim (see conflict.go),
+// counted as imported so that the answer does not tell whether the key
+// exists elsewhere. Rows whose owner cannot be found are imported all the same, with
 // the reference the file gave (so exchanges fail with owner_not_found, the
 // orphan report lists them, and `key remap` can repair them). Rows with a
 // problem, an unknown tenant or an owner in another tenant are rejected
@@ -62,6 +65,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		key    store.LegacyKey
 		line   int
 		orphan bool
+		proof  string // ProofRawKey or ProofSHA256
 	}
 	cands := make([]candidate, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
@@ -142,7 +146,11 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		k.Status = store.StatusActive
 		k.UpdatedAt = now
 		orphan := owner == nil || owner.Status != store.StatusActive || tenant.Status != store.StatusActive
-		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan})
+		proof := ProofSHA256
+		if r.Key != "" {
+			proof = ProofRawKey
+		}
+		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan, proof: proof})
 	}
 	if len(cands) == 0 {
 		return sum, nil
@@ -172,9 +180,17 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			}
 			t.first, t.last = min(t.first, c.line), max(t.last, c.line)
 			if !inserted[c.key.ID] {
-				t.present++
-				sum.AlreadyPresent++
-				continue
+				// A key another tenant holds becomes a conflicted claim,
+				// counted exactly like a new key (issue 18 §6).
+				claimed, err := s.claimForeign(ctx, tx, c.key, c.proof, now)
+				if err != nil {
+					return err
+				}
+				if !claimed {
+					t.present++
+					sum.AlreadyPresent++
+					continue
+				}
 			}
 			t.imported++
 			sum.Imported++
