@@ -330,4 +330,3 @@ func TestAuditListEscapesInjectedText(t *testing.T) {
 		t.Fatalf("audit list: no escaped row:\n%s", out)
 	}
 }
-
