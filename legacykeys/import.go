@@ -29,6 +29,14 @@ type ImportSummary struct {
 	DryRun         bool        `json:"dry_run"`
 }
 
+// candidate is an import row ready to be inserted.
+type candidate struct {
+	key    store.LegacyKey
+	line   int
+	orphan bool
+	proof  string // ProofRawKey or ProofSHA256
+}
+
 // errDryRun rolls a dry run's transaction back after it counted everything.
 var errDryRun = errors.New("legacykeys: dry run")
 
@@ -61,12 +69,6 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 	sum := ImportSummary{DryRun: dryRun, Rejected: []Rejection{}}
 	now := s.clock()
 	dir := newDirectory(s.st)
-	type candidate struct {
-		key    store.LegacyKey
-		line   int
-		orphan bool
-		proof  string // ProofRawKey or ProofSHA256
-	}
 	cands := make([]candidate, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
 	reject := func(line int, reason string) {
@@ -168,6 +170,10 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		for _, id := range ids {
 			inserted[id] = true
 		}
+		held, err := s.heldKeys(ctx, tx, cands, inserted)
+		if err != nil {
+			return err
+		}
 		type tally struct{ imported, present, orphans, first, last int }
 		per := map[string]*tally{}
 		var order []string
@@ -182,9 +188,11 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			if !inserted[c.key.ID] {
 				// A key another tenant holds becomes a conflicted claim,
 				// counted exactly like a new key (issue 18 §6).
-				claimed, err := s.claimForeign(ctx, tx, c.key, c.proof, now)
-				if err != nil {
-					return err
+				claimed := false
+				if h, ok := held[string(c.key.Hash)]; ok && h.TenantID != c.key.TenantID {
+					if claimed, err = s.claimForeign(ctx, tx, h, c.key, c.proof, now, dryRun); err != nil {
+						return err
+					}
 				}
 				if !claimed {
 					t.present++

@@ -187,6 +187,10 @@ type Queries interface {
 	ListOrphanKeys(ctx context.Context, tenantID string, p Page) ([]OrphanKey, string, error)
 	// LegacyKeyStats summarises key usage per tenant relative to now.
 	LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]KeyStats, error)
+	// GetLegacyKeysByHash returns the keys whose hash is one of hashes, in
+	// no particular order (hashes that match nothing are left out): the
+	// batched form of GetLegacyKeyByHash, for imports.
+	GetLegacyKeysByHash(ctx context.Context, hashes [][]byte) ([]LegacyKey, error)
 	// ListKeyClaims returns the members of the open conflict keyID is part
 	// of (none when it is in no open conflict), holder first.
 	ListKeyClaims(ctx context.Context, keyID string) ([]KeyClaim, error)

@@ -326,6 +326,31 @@ func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
 	return nil
 }
 
+// GetLegacyKeysByHash implements store.Queries: one statement per chunk of
+// at most 1,000 hashes, each an index probe.
+func (q *queries) GetLegacyKeysByHash(ctx context.Context, hashes [][]byte) ([]store.LegacyKey, error) {
+	var out []store.LegacyKey
+	for chunk := range slices.Chunk(hashes, min(q.d.MaxParams, 1000)) {
+		marks := make([]string, len(chunk))
+		args := make([]any, len(chunk))
+		for i, h := range chunk {
+			marks[i], args[i] = fmt.Sprintf("$%d", i+1), h
+		}
+		err := q.rows(ctx, "get legacy keys by hash", "", func(r scanner) error {
+			var k store.LegacyKey
+			if err := scanLegacyKey(r, &k); err != nil {
+				return err
+			}
+			out = append(out, k)
+			return nil
+		}, `SELECT `+legacyKeyCols+` FROM legacy_keys WHERE hash IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // Key conflicts (store.KeyClaim).
 
 const keyClaimCols = `conflict_id, key_id, tenant_id, holder, proof, prior_status, claimed_at, claimed_by,

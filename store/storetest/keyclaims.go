@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -57,5 +59,41 @@ func testKeyClaims(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(got) != 2 || got[0].ConflictID != "kcf_2" || got[0].KeyID != "key_a" || got[1].KeyID != "key_d" {
 		t.Fatalf("ListKeyClaims of a second conflict = %+v", got)
+	}
+}
+
+// testGetLegacyKeysByHash: the batched lookup finds exactly the stored
+// hashes among many, across chunks.
+func testGetLegacyKeysByHash(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var ks []store.LegacyKey
+	for i := range 1500 {
+		ks = append(ks, legacyKey(fmt.Sprintf("key_%04d", i), "ten_a", "prn_1"))
+	}
+	_, err := s.CreateLegacyKeys(ctx, ks)
+	must(t, err)
+	got, err := s.GetLegacyKeysByHash(ctx, nil)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("GetLegacyKeysByHash(nil) = %d keys", len(got))
+	}
+	var hashes [][]byte
+	var want []string
+	for i := 0; i < 1500; i += 2 {
+		hashes = append(hashes, ks[i].Hash, []byte(fmt.Sprintf("no-such-hash-%d", i)))
+		want = append(want, ks[i].ID)
+	}
+	got, err = s.GetLegacyKeysByHash(ctx, hashes)
+	must(t, err)
+	var ids []string
+	for _, k := range got {
+		ids = append(ids, k.ID)
+		if k.TenantID != "ten_a" || string(k.Hash) != "hash-of-"+k.ID {
+			t.Fatalf("GetLegacyKeysByHash returned %+v", k)
+		}
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, want) {
+		t.Fatalf("GetLegacyKeysByHash found %d keys, want %d", len(ids), len(want))
 	}
 }

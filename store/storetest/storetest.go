@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CreateLegacyKeys", testCreateLegacyKeys},
 		{"RemapLegacyKeys", testRemapLegacyKeys},
 		{"KeyClaims", testKeyClaims},
+		{"GetLegacyKeysByHash", testGetLegacyKeysByHash},
 		{"KeyUsage", testKeyUsage},
 		{"LegacyKeyStats", testLegacyKeyStats},
 		{"HolderStats", testHolderStats},
