@@ -75,10 +75,10 @@ type conflictAlert struct {
 // heldKeys returns, by hash, the stored keys of the candidates whose insert
 // was skipped: one batched lookup per import batch, so that re-importing a
 // file costs one more indexed read per chunk of rows, not per row.
-func (s *Service) heldKeys(ctx context.Context, tx store.Tx, cands []candidate, inserted map[string]bool) (map[string]store.LegacyKey, error) {
+func (s *Service) heldKeys(ctx context.Context, tx store.Tx, cands []candidate, skipped []bool) (map[string]store.LegacyKey, error) {
 	var hashes [][]byte
-	for _, c := range cands {
-		if !inserted[c.key.ID] {
+	for i, c := range cands {
+		if skipped[i] {
 			hashes = append(hashes, c.key.Hash)
 		}
 	}

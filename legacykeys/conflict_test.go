@@ -174,3 +174,27 @@ func TestResolveConflictForTheClaimant(t *testing.T) {
 		}
 	}
 }
+
+// Two tenants naming one key in the same batch (a system administrator's
+// file): the key is not bound to the tenant of the first row either.
+func TestImportOneBatchTwoTenants(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		const real = "sk_live_delta_secret_0001"
+		h.tenant("ten_a")
+		h.tenant("ten_b")
+		h.principal("prn_a", "ten_a", "alice")
+		h.principal("prn_b", "ten_b", "bob")
+		rows := []legacykeys.ImportRow{
+			{Line: 2, KeySHA256: sha256Hex(real), OwnerExternalID: "alice", Tenant: "ten_a"},
+			{Line: 3, Key: real, OwnerExternalID: "bob", Tenant: "ten_b"},
+			{Line: 4, Key: real, OwnerExternalID: "bob", Tenant: "ten_b"},
+		}
+		sum, err := h.svc.Import(h.ctx, rows, false)
+		must(t, err)
+		if sum.Imported != 2 || sum.AlreadyPresent != 1 {
+			t.Fatalf("import = %+v, want 2 imported (a conflict) and 1 already present", sum)
+		}
+		h.wantResolve(real, "", errcode.KeyConflict)
+	})
+}

@@ -99,7 +99,11 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		if k.ID == "" {
 			k.ID = importedID(k.Hash)
 		}
-		if seen[k.ID] {
+		// The same key twice for one tenant in a batch is present once;
+		// for two tenants it is a conflict (the second row is skipped by
+		// the insert and then found held by the first tenant).
+		once := r.Tenant + "\x00" + k.ID
+		if seen[once] {
 			sum.AlreadyPresent++ // the same key twice in one batch
 			continue
 		}
@@ -133,7 +137,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			// and it is what a refusal and the orphan report should name.
 			k.OwnerID = r.OwnerID
 		}
-		seen[k.ID] = true
+		seen[once] = true
 		k.TenantID = tenant.ID
 		k.Scopes, _ = cleanScopes(r.Scopes)
 		k.Label, k.Environment = r.Label, r.Environment
@@ -170,14 +174,22 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		for _, id := range ids {
 			inserted[id] = true
 		}
-		held, err := s.heldKeys(ctx, tx, cands, inserted)
+		// Only the first candidate of an id was inserted: a later one of
+		// the same id (the same key for another tenant) was skipped.
+		skipped := make([]bool, len(cands))
+		taken := make(map[string]bool, len(cands))
+		for i, c := range cands {
+			skipped[i] = !inserted[c.key.ID] || taken[c.key.ID]
+			taken[c.key.ID] = true
+		}
+		held, err := s.heldKeys(ctx, tx, cands, skipped)
 		if err != nil {
 			return err
 		}
 		type tally struct{ imported, present, orphans, first, last int }
 		per := map[string]*tally{}
 		var order []string
-		for _, c := range cands {
+		for i, c := range cands {
 			t := per[c.key.TenantID]
 			if t == nil {
 				t = &tally{first: c.line}
@@ -185,7 +197,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 				order = append(order, c.key.TenantID)
 			}
 			t.first, t.last = min(t.first, c.line), max(t.last, c.line)
-			if !inserted[c.key.ID] {
+			if skipped[i] {
 				// A key another tenant holds becomes a conflicted claim,
 				// counted exactly like a new key (issue 18 §6).
 				claimed := false
