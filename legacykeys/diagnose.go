@@ -234,10 +234,10 @@ func (s *Service) Diagnose(ctx context.Context, keyOrID string) (Diagnosis, erro
 		d.Lockout = &Lockout{At: locks[0].Time, RequestID: locks[0].RequestID, ClientAddr: locks[0].ClientAddr}
 	}
 
-	if k.Status == store.StatusConflicted {
-		if d.Conflict, err = s.conflictOf(ctx, k.ID); err != nil {
-			return Diagnosis{}, err
-		}
+	// Also for a key revoked during the conflict: the conflict is still
+	// open, and the administrator must see it.
+	if d.Conflict, err = s.conflictOf(ctx, k.ID); err != nil {
+		return Diagnosis{}, err
 	}
 	if e := Decide(f); e != nil {
 		d.Verdict, d.VerdictDescription = string(e.Code), e.Text()
