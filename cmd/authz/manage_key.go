@@ -55,6 +55,8 @@ Owners are matched by external id within the tenant. Keys whose owner cannot be 
 imported anyway, as orphans: they are refused with owner_not_found and listed by
 'authz report orphans' until 'authz key remap' or 'authz key reassign' fixes them.
 Importing the same file twice is harmless: present keys are counted as already present.
+A key that another tenant already holds is never taken over: both tenants' keys are refused with
+key_conflict until an authz:admin runs 'authz key resolve-conflict' (docs/security.md).
 The file is parsed here and uploaded in batches; with --dry-run nothing is written.`,
 		Example: `  authz key import keys.csv --dry-run
   authz key import keys.csv
