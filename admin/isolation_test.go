@@ -92,6 +92,7 @@ func probes() map[string]probe {
 		"POST /keys/import": {with("/keys/import", func(f fixture) any {
 			return apiv1.ImportKeys{Rows: []apiv1.ImportRow{{Line: 1, Key: "planted-" + f.extID, OwnerExternalID: f.extID, Tenant: f.tenant}}}
 		}), hiddenNotFound},
+		"POST /keys/{id}/resolve-conflict": {with("/keys/{key}/resolve-conflict", func(f fixture) any { return apiv1.ResolveKeyConflict{TenantID: f.tenant} }), adminOnly},
 		"POST /keys/remap": {with("/keys/remap", func(f fixture) any {
 			return apiv1.RemapKeys{Rows: []apiv1.RemapRow{{Line: 1, OldExternalID: "nobody", NewPrincipal: f.principal.ID}}}
 		}), rowsRejected},

@@ -26,6 +26,7 @@ type KeyService interface {
 	Import(ctx context.Context, rows []legacykeys.ImportRow, dryRun bool) (legacykeys.ImportSummary, error)
 	Remap(ctx context.Context, rows []legacykeys.RemapRow, dryRun bool) (legacykeys.RemapSummary, error)
 	Diagnose(ctx context.Context, keyOrID string) (legacykeys.Diagnosis, error)
+	ResolveConflict(ctx context.Context, keyID, winnerTenant string) (legacykeys.Resolution, error)
 	MigrationReport(ctx context.Context, tenantID string) (legacykeys.MigrationReport, error)
 	Orphans(ctx context.Context, tenantID string) ([]legacykeys.Orphan, error)
 	Expiring(ctx context.Context, tenantID string, within time.Duration) ([]store.LegacyKey, error)
@@ -101,7 +102,7 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, c *call) erro
 		return err
 	}
 	q := r.URL.Query()
-	status, err := statusParam(r, store.StatusActive, store.StatusRevoked)
+	status, err := statusParam(r, store.StatusActive, store.StatusRevoked, store.StatusConflicted)
 	if err != nil {
 		return err
 	}
@@ -224,7 +225,40 @@ func (h *handler) diagnoseKeyByID(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, d)
+	return reply(w, http.StatusOK, c.conflictView(d))
+}
+
+// conflictView leaves a tenant admin only its own tenant's claims of a
+// conflicted key: it learns that the key is contested, not by whom.
+func (c *call) conflictView(d legacykeys.Diagnosis) legacykeys.Diagnosis {
+	if !c.global && d.Conflict != nil {
+		d.Conflict = d.Conflict.OnlyTenant(c.tenant)
+	}
+	return d
+}
+
+// resolveKeyConflict gives a key claimed by several tenants to one of
+// them (authz:admin only: the caller decides between tenants).
+func (h *handler) resolveKeyConflict(w http.ResponseWriter, r *http.Request, _ *call) error {
+	if h.keys == nil {
+		return errNoKeyService
+	}
+	var req apiv1.ResolveKeyConflict
+	if err := decode(w, r, &req, maxBody, false); err != nil {
+		return err
+	}
+	if req.TenantID == "" {
+		return invalid("tenant_id", "required: the tenant whose claim of the key stands")
+	}
+	res, err := h.keys.ResolveConflict(r.Context(), r.PathValue("id"), req.TenantID)
+	if err != nil {
+		return err
+	}
+	out := apiv1.KeyConflictResolution{ConflictID: res.ConflictID, Winner: keyView(res.Winner), Dropped: []apiv1.LegacyKey{}}
+	for _, k := range res.Dropped {
+		out.Dropped = append(out.Dropped, keyView(k))
+	}
+	return reply(w, http.StatusOK, out)
 }
 
 func (h *handler) diagnoseKey(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -243,9 +277,26 @@ func (h *handler) diagnoseKey(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	if d.Key != nil && !c.sees(d.Key.TenantID) {
-		d = unknownKey(d, req.Key)
+		// The key is held in another tenant. If the caller's tenant
+		// claimed it too, its claim is what the caller sees.
+		mine := ""
+		if d.Conflict != nil {
+			for _, cl := range d.Conflict.Claims {
+				if c.sees(cl.TenantID) {
+					mine = cl.KeyID
+				}
+			}
+		}
+		if mine == "" {
+			return reply(w, http.StatusOK, unknownKey(d, req.Key))
+		}
+		input, format := d.Input, d.Format
+		if d, err = h.keys.Diagnose(r.Context(), mine); err != nil {
+			return err
+		}
+		d.Input, d.Format = input, format
 	}
-	return reply(w, http.StatusOK, d)
+	return reply(w, http.StatusOK, c.conflictView(d))
 }
 
 // unknownKey is the diagnosis of a key that does not exist, given in place

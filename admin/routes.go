@@ -67,6 +67,7 @@ func routes() []route {
 		{"POST", "/keys/diagnose", accessTenant, (*handler).diagnoseKey},
 		{"POST", "/keys/import", accessTenant, (*handler).importKeys},
 		{"POST", "/keys/remap", accessTenant, (*handler).remapKeys},
+		{"POST", "/keys/{id}/resolve-conflict", accessAdmin, (*handler).resolveKeyConflict},
 
 		{"POST", "/audiences", accessTenant, (*handler).createAudience},
 		{"GET", "/audiences", accessTenant, (*handler).listAudiences},

@@ -367,3 +367,10 @@ func (c *Client) VerifyAudit(ctx context.Context) (apiv1.AuditReport, error) {
 	var out apiv1.AuditReport
 	return out, c.do(ctx, http.MethodGet, "/audit/verify", nil, nil, &out)
 }
+
+// ResolveKeyConflict gives a legacy key claimed by several tenants to the
+// claim of tenantID (authz:admin only); keyID is any claim of the conflict.
+func (c *Client) ResolveKeyConflict(ctx context.Context, keyID, tenantID string) (apiv1.KeyConflictResolution, error) {
+	var out apiv1.KeyConflictResolution
+	return out, c.do(ctx, http.MethodPost, "/keys/"+pathID(keyID)+"/resolve-conflict", nil, apiv1.ResolveKeyConflict{TenantID: tenantID}, &out)
+}

@@ -149,6 +149,7 @@ func (r *Recorder) Record(ctx context.Context, ev store.AuditEvent) error {
 	if err := validate(ev); err != nil {
 		return err
 	}
+	ev.Details = capDetails(ev.Details, MaxRequestText)
 	fill(ctx, &ev, r.now())
 	p := &pending{ev: ev, done: make(chan error, 1)}
 	if !r.enqueue(p) {
@@ -177,6 +178,7 @@ func (r *Recorder) Sample(ctx context.Context, ev store.AuditEvent) {
 		r.log.ErrorContext(ctx, "audit: sampled event dropped", "err", err)
 		return
 	}
+	ev.Details = capDetails(ev.Details, MaxRequestText)
 	now := r.now()
 	stamp(ctx, &ev, now) // the ID comes with Append, if it is recorded at all
 	key := sampleKey{ev.Action, ev.ErrorCode, ev.ClientAddr}

@@ -12,8 +12,11 @@ type Code string
 
 // Legacy-key refusals, in the order legacykeys.Decide checks them.
 const (
-	KeyMalformed    Code = "key_malformed"
-	KeyUnknown      Code = "key_unknown"
+	KeyMalformed Code = "key_malformed"
+	KeyUnknown   Code = "key_unknown"
+	// KeyConflict: more than one tenant imported the same key; it is
+	// refused until an authz:admin resolves which claim stands.
+	KeyConflict     Code = "key_conflict"
 	KeyRevoked      Code = "key_revoked"
 	KeyExpired      Code = "key_expired"
 	OwnerDeleted    Code = "owner_deleted"
@@ -64,6 +67,7 @@ type Meta struct {
 var table = map[Code]Meta{
 	KeyMalformed:    {400, "invalid_request", "The API key is not syntactically valid (empty, wrong format or bad checksum); check that it was copied whole."},
 	KeyUnknown:      {400, "invalid_request", "No such API key exists; check that you use the key you were given, or ask for a new one."},
+	KeyConflict:     {400, "invalid_request", "The API key is claimed by more than one tenant and is refused until an administrator resolves the conflict; contact your administrator."},
 	KeyRevoked:      {400, "invalid_request", "The API key was revoked; ask its administrator for a new key or move to client credentials."},
 	KeyExpired:      {400, "invalid_request", "The API key has expired; ask its administrator to rotate it or move to client credentials."},
 	OwnerDeleted:    {400, "invalid_request", "The API key's owner was deleted; an administrator must reassign the key to an active principal."},

@@ -43,6 +43,11 @@ func Decide(f Facts) *errcode.Error {
 	if k == nil {
 		return errcode.New(errcode.KeyUnknown, "")
 	}
+	if k.Status == store.StatusConflicted {
+		// Checked before anything about the owner: which owner is the
+		// right one is exactly what is in dispute.
+		return errcode.New(errcode.KeyConflict, "")
+	}
 	if k.Status == store.StatusRevoked {
 		return errcode.Newf(errcode.KeyRevoked, "The API key was revoked%s; ask its administrator for a new key or move to client credentials.", at(k.RevokedAt))
 	}

@@ -51,6 +51,8 @@ type Diagnosis struct {
 	// Verdict is the code Decide gives now (no tenant requested), or "ok".
 	Verdict            string `json:"verdict"`
 	VerdictDescription string `json:"verdict_description"`
+	// Conflict is the open cross-tenant conflict the key is part of.
+	Conflict *ConflictState `json:"conflict,omitempty"`
 	// Remedy is one sentence saying what to do.
 	Remedy    string    `json:"remedy"`
 	CheckedAt time.Time `json:"checked_at"`
@@ -232,6 +234,11 @@ func (s *Service) Diagnose(ctx context.Context, keyOrID string) (Diagnosis, erro
 		d.Lockout = &Lockout{At: locks[0].Time, RequestID: locks[0].RequestID, ClientAddr: locks[0].ClientAddr}
 	}
 
+	// Also for a key revoked during the conflict: the conflict is still
+	// open, and the administrator must see it.
+	if d.Conflict, err = s.conflictOf(ctx, k.ID); err != nil {
+		return Diagnosis{}, err
+	}
 	if e := Decide(f); e != nil {
 		d.Verdict, d.VerdictDescription = string(e.Code), e.Text()
 	} else {
@@ -310,6 +317,12 @@ func remedy(d Diagnosis, k store.LegacyKey) string {
 		return s
 	}
 	switch errcode.Code(d.Verdict) {
+	case errcode.KeyConflict:
+		id := ""
+		if d.Conflict != nil {
+			id = " (conflict " + d.Conflict.ID + ")"
+		}
+		return fmt.Sprintf("The key was imported by more than one tenant%s and is refused until an authz:admin decides whose it is: `authz key resolve-conflict %s --tenant T`.", id, k.ID)
 	case errcode.KeyRevoked:
 		reason := ""
 		if k.RevokedReason != "" {

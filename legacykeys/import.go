@@ -29,6 +29,14 @@ type ImportSummary struct {
 	DryRun         bool        `json:"dry_run"`
 }
 
+// candidate is an import row ready to be inserted.
+type candidate struct {
+	key    store.LegacyKey
+	line   int
+	orphan bool
+	proof  string // ProofRawKey or ProofSHA256
+}
+
 // errDryRun rolls a dry run's transaction back after it counted everything.
 var errDryRun = errors.New("legacykeys: dry run")
 
@@ -45,8 +53,11 @@ func importedID(hash []byte) string {
 }
 
 // Import adds a batch of keys from an import file. It is idempotent: a key
-// whose hash is already stored is counted as already present and left as
-// it is. Rows whose owner cannot be found are imported all the same, with
+// whose hash is already stored in the row's tenant is counted as already
+// present and left as it is. A key stored in another tenant is never bound
+// to the row's tenant: it becomes a conflicted claim (see conflict.go),
+// counted as imported so that the answer does not tell whether the key
+// exists elsewhere. Rows whose owner cannot be found are imported all the same, with
 // the reference the file gave (so exchanges fail with owner_not_found, the
 // orphan report lists them, and `key remap` can repair them). Rows with a
 // problem, an unknown tenant or an owner in another tenant are rejected
@@ -58,11 +69,6 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 	sum := ImportSummary{DryRun: dryRun, Rejected: []Rejection{}}
 	now := s.clock()
 	dir := newDirectory(s.st)
-	type candidate struct {
-		key    store.LegacyKey
-		line   int
-		orphan bool
-	}
 	cands := make([]candidate, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
 	reject := func(line int, reason string) {
@@ -93,7 +99,11 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		if k.ID == "" {
 			k.ID = importedID(k.Hash)
 		}
-		if seen[k.ID] {
+		// The same key twice for one tenant in a batch is present once;
+		// for two tenants it is a conflict (the second row is skipped by
+		// the insert and then found held by the first tenant).
+		once := r.Tenant + "\x00" + k.ID
+		if seen[once] {
 			sum.AlreadyPresent++ // the same key twice in one batch
 			continue
 		}
@@ -127,7 +137,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			// and it is what a refusal and the orphan report should name.
 			k.OwnerID = r.OwnerID
 		}
-		seen[k.ID] = true
+		seen[once] = true
 		k.TenantID = tenant.ID
 		k.Scopes, _ = cleanScopes(r.Scopes)
 		k.Label, k.Environment = r.Label, r.Environment
@@ -142,7 +152,11 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		k.Status = store.StatusActive
 		k.UpdatedAt = now
 		orphan := owner == nil || owner.Status != store.StatusActive || tenant.Status != store.StatusActive
-		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan})
+		proof := ProofSHA256
+		if r.Key != "" {
+			proof = ProofRawKey
+		}
+		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan, proof: proof})
 	}
 	if len(cands) == 0 {
 		return sum, nil
@@ -160,10 +174,22 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		for _, id := range ids {
 			inserted[id] = true
 		}
+		// Only the first candidate of an id was inserted: a later one of
+		// the same id (the same key for another tenant) was skipped.
+		skipped := make([]bool, len(cands))
+		taken := make(map[string]bool, len(cands))
+		for i, c := range cands {
+			skipped[i] = !inserted[c.key.ID] || taken[c.key.ID]
+			taken[c.key.ID] = true
+		}
+		held, err := s.heldKeys(ctx, tx, cands, skipped)
+		if err != nil {
+			return err
+		}
 		type tally struct{ imported, present, orphans, first, last int }
 		per := map[string]*tally{}
 		var order []string
-		for _, c := range cands {
+		for i, c := range cands {
 			t := per[c.key.TenantID]
 			if t == nil {
 				t = &tally{first: c.line}
@@ -171,10 +197,20 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 				order = append(order, c.key.TenantID)
 			}
 			t.first, t.last = min(t.first, c.line), max(t.last, c.line)
-			if !inserted[c.key.ID] {
-				t.present++
-				sum.AlreadyPresent++
-				continue
+			if skipped[i] {
+				// A key another tenant holds becomes a conflicted claim,
+				// counted exactly like a new key (issue 18 §6).
+				claimed := false
+				if h, ok := held[string(c.key.Hash)]; ok && h.TenantID != c.key.TenantID {
+					if claimed, err = s.claimForeign(ctx, tx, h, c.key, c.proof, now, dryRun); err != nil {
+						return err
+					}
+				}
+				if !claimed {
+					t.present++
+					sum.AlreadyPresent++
+					continue
+				}
 			}
 			t.imported++
 			sum.Imported++

@@ -28,6 +28,10 @@ const (
 	PrincipalSuspended = "principal.suspended"
 )
 
+// AlertKeyConflict tells the operators (system administrators) that two
+// tenants imported the same legacy key; it is refused until resolved.
+const AlertKeyConflict = "alert.key_conflict"
+
 // Config configures a Notifier. Zero values take the defaults.
 type Config struct {
 	// URL receives every webhook. Empty disables webhooks: Enqueue is a
@@ -177,6 +181,7 @@ func (n *Notifier) Enqueue(ctx context.Context, m store.Mutations, eventType str
 	}
 	switch eventType {
 	case KeyExpiring, KeyExpired, KeyRevoked, PrincipalSuspended:
+	case AlertKeyConflict:
 	default:
 		return fmt.Errorf("notify: unknown event type %q", eventType)
 	}

@@ -18,10 +18,6 @@ import (
 
 const assertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// maxClientIDLen bounds what we treat as a plausible client id: longer ones
-// are garbage and their refusals are sampled rather than audited one by one.
-const maxClientIDLen = 128
-
 // credentials is what a request presented to authenticate its client.
 type credentials struct {
 	method    string // store.AuthSecretBasic, store.AuthSecretPost, store.AuthPrivateKeyJWT, or "" for none
@@ -154,7 +150,12 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Values) (*authedClient, error) {
 	st := stateFrom(ctx)
 	creds, err := presentedCredentials(r, form)
-	if creds.clientID != "" && len(creds.clientID) <= maxClientIDLen {
+	if creds.clientID != "" && !store.WellFormedClientID(creds.clientID) {
+		// No client can have this id: refuse before it becomes an audit
+		// actor or target (sampled, as "request") or a lockout key.
+		return nil, errcode.Newf(errcode.ClientInvalid, "The client_id is malformed: client ids are 1 to %d visible ASCII characters, without spaces or control characters.", store.MaxClientIDLen)
+	}
+	if creds.clientID != "" {
 		st.wellFormed = true
 		st.actor = "client:" + creds.clientID
 		st.target = "client:" + creds.clientID

@@ -28,6 +28,10 @@ func (mapDirectory) GetPrincipal(context.Context, string) (store.Principal, erro
 func (mapDirectory) GetLegacyKeyByHash(context.Context, []byte) (store.LegacyKey, error) {
 	return store.LegacyKey{}, store.ErrNotFound
 }
+func (mapDirectory) GetAudienceByIdentifier(context.Context, string) (store.Audience, error) {
+	return store.Audience{}, store.ErrNotFound
+}
+
 func (mapDirectory) RolesOfPrincipal(context.Context, string) ([]store.Role, error) {
 	return nil, nil
 }

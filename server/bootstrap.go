@@ -39,6 +39,9 @@ func bootstrap(ctx context.Context, st store.Store, secrets *clientsecret.Hasher
 	if (cfg.BootstrapClientID == "") != (cfg.BootstrapClientSecret == "") {
 		return nil, errors.New("set both AUTHZ_BOOTSTRAP_CLIENT_ID and AUTHZ_BOOTSTRAP_CLIENT_SECRET, or neither")
 	}
+	if cfg.BootstrapClientID != "" && !store.WellFormedClientID(cfg.BootstrapClientID) {
+		return nil, fmt.Errorf("AUTHZ_BOOTSTRAP_CLIENT_ID must be 1 to %d visible ASCII characters without spaces", store.MaxClientIDLen)
+	}
 	if cfg.BootstrapClientSecret != "" && len(cfg.BootstrapClientSecret) < clientsecret.MinBootstrapLen {
 		return nil, fmt.Errorf("AUTHZ_BOOTSTRAP_CLIENT_SECRET must be at least %d characters", clientsecret.MinBootstrapLen)
 	}

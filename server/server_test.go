@@ -50,6 +50,9 @@ func TestStartupErrors(t *testing.T) {
 		{"master key of the wrong length", func(c *server.Config) { c.MasterKey = "abcd" }, "64 hex characters"},
 		{"bootstrap secret too short", func(c *server.Config) { c.BootstrapClientID, c.BootstrapClientSecret = "cli_x", "short" }, "at least 32 characters"},
 		{"bootstrap id without secret", func(c *server.Config) { c.BootstrapClientID = "cli_x" }, "set both"},
+		{"bootstrap id with a control character", func(c *server.Config) {
+			c.BootstrapClientID, c.BootstrapClientSecret = "cli\x1b[2Jx", strings.Repeat("s", 40)
+		}, "AUTHZ_BOOTSTRAP_CLIENT_ID must be"},
 		{"same listener twice", func(c *server.Config) { c.AdminAddr = c.Addr }, "--admin-addr must differ"},
 		{"bad issuer", func(c *server.Config) { c.Issuer = "ftp://x" }, "--issuer"},
 		{"bad signing alg", func(c *server.Config) { c.SigningAlg = "HS256" }, "--signing-alg"},

@@ -187,6 +187,13 @@ type Queries interface {
 	ListOrphanKeys(ctx context.Context, tenantID string, p Page) ([]OrphanKey, string, error)
 	// LegacyKeyStats summarises key usage per tenant relative to now.
 	LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]KeyStats, error)
+	// GetLegacyKeysByHash returns the keys whose hash is one of hashes, in
+	// no particular order (hashes that match nothing are left out): the
+	// batched form of GetLegacyKeyByHash, for imports.
+	GetLegacyKeysByHash(ctx context.Context, hashes [][]byte) ([]LegacyKey, error)
+	// ListKeyClaims returns the members of the open conflict keyID is part
+	// of (none when it is in no open conflict), holder first.
+	ListKeyClaims(ctx context.Context, keyID string) ([]KeyClaim, error)
 	// HolderStats summarises, per key owner, active keys and what was used
 	// since the given instant.
 	HolderStats(ctx context.Context, tenantID string, since time.Time) ([]HolderStats, error)
@@ -289,6 +296,11 @@ type Mutations interface {
 	// RemapLegacyKeys points every key of the tenant whose OwnerRef or
 	// OwnerID equals oldRef at newOwnerID, and returns how many changed.
 	RemapLegacyKeys(ctx context.Context, tenantID, oldRef, newOwnerID string) (int64, error)
+	// AddKeyClaims records members of a key conflict.
+	AddKeyClaims(ctx context.Context, cs []KeyClaim) error
+	// ResolveKeyClaims closes the open conflict conflictID: winnerKeyID's
+	// claim gets outcome "won", every other one "dropped".
+	ResolveKeyClaims(ctx context.Context, conflictID, winnerKeyID string, at time.Time, by string) error
 	// RecordKeyUsage adds counts and advances last-used times (never back).
 	RecordKeyUsage(ctx context.Context, us []KeyUsage) error
 	// RecordClientUsage advances clients' last-used times (never back).

@@ -13,6 +13,9 @@ const (
 	StatusSuspended Status = "suspended"
 	StatusDeleted   Status = "deleted" // principals only: a tombstone
 	StatusRevoked   Status = "revoked" // legacy keys only
+	// StatusConflicted: legacy keys only. Two tenants claimed the same key
+	// (KeyClaim); it is refused with key_conflict until resolved.
+	StatusConflicted Status = "conflicted"
 )
 
 // PrincipalKind distinguishes people from workloads.
@@ -151,6 +154,36 @@ type LegacyKey struct {
 	ExpiryNoticeAt *time.Time
 	UpdatedAt      time.Time
 }
+
+// KeyClaim is one tenant's claim in a cross-tenant key conflict: the same
+// legacy key (hash) imported by more than one tenant. Every member of a
+// conflict is a LegacyKey row of its own tenant; exactly one of them, the
+// Holder, stores the key's real hash, the others a stand-in that no key
+// hashes to (so the hash stays unique and nothing is bound silently).
+type KeyClaim struct {
+	ConflictID string
+	KeyID      string
+	TenantID   string
+	// Holder is the member whose row stores the key's real hash.
+	Holder bool
+	// Proof is how the tenant named the key: "raw_key", "sha256" or
+	// "issued" (authz generated it for that tenant).
+	Proof string
+	// PriorStatus is the member's status before the conflict.
+	PriorStatus Status
+	ClaimedAt   time.Time
+	ClaimedBy   string
+	// ResolvedAt is nil while the conflict is open; Outcome is then "".
+	ResolvedAt *time.Time
+	ResolvedBy string
+	Outcome    string // "won" or "dropped"
+}
+
+// Key claim outcomes.
+const (
+	ClaimWon     = "won"
+	ClaimDropped = "dropped"
+)
 
 // Key sources.
 const (

@@ -215,6 +215,20 @@ type ReassignKey struct {
 	OwnerID string `json:"owner_id"`
 }
 
+// ResolveKeyConflict is the body of POST /keys/{id}/resolve-conflict
+// (authz:admin only): the tenant whose claim of the conflicted key stands.
+type ResolveKeyConflict struct {
+	TenantID string `json:"tenant_id"`
+}
+
+// KeyConflictResolution is the answer of POST /keys/{id}/resolve-conflict:
+// the key row that now holds the key, and the dropped (revoked) claims.
+type KeyConflictResolution struct {
+	ConflictID string      `json:"conflict_id"`
+	Winner     LegacyKey   `json:"winner"`
+	Dropped    []LegacyKey `json:"dropped"`
+}
+
 // DiagnoseKey is the body of POST /keys/diagnose. The key travels in the
 // body, never in a URL, so it stays out of access logs.
 type DiagnoseKey struct {

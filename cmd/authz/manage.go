@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authz/authz/adminclient"
+	"github.com/authz/authz/termsafe"
 )
 
 // addManagementCommands adds the admin command line of SPEC §5 (tenant,
@@ -97,16 +98,22 @@ func emit(cmd *cobra.Command, v any, table func(t *tabwriter.Writer)) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	}
-	t := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	// Every table goes through termsafe: what it prints comes from
+	// requests anyone can send (issue 22 §4).
+	t := tabwriter.NewWriter(termsafe.Writer(out), 0, 4, 2, ' ', 0)
 	table(t)
 	return t.Flush()
 }
 
-// row writes one tab-separated table row; empty cells show as "-".
+// row writes one tab-separated table row; empty cells show as "-", and a
+// cell's own tabs, newlines and other control characters are escaped so
+// that no value can forge a row or a column.
 func row(w io.Writer, cells ...string) {
 	for i, c := range cells {
 		if c == "" {
 			cells[i] = "-"
+		} else {
+			cells[i] = termsafe.Cell(c)
 		}
 	}
 	fmt.Fprintln(w, strings.Join(cells, "\t"))

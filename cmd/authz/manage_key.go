@@ -20,6 +20,7 @@ import (
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/adminclient"
 	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/termsafe"
 )
 
 // importBatch is how many rows one import or remap request carries: large
@@ -37,7 +38,7 @@ func newKeyCmd() *cobra.Command {
   authz key diagnose key_abc
   authz key revoke key_abc --reason "leaked in a build log"`,
 	}
-	cmd.AddCommand(keyImportCmd(), keyRemapCmd(), keyIssueCmd(), keyListCmd(), keyRevokeCmd(), keyRotateCmd(), keyReassignCmd(), keyDiagnoseCmd())
+	cmd.AddCommand(keyImportCmd(), keyRemapCmd(), keyIssueCmd(), keyListCmd(), keyRevokeCmd(), keyRotateCmd(), keyReassignCmd(), keyDiagnoseCmd(), keyResolveConflictCmd())
 	return cmd
 }
 
@@ -54,6 +55,8 @@ Owners are matched by external id within the tenant. Keys whose owner cannot be 
 imported anyway, as orphans: they are refused with owner_not_found and listed by
 'authz report orphans' until 'authz key remap' or 'authz key reassign' fixes them.
 Importing the same file twice is harmless: present keys are counted as already present.
+A key that another tenant already holds is never taken over: both tenants' keys are refused with
+key_conflict until an authz:admin runs 'authz key resolve-conflict' (docs/security.md).
 The file is parsed here and uploaded in batches; with --dry-run nothing is written.
 
 Exit status: 0 when every row was imported (or already present); 3 when some rows were rejected
@@ -251,7 +254,7 @@ func printRejections(w io.Writer, rs []apiv1.Rejection) {
 			fmt.Fprintf(w, "  ... and %d more (-o json lists them all)\n", len(rs)-i)
 			return
 		}
-		fmt.Fprintf(w, "  line %d: %s\n", r.Line, r.Reason)
+		fmt.Fprintf(w, "  line %d: %s\n", r.Line, termsafe.Cell(r.Reason))
 	}
 }
 
@@ -349,7 +352,7 @@ func keyListCmd() *cobra.Command {
 	}
 	cmd.Flags().String("tenant", "", "only this tenant")
 	cmd.Flags().String("owner", "", "only keys of this principal")
-	cmd.Flags().String("status", "", "only this status: active or revoked")
+	cmd.Flags().String("status", "", "only this status: active, revoked or conflicted")
 	cmd.Flags().String("expiring-within", "", "only keys expiring within this long, e.g. 14d")
 	addPageFlags(cmd)
 	return cmd
@@ -437,6 +440,47 @@ func keyReassignCmd() *cobra.Command {
 	return cmd
 }
 
+func keyResolveConflictCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "resolve-conflict ID --tenant T",
+		Short: "Decide which tenant a legacy key claimed by several tenants belongs to (authz:admin)",
+		Long: `A legacy key imported by more than one tenant is "conflicted": every exchange of it is refused
+with key_conflict, and the system administrators were alerted (audit action key.conflict in the
+system tenant, webhook alert.key_conflict). 'authz key diagnose' run by an authz:admin lists the
+claims: each tenant's key id, how it named the key (raw_key, sha256 or issued) and who imported it.
+
+resolve-conflict keeps the claim of tenant T: its key row holds the key again, with the status it
+had before the conflict, and exchanges succeed for T's owner. Every other claim is revoked, with a
+reason that does not name T, and its outstanding tokens stop at the gateways. ID is the key id of
+any claim of the conflict. Each tenant's audit log records what happened to its own claim.`,
+		Example: `  authz key diagnose key_abc
+  authz key resolve-conflict key_abc --tenant ten_rightful`,
+		Args: exactArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlags(cmd, "tenant"); err != nil {
+				return err
+			}
+			c, err := admin(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.ResolveKeyConflict(cmd.Context(), args[0], str(cmd, "tenant"))
+			if err != nil {
+				return err
+			}
+			return emit(cmd, res, func(w *tabwriter.Writer) {
+				row(w, "conflict", res.ConflictID)
+				row(w, "kept", fmt.Sprintf("%s (tenant %s, owner %s): %s", res.Winner.ID, res.Winner.TenantID, orDash(res.Winner.OwnerID), res.Winner.Status))
+				for _, k := range res.Dropped {
+					row(w, "dropped", fmt.Sprintf("%s (tenant %s): %s", k.ID, k.TenantID, k.Status))
+				}
+			})
+		},
+	}
+	cmd.Flags().String("tenant", "", "the tenant whose claim of the key stands")
+	return cmd
+}
+
 func keyDiagnoseCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "diagnose KEY_OR_ID",
@@ -479,7 +523,7 @@ itself; "-" reads the key from standard input, which keeps it out of your shell 
 }
 
 func printDiagnosis(w io.Writer, d legacykeys.Diagnosis) {
-	line := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, v) }
+	line := func(k, v string) { fmt.Fprintf(w, "%s:\t%s\n", k, termsafe.Cell(v)) }
 	line("input", strings.ReplaceAll(d.Input, "_", " ")+" ("+d.Format+")")
 	if !d.Found {
 		line("found", "no")
@@ -544,6 +588,20 @@ func printDiagnosis(w io.Writer, d legacykeys.Diagnosis) {
 	}
 	if l := d.Lockout; l != nil {
 		line("locked out", fmt.Sprintf("since %s after failures from %s", at(l.At), orDash(l.ClientAddr)))
+	}
+	if cf := d.Conflict; cf != nil {
+		var parts []string
+		for _, c := range cf.Claims {
+			holder := ""
+			if c.Holder {
+				holder = ", holds the key"
+			}
+			parts = append(parts, fmt.Sprintf("%s in tenant %s (%s%s)", c.KeyID, c.TenantID, c.Proof, holder))
+		}
+		if cf.Hidden > 0 {
+			parts = append(parts, fmt.Sprintf("and %d claim(s) of other tenants", cf.Hidden))
+		}
+		line("conflict", cf.ID+": "+strings.Join(parts, "; "))
 	}
 	line("verdict", d.Verdict+": "+d.VerdictDescription)
 	line("remedy", d.Remedy)

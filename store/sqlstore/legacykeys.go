@@ -325,3 +325,85 @@ func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
 	}
 	return nil
 }
+
+// GetLegacyKeysByHash implements store.Queries: one statement per chunk of
+// at most 1,000 hashes, each an index probe.
+func (q *queries) GetLegacyKeysByHash(ctx context.Context, hashes [][]byte) ([]store.LegacyKey, error) {
+	var out []store.LegacyKey
+	for chunk := range slices.Chunk(hashes, min(q.d.MaxParams, 1000)) {
+		marks := make([]string, len(chunk))
+		args := make([]any, len(chunk))
+		for i, h := range chunk {
+			marks[i], args[i] = fmt.Sprintf("$%d", i+1), h
+		}
+		err := q.rows(ctx, "get legacy keys by hash", "", func(r scanner) error {
+			var k store.LegacyKey
+			if err := scanLegacyKey(r, &k); err != nil {
+				return err
+			}
+			out = append(out, k)
+			return nil
+		}, `SELECT `+legacyKeyCols+` FROM legacy_keys WHERE hash IN (`+strings.Join(marks, ", ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Key conflicts (store.KeyClaim).
+
+const keyClaimCols = `conflict_id, key_id, tenant_id, holder, proof, prior_status, claimed_at, claimed_by,
+	resolved_at, resolved_by, outcome`
+
+// ListKeyClaims implements store.Queries.
+func (q *queries) ListKeyClaims(ctx context.Context, keyID string) ([]store.KeyClaim, error) {
+	var out []store.KeyClaim
+	err := q.rows(ctx, "list key claims", keyID, func(r scanner) error {
+		var c store.KeyClaim
+		var claimed, resolved timeCol
+		if err := r.Scan(&c.ConflictID, &c.KeyID, &c.TenantID, &c.Holder, &c.Proof, &c.PriorStatus, &claimed,
+			&c.ClaimedBy, &resolved, &c.ResolvedBy, &c.Outcome); err != nil {
+			return err
+		}
+		c.ClaimedAt, c.ResolvedAt = claimed.T, resolved.ptr()
+		out = append(out, c)
+		return nil
+	}, `SELECT `+keyClaimCols+` FROM key_claims
+	    WHERE conflict_id IN (SELECT conflict_id FROM key_claims WHERE key_id = $1 AND resolved_at IS NULL)
+	    ORDER BY holder DESC, claimed_at, key_id`, keyID)
+	return out, err
+}
+
+// AddKeyClaims implements store.Mutations.
+func (t *txn) AddKeyClaims(ctx context.Context, cs []store.KeyClaim) error {
+	for _, c := range cs {
+		if _, err := t.exec(ctx, "add key claim", c.KeyID,
+			`INSERT INTO key_claims (`+keyClaimCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			c.ConflictID, c.KeyID, c.TenantID, c.Holder, c.Proof, string(c.PriorStatus), t.d.encodeTime(c.ClaimedAt),
+			c.ClaimedBy, t.d.encodeNullTime(c.ResolvedAt), c.ResolvedBy, c.Outcome); err != nil {
+			return err
+		}
+	}
+	if len(cs) > 0 {
+		t.markChanged()
+	}
+	return nil
+}
+
+// ResolveKeyClaims implements store.Mutations.
+func (t *txn) ResolveKeyClaims(ctx context.Context, conflictID, winnerKeyID string, at time.Time, by string) error {
+	n, err := t.execN(ctx, "resolve key claims", conflictID,
+		`UPDATE key_claims SET resolved_at = $3, resolved_by = $4,
+		 outcome = CASE WHEN key_id = $2 THEN 'won' ELSE 'dropped' END
+		 WHERE conflict_id = $1 AND resolved_at IS NULL`,
+		conflictID, winnerKeyID, t.d.encodeTime(at), by)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: resolve key conflict %q: no open conflict: %w", t.d.Name, conflictID, store.ErrNotFound)
+	}
+	t.markChanged()
+	return nil
+}

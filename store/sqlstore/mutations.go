@@ -189,3 +189,13 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 func (s *Store) SetSettingIfAbsent(ctx context.Context, key, value string) (string, error) {
 	return do(ctx, s, func(x *txn) (string, error) { return x.SetSettingIfAbsent(ctx, key, value) })
 }
+
+// AddKeyClaims implements store.Mutations in a transaction of its own.
+func (s *Store) AddKeyClaims(ctx context.Context, cs []store.KeyClaim) error {
+	return s.Tx(ctx, func(tx store.Tx) error { return tx.AddKeyClaims(ctx, cs) })
+}
+
+// ResolveKeyClaims implements store.Mutations in a transaction of its own.
+func (s *Store) ResolveKeyClaims(ctx context.Context, conflictID, winnerKeyID string, at time.Time, by string) error {
+	return s.Tx(ctx, func(tx store.Tx) error { return tx.ResolveKeyClaims(ctx, conflictID, winnerKeyID, at, by) })
+}

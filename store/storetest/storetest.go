@@ -27,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LegacyKeys", testLegacyKeys},
 		{"CreateLegacyKeys", testCreateLegacyKeys},
 		{"RemapLegacyKeys", testRemapLegacyKeys},
+		{"KeyClaims", testKeyClaims},
+		{"GetLegacyKeysByHash", testGetLegacyKeysByHash},
 		{"KeyUsage", testKeyUsage},
 		{"LegacyKeyStats", testLegacyKeyStats},
 		{"HolderStats", testHolderStats},
