@@ -36,6 +36,9 @@ func TestStartupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := masterkey.Generate().String()
+	// A schema of its own: the shared database's public schema may hold
+	// anything, even a newer schema that would be refused first.
+	pg := storetest.PostgresURL(t)
 	tests := []struct {
 		name string
 		cfg  func(*server.Config)
@@ -45,7 +48,7 @@ func TestStartupErrors(t *testing.T) {
 		{"unreachable PostgreSQL", func(c *server.Config) {
 			c.Database, c.MasterKey = "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", key
 		}, "cannot reach PostgreSQL"},
-		{"PostgreSQL without a master key", func(c *server.Config) { c.Database = "postgres://postgres@127.0.0.1:5432/test" }, "AUTHZ_MASTER_KEY is required"},
+		{"PostgreSQL without a master key", func(c *server.Config) { c.Database = pg }, "AUTHZ_MASTER_KEY is required"},
 		{"corrupt SQLite file", func(c *server.Config) { c.Database = "sqlite:" + corrupt }, corrupt},
 		{"master key of the wrong length", func(c *server.Config) { c.MasterKey = "abcd" }, "64 hex characters"},
 		{"bootstrap secret too short", func(c *server.Config) { c.BootstrapClientID, c.BootstrapClientSecret = "cli_x", "short" }, "at least 32 characters"},
