@@ -238,6 +238,9 @@ type Queries interface {
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)
 
+	// AlertQueries: hourly use counts and credential networks (alerts.go).
+	AlertQueries
+
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
 	// counters), signing keys or the end of a status-list epoch, on any
@@ -325,6 +328,10 @@ type Mutations interface {
 	// SetSettingIfAbsent stores value unless the key is set, and returns the
 	// value now stored, so that replicas starting together agree.
 	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+
+	// AlertMutations: hourly use counts, credential networks, alert
+	// marks (alerts.go).
+	AlertMutations
 }
 
 // Tx is a transaction. Besides the ordinary reads and writes it can lock the
