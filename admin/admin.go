@@ -13,6 +13,7 @@ import (
 
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/policy"
 	"github.com/authz/authz/promreg"
 	"github.com/authz/authz/reqmeta"
@@ -54,6 +55,9 @@ type Config struct {
 	Keys        KeyService
 	SigningKeys SigningKeys
 	Notifier    Notifier // nil: no webhooks
+	// Offboarding suspends, resumes and deletes principals (nil: one on
+	// Store and Notifier, without alerts).
+	Offboarding *offboarding.Service
 	// Changed, if set, is called after every change the API committed, so
 	// that an in-process cache (directory.Directory.Invalidate) forgets at
 	// once instead of at its next poll of the store's generation.
@@ -79,6 +83,7 @@ type handler struct {
 	keys     KeyService
 	signing  SigningKeys
 	notifier Notifier
+	offboard *offboarding.Service
 	changed  func()
 	maxTTL   time.Duration
 	log      *slog.Logger
@@ -96,6 +101,7 @@ func New(cfg Config) http.Handler {
 		keys:     cfg.Keys,
 		signing:  cfg.SigningKeys,
 		notifier: cfg.Notifier,
+		offboard: cfg.Offboarding,
 		changed:  cfg.Changed,
 		maxTTL:   cfg.MaxTokenLifetime,
 		log:      cfg.Logger,
@@ -110,6 +116,9 @@ func New(cfg Config) http.Handler {
 	}
 	if h.maxTTL <= 0 {
 		h.maxTTL = defaultMaxTokenLifetime
+	}
+	if h.offboard == nil {
+		h.offboard = offboarding.New(offboarding.Config{Store: h.st, Notifier: h.notifier, TokenWindow: h.maxTTL, View: PrincipalAuditView, Now: h.now})
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes() {

@@ -50,6 +50,10 @@ type AlertMutations interface {
 	// (another replica, or an earlier call, raised that alert): one
 	// atomic statement, so two replicas never both get true.
 	ClaimAlert(ctx context.Context, key string, at, until time.Time) (bool, error)
+	// CountAlert adds one to the counter key, which lives until until
+	// (an expired counter starts again from zero), and returns the new
+	// count. Replicas share it: concurrent calls get distinct counts.
+	CountAlert(ctx context.Context, key string, at, until time.Time) (int64, error)
 	// PurgeAlertState deletes hourly counts of hours before usesBefore and
 	// alert marks that expired before now; it returns how many rows went.
 	PurgeAlertState(ctx context.Context, now, usesBefore time.Time) (int64, error)

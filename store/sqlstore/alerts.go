@@ -83,11 +83,31 @@ func (t *txn) AddCredentialNetwork(ctx context.Context, n store.CredentialNetwor
 // (it would be purged anyway), so a key may be reused after its window.
 func (t *txn) ClaimAlert(ctx context.Context, key string, at, until time.Time) (bool, error) {
 	n, err := t.execN(ctx, "claim alert", key,
-		`INSERT INTO alert_marks (key, fired_at, expires_at) VALUES ($1, $2, $3)
+		`INSERT INTO alert_marks (key, count, fired_at, expires_at) VALUES ($1, 1, $2, $3)
 		 ON CONFLICT (key) DO UPDATE SET fired_at = excluded.fired_at, expires_at = excluded.expires_at
 		 WHERE alert_marks.expires_at <= excluded.fired_at`,
 		key, t.d.encodeTime(at), t.d.encodeTime(until))
 	return n > 0, err
+}
+
+// CountAlert implements store.AlertMutations: one upsert, so that
+// concurrent callers on any replica serialise on the row.
+func (t *txn) CountAlert(ctx context.Context, key string, at, until time.Time) (int64, error) {
+	var n int64
+	err := t.row(ctx, "count alert", key, func(r scanner) error { return r.Scan(&n) },
+		`INSERT INTO alert_marks (key, count, fired_at, expires_at) VALUES ($1, 1, $2, $3)
+		 ON CONFLICT (key) DO UPDATE SET
+		   count = CASE WHEN alert_marks.expires_at <= excluded.fired_at THEN 1 ELSE alert_marks.count + 1 END,
+		   fired_at = CASE WHEN alert_marks.expires_at <= excluded.fired_at THEN excluded.fired_at ELSE alert_marks.fired_at END,
+		   expires_at = CASE WHEN alert_marks.expires_at <= excluded.fired_at THEN excluded.expires_at ELSE alert_marks.expires_at END
+		 RETURNING count`,
+		key, t.d.encodeTime(at), t.d.encodeTime(until))
+	return n, err
+}
+
+// CountAlert implements store.AlertMutations in a transaction of its own.
+func (s *Store) CountAlert(ctx context.Context, key string, at, until time.Time) (int64, error) {
+	return do(ctx, s, func(x *txn) (int64, error) { return x.CountAlert(ctx, key, at, until) })
 }
 
 // PurgeAlertState implements store.AlertMutations.

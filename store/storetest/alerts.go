@@ -105,3 +105,37 @@ func testClaimAlert(t *testing.T, s store.Store) {
 		t.Fatalf("purge = %d, %v", n, err)
 	}
 }
+
+func testCountAlert(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	var wg sync.WaitGroup
+	seen := make(chan int64, 10)
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := s.CountAlert(ctx, "admin_burst.count:admin:x:7", at(0), at(10*time.Minute))
+			if err != nil {
+				t.Error(err)
+			}
+			seen <- n
+		}()
+	}
+	wg.Wait()
+	close(seen)
+	got := map[int64]bool{}
+	for n := range seen {
+		got[n] = true
+	}
+	for i := int64(1); i <= 10; i++ {
+		if !got[i] {
+			t.Fatalf("counts %v: %d missing; concurrent callers must get distinct counts", got, i)
+		}
+	}
+	if n, err := s.CountAlert(ctx, "admin_burst.count:admin:x:7", at(11*time.Minute), at(20*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("count after expiry = %d, %v; want a fresh 1", n, err)
+	}
+	if n, err := s.CountAlert(ctx, "admin_burst.count:admin:y:7", at(11*time.Minute), at(20*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("another key = %d, %v", n, err)
+	}
+}

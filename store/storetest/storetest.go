@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"HourlyUses", testHourlyUses},
 		{"CredentialNetworks", testCredentialNetworks},
 		{"ClaimAlert", testClaimAlert},
+		{"CountAlert", testCountAlert},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -23,6 +23,7 @@ CREATE TABLE credential_networks (
 
 CREATE TABLE alert_marks (
     key        TEXT PRIMARY KEY,
+    count      bigint NOT NULL,
     fired_at   timestamptz NOT NULL,
     expires_at timestamptz NOT NULL
 );

@@ -23,6 +23,7 @@ CREATE TABLE credential_networks (
 
 CREATE TABLE alert_marks (
     key        TEXT PRIMARY KEY,
+    count      INTEGER NOT NULL,
     fired_at   INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
 ) STRICT;
