@@ -78,7 +78,26 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.writeToken(w, st, resp)
 		s.metrics.observe(st, "", time.Since(start))
+		if s.deps.Observer != nil {
+			s.deps.Observer.ObserveToken(st.target, st.tenantID, "", reqmeta.From(ctx).ClientAddr)
+		}
 	}
+}
+
+// observeRefusal tells the Observer of a refusal of a credential that
+// exists or at least parsed; storage failures are not the credential's.
+func (s *Server) observeRefusal(ctx context.Context, st *requestState, code errcode.Code) {
+	if s.deps.Observer == nil || code == errcode.Unavailable || code == errcode.Internal {
+		return
+	}
+	cred := st.target
+	if !st.wellFormed || cred == "key:unknown" || cred == "key:malformed" || cred == "request" {
+		cred = ""
+	}
+	if cred == "" && st.tenantID == "" {
+		return
+	}
+	s.deps.Observer.ObserveToken(cred, st.tenantID, string(code), reqmeta.From(ctx).ClientAddr)
 }
 
 func (s *Server) issue(ctx context.Context, w http.ResponseWriter, r *http.Request, st *requestState) (fosite.AccessResponder, error) {
@@ -182,6 +201,7 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, st *requestS
 			"request_id", reqmeta.From(ctx).RequestID)
 	}
 	s.metrics.observe(st, e.Code, 0)
+	s.observeRefusal(ctx, st, e.Code)
 	errcode.Write(w, s.cfg.Logger, e)
 }
 

@@ -16,6 +16,7 @@ func (s *Server) adminHandler() http.Handler {
 		Keys:             s.Legacy,
 		SigningKeys:      s.Keys,
 		Notifier:         s.Notifier,
+		Offboarding:      s.Offboarding,
 		MaxTokenLifetime: s.cfg.MaxTokenLifetime,
 		Registerer:       s.Registry,
 		Logger:           s.log,

@@ -66,6 +66,15 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 
+	// Alerts (package alerts): the built-in detectors; DisableAlerts
+	// turns them off. AlertNewNetworkAction is notify (default) or
+	// suspend-credential.
+	DisableAlerts         bool
+	AlertNewNetworkAction string
+	AlertRefusalMin       int
+	AlertRefusalWindow    time.Duration
+	AlertBurstPrincipals  int
+
 	// Out receives the one-time bootstrap credentials (default: stdout).
 	Out io.Writer
 	// Now is the clock (default time.Now); tests move it.

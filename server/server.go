@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/authz/authz/admin"
+	"github.com/authz/authz/alerts"
 	"github.com/authz/authz/audit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/directory"
@@ -24,6 +26,7 @@ import (
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
@@ -50,6 +53,10 @@ type Server struct {
 	// Status publishes the Token Status List and gives tokens their
 	// "status" claim.
 	Status *publisher.Publisher
+	// Alerts are the built-in detectors (nil when disabled); Offboarding
+	// suspends, resumes and deletes principals for every caller.
+	Alerts      *alerts.Detectors
+	Offboarding *offboarding.Service
 
 	public, admin http.Handler
 	http          httpMetrics
@@ -142,6 +149,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 
+	var observer oauth.Observer
+	var watcher offboarding.Watcher
+	if !cfg.DisableAlerts {
+		s.Alerts, err = alerts.New(alerts.Config{
+			Store: st, Notifier: s.Notifier, NetworkAction: cfg.AlertNewNetworkAction,
+			SpikeMinCount: cfg.AlertRefusalMin, SpikeWindow: cfg.AlertRefusalWindow, BurstMaxPrincipals: cfg.AlertBurstPrincipals,
+			Changed: s.Directory.Invalidate, Registerer: reg, Logger: log, Now: cfg.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		observer, watcher = s.Alerts, s.Alerts
+	}
+	s.Offboarding = offboarding.New(offboarding.Config{
+		Store: st, Notifier: s.Notifier, Watcher: watcher, TokenWindow: cfg.MaxTokenLifetime,
+		View: admin.PrincipalAuditView, Now: cfg.Now,
+	})
+
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:           cfg.Issuer,
 		TokenLifetime:    cfg.TokenLifetime,
@@ -168,7 +193,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Lockout: ratelimit.NewLockout(ratelimit.LockoutConfig{
 			Threshold: cfg.LockoutThreshold, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration, Now: cfg.Now,
 		}),
-		Status: s.Status,
+		Status:   s.Status,
+		Observer: observer,
 	})
 	if err != nil {
 		return nil, err
@@ -277,6 +303,12 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 		"usage":      func(ctx context.Context) error { return s.Usage.Run(ctx, 5*time.Second) },
 		"janitor":    s.janitor,
 		"statuslist": s.Status.Run,
+		"alerts": func(ctx context.Context) error {
+			if s.Alerts == nil {
+				return nil
+			}
+			return s.Alerts.Run(ctx)
+		},
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {
