@@ -318,3 +318,17 @@ func newMetrics(reg prometheus.Registerer) metrics {
 	}
 	return m
 }
+
+// Tracked is how many subjects the in-memory detectors hold (tests).
+func (d *Detectors) Tracked() int {
+	n := 0
+	for i := range d.spike {
+		d.spike[i].mu.Lock()
+		n += len(d.spike[i].m)
+		d.spike[i].mu.Unlock()
+		d.nets[i].mu.Lock()
+		n += len(d.nets[i].m)
+		d.nets[i].mu.Unlock()
+	}
+	return n
+}
