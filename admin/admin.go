@@ -26,6 +26,9 @@ const Prefix = "/admin/v1"
 // Caller is who presents an admin access token, as the token says.
 type Caller struct {
 	ClientID string
+	// Owner is the principal that owns the client (for a token obtained
+	// with a legacy key: the key's owner); audit events name it.
+	Owner    string
 	Subject  string
 	TenantID string
 	Scopes   []string
@@ -244,7 +247,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, rt route) error {
 	if err != nil {
 		return err
 	}
-	r = r.WithContext(reqmeta.WithActor(r.Context(), cl.actor))
+	r = r.WithContext(reqmeta.WithActorOf(reqmeta.WithActor(r.Context(), cl.actor), c.ClientID, c.Owner))
 	return rt.Handle(h, w, r, cl)
 }
 

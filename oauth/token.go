@@ -178,7 +178,14 @@ func (s *Server) writeToken(w http.ResponseWriter, st *requestState, resp fosite
 func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, st *requestState, err error) {
 	e := toErrcode(err)
 	if e.Code != errcode.Unavailable && e.Code != errcode.Internal && !st.audited {
-		details, _ := json.Marshal(map[string]string{"grant": st.grant, "reason": e.Text()})
+		d := map[string]string{"grant": st.grant, "reason": e.Text()}
+		if st.actorClient != "" {
+			d["actor_client"] = st.actorClient
+		}
+		if st.actorOwner != "" {
+			d["actor_principal"] = st.actorOwner
+		}
+		details, _ := json.Marshal(d)
 		ev := store.AuditEvent{
 			Actor: st.actor, Action: "token.refuse", Target: st.target, TenantID: st.tenantID,
 			Outcome: "refused", ErrorCode: string(e.Code), Details: details,
