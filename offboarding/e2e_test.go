@@ -46,12 +46,12 @@ func TestOffboardingThroughTheServer(t *testing.T) {
 		}
 
 		const reason = "left the company (HR-1234)"
-		real, err := a.ChangePrincipal(ctx, h.Owner.ID, "suspend", apiv1.PrincipalStatusChange{Reason: reason})
+		susp, err := a.ChangePrincipal(ctx, h.Owner.ID, "suspend", apiv1.PrincipalStatusChange{Reason: reason})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !real.Changed || real.Status != "suspended" || len(real.Impact.Credentials) != 1 || real.Impact.Credentials[0].ID != k.ID {
-			t.Fatalf("suspension %+v", real)
+		if !susp.Changed || susp.Status != "suspended" || len(susp.Impact.Credentials) != 1 || susp.Impact.Credentials[0].ID != k.ID {
+			t.Fatalf("suspension %+v", susp)
 		}
 		servertest.WantError(t, e.Exchange(k.Key, nil, "", ""), 400, "invalid_request", "owner_suspended")
 
