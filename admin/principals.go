@@ -10,10 +10,6 @@ import (
 	"github.com/authz/authz/store"
 )
 
-// PrincipalSuspended is the data of the notify.PrincipalSuspended webhook
-// (kept here under its old name; package offboarding sends it).
-type PrincipalSuspended = offboarding.Suspended
-
 // tenantFor decides which tenant a new object goes into: the one asked for,
 // which must exist and be one the caller sees, or the tenant admin's own.
 func tenantFor(ctx context.Context, q store.Queries, c *call, asked string) (store.Tenant, error) {

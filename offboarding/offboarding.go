@@ -159,53 +159,54 @@ func CheckReason(reason string) error {
 	return nil
 }
 
-// Apply makes the change in a transaction of its own.
+// Apply makes the change in a transaction of its own. A dry run reads
+// outside any transaction, so that it never holds the writer lock while it
+// counts uses.
 func (s *Service) Apply(ctx context.Context, ch Change) (Outcome, error) {
+	if ch.DryRun {
+		return s.preview(ctx, s.st, ch)
+	}
 	var out Outcome
 	err := s.st.Tx(ctx, func(tx store.Tx) error {
 		var err error
 		out, err = s.ApplyTx(ctx, tx, ch)
-		if ch.DryRun && err == nil {
-			return errDryRun
-		}
 		return err
 	})
-	if errors.Is(err, errDryRun) {
-		err = nil
-	}
 	return out, err
 }
 
-var errDryRun = errors.New("offboarding: dry run")
-
-// ApplyTx makes the change inside the caller's transaction (SCIM batches
-// its own writes with it). On a dry run it writes nothing.
-func (s *Service) ApplyTx(ctx context.Context, tx store.Tx, ch Change) (Outcome, error) {
+// preview checks the change and lists its impact, writing nothing.
+func (s *Service) preview(ctx context.Context, q store.Queries, ch Change) (Outcome, error) {
 	if err := CheckReason(ch.Reason); err != nil {
 		return Outcome{}, err
 	}
-	action, ok := actions[ch.To]
-	if !ok {
+	if _, ok := actions[ch.To]; !ok {
 		return Outcome{}, fmt.Errorf("offboarding: no change to status %q", ch.To)
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	p, err := tx.GetPrincipal(ctx, ch.PrincipalID)
+	p, err := q.GetPrincipal(ctx, ch.PrincipalID)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if ch.Visible != nil && !ch.Visible(p.TenantID) {
 		return Outcome{}, fmt.Errorf("principal %s: %w", ch.PrincipalID, store.ErrNotFound)
 	}
+	if _, err := next(p, ch, s.now()); err != nil && !errors.Is(err, errUnchanged) {
+		return Outcome{}, err
+	}
 	out := Outcome{Before: p, After: p}
-	if _, err := next(p, ch, now); err != nil && !errors.Is(err, errUnchanged) {
-		return Outcome{}, err
+	out.Impact, err = s.Impact(ctx, q, p)
+	return out, err
+}
+
+// ApplyTx makes the change inside the caller's transaction (SCIM batches
+// its own writes with it). On a dry run it writes nothing.
+func (s *Service) ApplyTx(ctx context.Context, tx store.Tx, ch Change) (Outcome, error) {
+	out, err := s.preview(ctx, tx, ch)
+	if err != nil || ch.DryRun {
+		return out, err
 	}
-	if out.Impact, err = s.Impact(ctx, tx, p); err != nil {
-		return Outcome{}, err
-	}
-	if ch.DryRun {
-		return out, nil
-	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	p := out.Before
 	after, err := tx.UpdatePrincipal(ctx, ch.PrincipalID, func(cur store.Principal) (store.Principal, error) {
 		return next(cur, ch, now)
 	})
@@ -217,7 +218,7 @@ func (s *Service) ApplyTx(ctx context.Context, tx store.Tx, ch Change) (Outcome,
 	}
 	out.After, out.Changed = after, true
 	if err := audit.Append(ctx, tx, store.AuditEvent{
-		Time: now, Actor: ch.Actor, Action: action, Target: "principal:" + p.ID, TenantID: p.TenantID,
+		Time: now, Actor: ch.Actor, Action: actions[ch.To], Target: "principal:" + p.ID, TenantID: p.TenantID,
 		Outcome: audit.OutcomeSuccess, Details: withReason(audit.Changes(s.view(out.Before), s.view(after)), ch.Reason),
 	}); err != nil {
 		return Outcome{}, err
