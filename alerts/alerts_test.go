@@ -206,6 +206,36 @@ func TestNewNetwork(t *testing.T) {
 	}
 }
 
+// TestNewNetworkRevokesKey: suspend-credential on a legacy key revokes it
+// (keys have no suspension), with an audit event and the reason.
+func TestNewNetworkRevokesKey(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	ctx := t.Context()
+	must(t, st.CreateLegacyKey(ctx, store.LegacyKey{ID: "key_a", Hash: []byte("h"), TenantID: "ten_a", OwnerID: "prn_a", Source: store.SourceIssued,
+		Status: store.StatusActive, CreatedAt: t0, UpdatedAt: t0}))
+	c := &clock{now: t0}
+	ds := replicas(t, st, c, 1, func(cfg *alerts.Config) { cfg.NetworkAction = alerts.ActionSuspendCredential })
+	ds[0].Observe(alerts.Observation{Credential: "key:key_a", TenantID: "ten_a", ClientAddr: "192.0.2.10"})
+	drain(t, ds)
+	c.Advance(8 * 24 * time.Hour)
+	ds[0].Observe(alerts.Observation{Credential: "key:key_a", TenantID: "ten_a", ClientAddr: "2001:db8:9::1"})
+	drain(t, ds)
+	k, err := st.GetLegacyKey(ctx, "key_a")
+	must(t, err)
+	if k.Status != store.StatusRevoked || k.RevokedBy != "system" || k.RevokedReason != "alert.new_network: used from 2001:db8:9::/48" {
+		t.Fatalf("key after the alert: %+v", k)
+	}
+	got := alertsSent(t, st, notify.AlertNewNetwork)
+	if len(got) != 1 || got[0]["action_taken"] != "key revoked" {
+		t.Fatalf("alerts %v", got)
+	}
+	evs, _, err := st.ListAudit(ctx, store.AuditFilter{Target: "key:key_a", Action: "key.revoke"}, store.Page{})
+	must(t, err)
+	if len(evs) != 1 {
+		t.Fatalf("revocation events %+v", evs)
+	}
+}
+
 func TestPrefix(t *testing.T) {
 	for _, tt := range []struct{ addr, want string }{
 		{"192.0.2.77", "192.0.2.0/24"},
@@ -259,6 +289,10 @@ func TestAdminBurst(t *testing.T) {
 			var actors []string
 			for _, a := range alertsSent(t, st, notify.AlertAdminBurst) {
 				actors = append(actors, a["actor"].(string))
+				if a["window"] != "10m0s" || a["tenant_id"] != "ten_a" || a["remedy"] == "" ||
+					(a["principals"].(float64) <= 10 && a["in_use"].(float64) <= 3) {
+					t.Fatalf("alert body %v", a)
+				}
 			}
 			if fmt.Sprint(actors) != fmt.Sprint(tt.want) {
 				t.Fatalf("alerted %v, want %v", actors, tt.want)
