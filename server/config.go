@@ -138,6 +138,11 @@ func (c *Config) validate() error {
 			bad("--webhook-url %q: want an absolute http(s) URL", c.WebhookURL)
 		}
 	}
+	switch c.AlertNewNetworkAction {
+	case "", "notify", "suspend-credential":
+	default:
+		bad("--alert-new-network-action %q: use notify or suspend-credential", c.AlertNewNetworkAction)
+	}
 	return errors.Join(errs...)
 }
 

@@ -53,6 +53,7 @@ func TestStartupErrors(t *testing.T) {
 		{"same listener twice", func(c *server.Config) { c.AdminAddr = c.Addr }, "--admin-addr must differ"},
 		{"bad issuer", func(c *server.Config) { c.Issuer = "ftp://x" }, "--issuer"},
 		{"bad signing alg", func(c *server.Config) { c.SigningAlg = "HS256" }, "--signing-alg"},
+		{"bad new-network action", func(c *server.Config) { c.AlertNewNetworkAction = "block" }, "--alert-new-network-action"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
