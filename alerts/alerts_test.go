@@ -229,6 +229,9 @@ func TestNewNetworkRevokesKey(t *testing.T) {
 	if len(got) != 1 || got[0]["action_taken"] != "key revoked" {
 		t.Fatalf("alerts %v", got)
 	}
+	if rv := alertsSent(t, st, notify.KeyRevoked); len(rv) != 1 || rv[0]["key_id"] != "key_a" || rv[0]["revoked_by"] != "system" {
+		t.Fatalf("key.revoked notices %v", rv)
+	}
 	evs, _, err := st.ListAudit(ctx, store.AuditFilter{Target: "key:key_a", Action: "key.revoke"}, store.Page{})
 	must(t, err)
 	if len(evs) != 1 {

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/notify"
 	"github.com/authz/authz/store"
 )
 
@@ -137,6 +139,10 @@ func (d *Detectors) suspendCredential(ctx context.Context, tx store.Tx, kind, id
 	now := d.cfg.Now().UTC().Truncate(time.Microsecond)
 	reason := "alert.new_network: used from " + a.Prefix
 	var action, target, tenant string
+	statusTo := store.StatusSuspended
+	if kind == "key" {
+		statusTo = store.StatusRevoked
+	}
 	switch kind {
 	case "client":
 		c, err := tx.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
@@ -171,9 +177,21 @@ func (d *Detectors) suspendCredential(ctx context.Context, tx store.Tx, kind, id
 		}
 		action, target, tenant = "key.revoke", "key:"+k.ID, k.TenantID
 		a.ActionTaken = "key revoked"
+		// The same notice as any revocation (legacykeys.Service.Revoke).
+		if d.cfg.Notifier != nil {
+			if err := d.cfg.Notifier.Enqueue(ctx, tx, notify.KeyRevoked, map[string]any{
+				"key_id": k.ID, "tenant_id": k.TenantID, "owner_id": k.OwnerID, "label": k.Label, "environment": k.Environment,
+				"expires_at": k.ExpiresAt, "revoked_at": now, "revoked_by": "system", "reason": reason,
+			}); err != nil {
+				return err
+			}
+		}
 	default:
 		return nil
 	}
-	details := []byte(fmt.Sprintf(`{"reason":%q}`, reason))
+	details, err := json.Marshal(map[string]any{"status": map[string]any{"from": "active", "to": statusTo}, "reason": reason})
+	if err != nil {
+		return err
+	}
 	return appendEvent(ctx, tx, store.AuditEvent{Time: now, Actor: "system", Action: action, Target: target, TenantID: tenant, Outcome: "success", Details: details})
 }
