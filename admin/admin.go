@@ -14,6 +14,7 @@ import (
 	"github.com/authz/authz/bodylimit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/policy"
 	"github.com/authz/authz/promreg"
 	"github.com/authz/authz/reqmeta"
@@ -26,6 +27,9 @@ const Prefix = "/admin/v1"
 // Caller is who presents an admin access token, as the token says.
 type Caller struct {
 	ClientID string
+	// Owner is the principal that owns the client (for a token obtained
+	// with a legacy key: the key's owner); audit events name it.
+	Owner    string
 	Subject  string
 	TenantID string
 	Scopes   []string
@@ -55,6 +59,9 @@ type Config struct {
 	Keys        KeyService
 	SigningKeys SigningKeys
 	Notifier    Notifier // nil: no webhooks
+	// Offboarding suspends, resumes and deletes principals (nil: one on
+	// Store and Notifier, without alerts).
+	Offboarding *offboarding.Service
 	// Changed, if set, is called after every change the API committed, so
 	// that an in-process cache (directory.Directory.Invalidate) forgets at
 	// once instead of at its next poll of the store's generation.
@@ -96,6 +103,7 @@ type handler struct {
 	keys     KeyService
 	signing  SigningKeys
 	notifier Notifier
+	offboard *offboarding.Service
 	changed  func()
 	maxTTL   time.Duration
 	open     []string // Config.OpenAudiences
@@ -114,6 +122,7 @@ func New(cfg Config) http.Handler {
 		keys:     cfg.Keys,
 		signing:  cfg.SigningKeys,
 		notifier: cfg.Notifier,
+		offboard: cfg.Offboarding,
 		changed:  cfg.Changed,
 		maxTTL:   cfg.MaxTokenLifetime,
 		open:     cfg.OpenAudiences,
@@ -129,6 +138,9 @@ func New(cfg Config) http.Handler {
 	}
 	if h.maxTTL <= 0 {
 		h.maxTTL = defaultMaxTokenLifetime
+	}
+	if h.offboard == nil {
+		h.offboard = offboarding.New(offboarding.Config{Store: h.st, Notifier: h.notifier, TokenWindow: h.maxTTL, View: PrincipalAuditView, Now: h.now})
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes() {
@@ -254,7 +266,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, rt route) error {
 	if err != nil {
 		return err
 	}
-	r = r.WithContext(reqmeta.WithActor(r.Context(), cl.actor))
+	r = r.WithContext(reqmeta.WithActorOf(reqmeta.WithActor(r.Context(), cl.actor), c.ClientID, c.Owner))
 	return rt.Handle(h, w, r, cl)
 }
 

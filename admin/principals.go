@@ -4,28 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/authz/authz/admin/apiv1"
-	"github.com/authz/authz/errcode"
-	"github.com/authz/authz/notify"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/store"
 )
-
-// PrincipalSuspended is the data of the notify.PrincipalSuspended webhook:
-// who was suspended, by whom, and how many active legacy keys and clients
-// stop working because of it.
-type PrincipalSuspended struct {
-	PrincipalID   string    `json:"principal_id"`
-	TenantID      string    `json:"tenant_id"`
-	Kind          string    `json:"kind"`
-	Name          string    `json:"name"`
-	ExternalID    string    `json:"external_id,omitempty"`
-	SuspendedAt   time.Time `json:"suspended_at"`
-	SuspendedBy   string    `json:"suspended_by"`
-	ActiveKeys    int       `json:"active_keys"`
-	ActiveClients int       `json:"active_clients"`
-}
 
 // tenantFor decides which tenant a new object goes into: the one asked for,
 // which must exist and be one the caller sees, or the tenant admin's own.
@@ -132,107 +115,49 @@ func (h *handler) getPrincipal(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (h *handler) suspendPrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
-	m := h.principalStatus(r, c, store.StatusSuspended, "principal.suspend")
-	m.also = h.notifySuspended(c)
-	return h.updatePrincipal(w, r, c, m)
+	return h.changePrincipal(w, r, c, store.StatusSuspended)
 }
 
 func (h *handler) resumePrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
-	return h.updatePrincipal(w, r, c, h.principalStatus(r, c, store.StatusActive, "principal.resume"))
-}
-
-func (h *handler) principalStatus(r *http.Request, c *call, status store.Status, action string) mutation[store.Principal] {
-	id := r.PathValue("id")
-	return mutation[store.Principal]{id: id, action: action, change: func(p store.Principal) (store.Principal, error) {
-		switch p.Status {
-		case status:
-			return p, errUnchanged
-		case store.StatusDeleted:
-			return p, errcode.Newf(errcode.Conflict, "principal %s was deleted; a deleted principal cannot be suspended or resumed", id)
-		}
-		now := h.stamp()
-		p.Status, p.StatusChangedAt, p.StatusChangedBy, p.UpdatedAt = status, now, c.actor, now
-		return p, nil
-	}}
+	return h.changePrincipal(w, r, c, store.StatusActive)
 }
 
 func (h *handler) deletePrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
-	return h.updatePrincipal(w, r, c, mutation[store.Principal]{id: r.PathValue("id"), action: "principal.delete", change: func(p store.Principal) (store.Principal, error) {
-		if p.Status == store.StatusDeleted {
-			return p, errUnchanged
-		}
-		// A tombstone, not a removal: a key or client that still points
-		// here is refused as owner_deleted, not as a mystery.
-		now := h.stamp()
-		p.Status, p.StatusChangedAt, p.StatusChangedBy, p.UpdatedAt = store.StatusDeleted, now, c.actor, now
-		p.DeletedAt, p.DeletedBy = &now, c.actor
-		return p, nil
-	}})
+	return h.changePrincipal(w, r, c, store.StatusDeleted)
 }
 
-func (h *handler) updatePrincipal(w http.ResponseWriter, r *http.Request, c *call, m mutation[store.Principal]) error {
-	if err := decode(w, r, &struct{}{}, maxBody, true); err != nil {
+// changePrincipal suspends, resumes or deletes through the one operation
+// that SCIM and the console share (package offboarding): the reason, the
+// dry run, the webhooks and the alerts are there, not here.
+func (h *handler) changePrincipal(w http.ResponseWriter, r *http.Request, c *call, to store.Status) error {
+	var req apiv1.PrincipalStatusChange
+	if err := decode(w, r, &req, maxBody, true); err != nil {
 		return err
 	}
-	p, err := update(h, r, c, principalKind(), m)
+	q := r.URL.Query()
+	if v := q.Get("reason"); v != "" {
+		if req.Reason != "" && req.Reason != v {
+			return invalid("reason", "given in both the body and the query, differently")
+		}
+		req.Reason = v
+	}
+	switch v := q.Get("dry_run"); v {
+	case "":
+	case "true", "1":
+		req.DryRun = true
+	case "false", "0":
+	default:
+		return invalid("dry_run", "must be true or false")
+	}
+	if err := offboarding.CheckReason(req.Reason); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	out, err := h.offboard.Apply(r.Context(), offboarding.Change{
+		PrincipalID: id, To: to, Actor: c.actor, Reason: req.Reason, DryRun: req.DryRun, Visible: c.sees,
+	})
 	if err != nil {
-		return err
+		return storeErr(err, "principal", id, "")
 	}
-	return reply(w, http.StatusOK, principalView(p))
-}
-
-// notifySuspended queues the principal.suspended webhook in the
-// suspension's transaction, so that receivers hear of every suspension that
-// happened and of none that did not.
-func (h *handler) notifySuspended(c *call) func(context.Context, store.Tx, store.Principal, store.Principal) error {
-	return func(ctx context.Context, tx store.Tx, _, p store.Principal) error {
-		if h.notifier == nil {
-			return nil
-		}
-		keys, err := countAll(ctx, func(pg store.Page) (int, string, error) {
-			ks, next, err := tx.ListLegacyKeys(ctx, store.LegacyKeyFilter{OwnerID: p.ID, Status: store.StatusActive}, pg)
-			return len(ks), next, err
-		})
-		if err != nil {
-			return err
-		}
-		clients, err := countAll(ctx, func(pg store.Page) (int, string, error) {
-			cs, next, err := tx.ListClients(ctx, store.ClientFilter{OwnerID: p.ID, Status: store.StatusActive}, pg)
-			return len(cs), next, err
-		})
-		if err != nil {
-			return err
-		}
-		return h.notifier.Enqueue(ctx, tx, notify.PrincipalSuspended, PrincipalSuspended{
-			PrincipalID:   p.ID,
-			TenantID:      p.TenantID,
-			Kind:          string(p.Kind),
-			Name:          p.DisplayName,
-			ExternalID:    p.ExternalID,
-			SuspendedAt:   p.StatusChangedAt.UTC(),
-			SuspendedBy:   c.actor,
-			ActiveKeys:    keys,
-			ActiveClients: clients,
-		})
-	}
-}
-
-// countAll pages through a listing and counts its items.
-func countAll(ctx context.Context, page func(store.Page) (int, string, error)) (int, error) {
-	total := 0
-	p := store.Page{Limit: store.MaxLimit}
-	for {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
-		n, next, err := page(p)
-		if err != nil {
-			return 0, err
-		}
-		total += n
-		if next == "" {
-			return total, nil
-		}
-		p.After = next
-	}
+	return reply(w, http.StatusOK, principalChangedView(out, req))
 }

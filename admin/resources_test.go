@@ -17,6 +17,7 @@ import (
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/notify"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/store"
 )
 
@@ -108,12 +109,12 @@ func TestPrincipals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sent []PrincipalSuspended
+		var sent []offboarding.Suspended
 		for _, w := range hooks {
 			if w.EventType != notify.PrincipalSuspended {
 				continue
 			}
-			var body struct{ Data PrincipalSuspended }
+			var body struct{ Data offboarding.Suspended }
 			if err := json.Unmarshal(w.Payload, &body); err != nil {
 				t.Fatal(err)
 			}

@@ -58,7 +58,9 @@ func TestValidation(t *testing.T) {
 			{"audit since", "GET", "/audit/events?since=yesterday", nil, 400, errcode.RequestInvalid, "since:"},
 			{"audit outcome", "GET", "/audit/events?outcome=maybe", nil, 400, errcode.RequestInvalid, "outcome:"},
 			{"expiring window", "GET", "/keys?expiring_within=soon", nil, 400, errcode.RequestInvalid, "expiring_within:"},
-			{"suspend with a body", "POST", "/principals/" + f.principal.ID + "/suspend", `{"reason":"x"}`, 400, errcode.RequestInvalid, "request body:"},
+			{"suspend with an unknown field", "POST", "/principals/" + f.principal.ID + "/suspend", `{"why":"x"}`, 400, errcode.RequestInvalid, "request body:"},
+			{"suspend with a control character in the reason", "POST", "/principals/" + f.principal.ID + "/suspend", `{"reason":"a\u001b[2Jb"}`, 400, errcode.RequestInvalid, "reason:"},
+			{"suspend with a bad dry_run", "POST", "/principals/" + f.principal.ID + "/suspend?dry_run=maybe", nil, 400, errcode.RequestInvalid, "dry_run:"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

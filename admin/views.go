@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/authz/authz/admin/apiv1"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/store"
 )
 
@@ -143,4 +144,26 @@ func details(d []byte) json.RawMessage {
 	}
 	q, _ := json.Marshal(string(d))
 	return q
+}
+
+// PrincipalAuditView is the form of a principal in audit details, for
+// offboarding.Config.View: the admin API's own view, so that changes made
+// by the admin API and by SCIM read alike.
+func PrincipalAuditView(p store.Principal) any { return principalView(p) }
+
+func principalChangedView(out offboarding.Outcome, req apiv1.PrincipalStatusChange) apiv1.PrincipalChanged {
+	v := apiv1.PrincipalChanged{Principal: principalView(out.After), DryRun: req.DryRun, Changed: out.Changed, Reason: req.Reason}
+	im := out.Impact
+	v.Impact = &apiv1.OffboardingImpact{
+		Credentials: make([]apiv1.OwnedCredential, 0, len(im.Credentials)),
+		ActiveKeys:  im.ActiveKeys, ActiveClients: im.ActiveClients, UsedRecently: im.UsedRecently,
+		TokenWindow: im.TokenWindow, AsOf: im.AsOf,
+	}
+	for _, c := range im.Credentials {
+		v.Impact.Credentials = append(v.Impact.Credentials, apiv1.OwnedCredential{
+			Type: c.Type, ID: c.ID, Name: c.Name, Status: c.Status, LastUsedAt: c.LastUsedAt,
+			Uses24h: c.Uses24h, OutstandingTokens: c.OutstandingTokens, UsedRecently: c.UsedRecently, Remedy: c.Remedy,
+		})
+	}
+	return v
 }

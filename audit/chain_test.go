@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/store"
 )
 
@@ -151,5 +152,27 @@ func TestChainLinksEvents(t *testing.T) {
 			t.Fatalf("event %d is not linked to its predecessor", i)
 		}
 		prev = ev.Hash
+	}
+}
+
+func TestAnnotate(t *testing.T) {
+	m := reqmeta.Meta{UserAgent: "authz-cli/1", ActorClient: "cli_a", ActorPrincipal: "prn_a"}
+	tests := []struct {
+		name, details, want string
+	}{
+		{"none", ``, `{"actor_client":"cli_a","actor_principal":"prn_a","user_agent":"authz-cli/1"}`},
+		{"empty object", `{}`, `{"actor_client":"cli_a","actor_principal":"prn_a","user_agent":"authz-cli/1"}`},
+		{"object", `{"jti":"x"}`, `{"actor_client":"cli_a","actor_principal":"prn_a","user_agent":"authz-cli/1","jti":"x"}`},
+		{"already named", `{"actor_client":"cli_other","actor_principal":"prn_other"}`, `{"user_agent":"authz-cli/1","actor_client":"cli_other","actor_principal":"prn_other"}`},
+		{"not an object", `[1]`, `[1]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := store.AuditEvent{Details: []byte(tt.details)}
+			annotate(&ev, m)
+			if string(ev.Details) != tt.want || (len(ev.Details) > 0 && !json.Valid(ev.Details)) {
+				t.Fatalf("details %s, want %s", ev.Details, tt.want)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package legacykeys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -110,7 +111,9 @@ type StatusChange struct {
 	At        time.Time `json:"at"`
 	By        string    `json:"by,omitempty"`
 	RequestID string    `json:"request_id,omitempty"`
-	Source    string    `json:"source"` // "audit" or "record"
+	// Reason is the reason the change was given (--reason), if any.
+	Reason string `json:"reason,omitempty"`
+	Source string `json:"source"` // "audit" or "record"
 }
 
 // Lockout is a recent lockout of the key by the token endpoint after
@@ -271,7 +274,7 @@ func (s *Service) statusChange(ctx context.Context, target, prefix string, at ti
 		switch strings.TrimPrefix(ev.Action, prefix) {
 		case "suspend", "resume", "delete", "create":
 			if strings.HasPrefix(ev.Action, prefix) {
-				return &StatusChange{Action: ev.Action, At: ev.Time, By: ev.Actor, RequestID: ev.RequestID, Source: "audit"}, nil
+				return &StatusChange{Action: ev.Action, At: ev.Time, By: ev.Actor, RequestID: ev.RequestID, Reason: reasonOf(ev.Details), Source: "audit"}, nil
 			}
 		}
 	}
@@ -313,6 +316,9 @@ func remedy(d Diagnosis, k store.LegacyKey) string {
 		s := " at " + c.At.UTC().Format(time.RFC3339)
 		if c.By != "" {
 			s += " by " + c.By
+		}
+		if c.Reason != "" {
+			s += fmt.Sprintf(" (reason: %q)", c.Reason)
 		}
 		return s
 	}
@@ -408,4 +414,19 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// reasonOf reads the "reason" member of a status change's audit details
+// (see offboarding), "" if there is none.
+func reasonOf(details json.RawMessage) string {
+	if len(details) == 0 {
+		return ""
+	}
+	var d struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(details, &d) != nil {
+		return ""
+	}
+	return d.Reason
 }

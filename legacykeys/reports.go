@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -157,12 +158,21 @@ type Orphan struct {
 	TenantStatus string       `json:"tenant_status,omitempty"`
 	CreatedAt    time.Time    `json:"created_at"`
 	LastUsedAt   *time.Time   `json:"last_used_at,omitempty"`
+	// BrokenRecently: the key was used in the last 7 days, so someone
+	// depends on it right now (principal.credentials_broken). These are
+	// listed first.
+	BrokenRecently bool `json:"broken_recently"`
 }
 
+// RecentUse is how recent a use makes an orphan "broken recently".
+const RecentUse = 7 * 24 * time.Hour
+
 // Orphans lists active keys whose owner is deleted, missing or suspended,
-// or whose tenant is suspended, for one tenant ("" = all), by key id.
+// or whose tenant is suspended, for one tenant ("" = all): those used in
+// the last 7 days first, then by key id.
 func (s *Service) Orphans(ctx context.Context, tenantID string) ([]Orphan, error) {
 	out := []Orphan{}
+	recent := s.clock().Add(-RecentUse)
 	page := store.Page{Limit: store.MaxLimit}
 	for {
 		os, next, err := s.st.ListOrphanKeys(ctx, tenantID, page)
@@ -176,9 +186,19 @@ func (s *Service) Orphans(ctx context.Context, tenantID string) ([]Orphan, error
 				Label: k.Label, Environment: k.Environment, Source: k.Source,
 				Code: orphanCode(o), OwnerStatus: string(o.OwnerStatus), TenantStatus: string(o.TenantStatus),
 				CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt,
+				BrokenRecently: k.LastUsedAt != nil && k.LastUsedAt.After(recent),
 			})
 		}
 		if next == "" || len(os) == 0 {
+			slices.SortStableFunc(out, func(a, b Orphan) int {
+				switch {
+				case a.BrokenRecently == b.BrokenRecently:
+					return 0
+				case a.BrokenRecently:
+					return -1
+				}
+				return 1
+			})
 			return out, nil
 		}
 		page.After = next

@@ -123,9 +123,17 @@ func TestReports(t *testing.T) {
 		all2, err := h.svc.Orphans(h.ctx, "")
 		must(t, err)
 		inB := 0
+		// kb, used a day ago, broke when its tenant was suspended: it
+		// comes first; the others follow by key id.
+		if len(all2) == 0 || all2[0].KeyID != kb.ID || !all2[0].BrokenRecently {
+			t.Fatalf("the recently used orphan is not first: %+v", all2)
+		}
 		for i, o := range all2 {
-			if i > 0 && all2[i-1].KeyID >= o.KeyID {
+			if i > 1 && all2[i-1].KeyID >= o.KeyID {
 				t.Fatalf("orphans not ordered by key id: %+v", all2)
+			}
+			if i > 0 && o.BrokenRecently {
+				t.Fatalf("orphan %s marked recently used: %+v", o.KeyID, o)
 			}
 			if o.TenantID == "ten_b" {
 				inB++

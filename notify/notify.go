@@ -26,6 +26,13 @@ const (
 	KeyExpired         = "key.expired"
 	KeyRevoked         = "key.revoked"
 	PrincipalSuspended = "principal.suspended"
+
+	// Offboarding and alerts (packages offboarding and alerts).
+	PrincipalResumed           = "principal.resumed"
+	PrincipalCredentialsBroken = "principal.credentials_broken"
+	AlertRefusalSpike          = "alert.refusal_spike"
+	AlertNewNetwork            = "alert.new_network"
+	AlertAdminBurst            = "alert.admin_burst"
 )
 
 // AlertKeyConflict tells the operators (system administrators) that two
@@ -180,7 +187,8 @@ func (n *Notifier) Enqueue(ctx context.Context, m store.Mutations, eventType str
 		return nil
 	}
 	switch eventType {
-	case KeyExpiring, KeyExpired, KeyRevoked, PrincipalSuspended:
+	case KeyExpiring, KeyExpired, KeyRevoked, PrincipalSuspended,
+		PrincipalResumed, PrincipalCredentialsBroken, AlertRefusalSpike, AlertNewNetwork, AlertAdminBurst:
 	case AlertKeyConflict:
 	default:
 		return fmt.Errorf("notify: unknown event type %q", eventType)

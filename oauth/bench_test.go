@@ -30,6 +30,12 @@ import (
 // signer) whose public handler the benchmark calls in-process.
 func benchServer(b *testing.B, dbURL string) (*server.Server, string, string) {
 	b.Helper()
+	return benchServerWith(b, dbURL, nil)
+}
+
+// benchServerWith is benchServer with a configuration tweak.
+func benchServerWith(b *testing.B, dbURL string, tweak func(*server.Config)) (*server.Server, string, string) {
+	b.Helper()
 	cfg := server.Defaults()
 	cfg.Addr, cfg.AdminAddr = "127.0.0.1:1", "127.0.0.1:2"
 	cfg.Issuer = "https://authz.bench"
@@ -37,6 +43,9 @@ func benchServer(b *testing.B, dbURL string) (*server.Server, string, string) {
 	cfg.MasterKey = masterkey.Generate().String()
 	cfg.Out = io.Discard
 	cfg.RateLimitAddr, cfg.RateLimitClient, cfg.RateLimitKey = 0, 0, 0
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, cfg, nil)
 	if err != nil {
@@ -45,6 +54,9 @@ func benchServer(b *testing.B, dbURL string) (*server.Server, string, string) {
 	// Run the background tasks (group commit, directory) without listeners.
 	go srv.Directory.Run(ctx)
 	go srv.Audit.Run(ctx)
+	if srv.Alerts != nil {
+		go srv.Alerts.Run(ctx)
+	}
 	b.Cleanup(func() {
 		cancel()
 		srv.Close()
@@ -222,6 +234,54 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 					rec := httptest.NewRecorder()
 					h.ServeHTTP(rec, req)
 					if rec.Code != http.StatusOK {
+						b.Fatalf("%d %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkDetectors is the token endpoint with the alert detectors off
+// and on, in one run (docs/benchmarks.md, "Detectors"): client-credentials
+// tokens from 256 client networks, one request in 20 refused (a wrong
+// secret), so that both the new-network and the refusal-spike paths run.
+//
+//	go test -c -o /tmp/oauth.test ./oauth && cd oauth &&
+//	taskset -c 0 /tmp/oauth.test -test.run '^$' -test.bench Detectors -test.cpu 2 -test.benchtime 4s
+//
+// The modes alternate (off, on, off, on, ...) so that a neighbour's load on
+// a shared machine falls on both alike.
+func BenchmarkDetectors(b *testing.B) {
+	for i := range 6 {
+		mode := []string{"off", "on"}[i%2]
+		b.Run(mode, func(b *testing.B) {
+			srv, id, secret := benchServerWith(b, storetest.SQLiteURL(b), func(cfg *server.Config) { cfg.DisableAlerts = mode == "off" })
+			if (srv.Alerts != nil) != (mode == "on") {
+				b.Fatal("detectors not as asked")
+			}
+			h := srv.Handler()
+			body := "grant_type=client_credentials&scope=orders%3Aread"
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			cpu := cpuTime()
+			b.ResetTimer()
+			defer func() { b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op") }()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.RemoteAddr = fmt.Sprintf("10.%d.%d.7:5555", i%16, (i/16)%16)
+					pw := secret
+					if i%20 == 0 {
+						pw = "wrong"
+					}
+					req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(pw))
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK && i%20 != 0 {
 						b.Fatalf("%d %s", rec.Code, rec.Body)
 					}
 				}

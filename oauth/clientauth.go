@@ -191,6 +191,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 	}
 	s.succeeded(ctx, kindClient, c.ID)
 	st.tenantID = c.TenantID
+	st.actorClient, st.actorOwner = c.ID, c.OwnerID
 	a := &authedClient{c: c, method: creds.method}
 	if err := s.activeChain(ctx, s.deps.Directory, a); err != nil {
 		return nil, err

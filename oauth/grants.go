@@ -171,6 +171,9 @@ func (h *exchangeHandler) HandleTokenEndpointRequest(ctx context.Context, ar fos
 		st.target = "key:" + res.Key.ID
 		st.actor = "legacy-key:" + res.Key.ID
 		st.tenantID = res.Key.TenantID
+		if actor == nil {
+			st.actorOwner = res.Key.OwnerID
+		}
 		if parsed.ID == "" { // imported keys carry no id: limit once it is known
 			if gerr := s.limit(kindKey, keyLimit(res.Key.ID)); gerr != nil {
 				return gerr

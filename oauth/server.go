@@ -115,6 +115,14 @@ type StatusLists interface {
 	StatusClaim(ctx context.Context, credential string) (any, error)
 }
 
+// Observer sees every token decision, after it is made (alerts.Detectors):
+// the credential ("key:<id>", "client:<id>"), its tenant, the refusal's
+// error code ("" when a token was issued) and the client address. It must
+// not block. nil: none.
+type Observer interface {
+	ObserveToken(credential, tenantID, errorCode, clientAddr string)
+}
+
 // AuditAppender appends events inside a transaction (audit.Append).
 type AuditAppender func(ctx context.Context, tx store.Tx, events ...store.AuditEvent) error
 
@@ -134,6 +142,7 @@ type Deps struct {
 	Limiter      Limiter
 	Lockout      Lockout
 	Status       StatusLists
+	Observer     Observer
 	// HTTPClient fetches clients' jwks_uri (default: 5 s timeout).
 	HTTPClient *http.Client
 }

@@ -74,6 +74,12 @@ func (t *tokenStorage) CreateAccessTokenSession(ctx context.Context, _ string, r
 	if kid, ok := c.Extra["key_id"]; ok {
 		details["key_id"] = kid
 	}
+	if st.actorClient != "" {
+		details["actor_client"] = st.actorClient
+	}
+	if st.actorOwner != "" {
+		details["actor_principal"] = st.actorOwner
+	}
 	raw, err := json.Marshal(details)
 	if err != nil {
 		return err
@@ -120,6 +126,10 @@ type requestState struct {
 	wellFormed bool
 	// clientPresented: the request carried client credentials of some kind.
 	clientPresented bool
+	// actorClient and actorOwner are the client the request authenticated
+	// as and the principal that owns it (for a key exchange without a
+	// client: the key's owner), named in its audit event.
+	actorClient, actorOwner string
 	// audited is set when an event for this request was already written.
 	audited bool
 	// sunset is the tenant's legacy sunset, for Deprecation/Sunset headers.

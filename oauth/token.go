@@ -78,7 +78,26 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.writeToken(w, st, resp)
 		s.metrics.observe(st, "", time.Since(start))
+		if s.deps.Observer != nil {
+			s.deps.Observer.ObserveToken(st.target, st.tenantID, "", reqmeta.From(ctx).ClientAddr)
+		}
 	}
+}
+
+// observeRefusal tells the Observer of a refusal of a credential that
+// exists or at least parsed; storage failures are not the credential's.
+func (s *Server) observeRefusal(ctx context.Context, st *requestState, code errcode.Code) {
+	if s.deps.Observer == nil || code == errcode.Unavailable || code == errcode.Internal {
+		return
+	}
+	cred := st.target
+	if !st.wellFormed || cred == "key:unknown" || cred == "key:malformed" || cred == "request" {
+		cred = ""
+	}
+	if cred == "" && st.tenantID == "" {
+		return
+	}
+	s.deps.Observer.ObserveToken(cred, st.tenantID, string(code), reqmeta.From(ctx).ClientAddr)
 }
 
 func (s *Server) issue(ctx context.Context, w http.ResponseWriter, r *http.Request, st *requestState) (fosite.AccessResponder, error) {
@@ -159,7 +178,14 @@ func (s *Server) writeToken(w http.ResponseWriter, st *requestState, resp fosite
 func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, st *requestState, err error) {
 	e := toErrcode(err)
 	if e.Code != errcode.Unavailable && e.Code != errcode.Internal && !st.audited {
-		details, _ := json.Marshal(map[string]string{"grant": st.grant, "reason": e.Text()})
+		d := map[string]string{"grant": st.grant, "reason": e.Text()}
+		if st.actorClient != "" {
+			d["actor_client"] = st.actorClient
+		}
+		if st.actorOwner != "" {
+			d["actor_principal"] = st.actorOwner
+		}
+		details, _ := json.Marshal(d)
 		ev := store.AuditEvent{
 			Actor: st.actor, Action: "token.refuse", Target: st.target, TenantID: st.tenantID,
 			Outcome: "refused", ErrorCode: string(e.Code), Details: details,
@@ -182,6 +208,7 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, st *requestS
 			"request_id", reqmeta.From(ctx).RequestID)
 	}
 	s.metrics.observe(st, e.Code, 0)
+	s.observeRefusal(ctx, st, e.Code)
 	errcode.Write(w, s.cfg.Logger, e)
 }
 

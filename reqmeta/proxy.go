@@ -131,6 +131,6 @@ func (tp TrustedProxies) Middleware(next http.Handler) http.Handler {
 			id = NewID()
 		}
 		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), Meta{RequestID: id, ClientAddr: tp.ClientAddr(r)})))
+		next.ServeHTTP(w, r.WithContext(With(r.Context(), Meta{RequestID: id, ClientAddr: tp.ClientAddr(r), UserAgent: UserAgentOf(r.UserAgent())})))
 	})
 }

@@ -15,6 +15,44 @@ type Meta struct {
 	// Actor is who is acting, once authenticated: "client:<id>",
 	// "legacy-key:<id>", "admin:<client id>", or "system".
 	Actor string
+	// UserAgent is the request's User-Agent, cleaned (UserAgentOf), kept
+	// in audit events.
+	UserAgent string
+	// ActorClient and ActorPrincipal are the client the actor
+	// authenticated as and the principal that owns it, for audit events
+	// (admin requests set them; token requests carry them in their
+	// events' details).
+	ActorClient    string
+	ActorPrincipal string
+}
+
+// WithActorOf returns ctx with the actor's client and owning principal set.
+func WithActorOf(ctx context.Context, client, principal string) context.Context {
+	m := From(ctx)
+	m.ActorClient, m.ActorPrincipal = client, principal
+	return With(ctx, m)
+}
+
+// maxUserAgent bounds a kept User-Agent.
+const maxUserAgent = 256
+
+// UserAgentOf cleans a User-Agent for the audit log: at most 256 bytes,
+// valid UTF-8, control characters replaced, so that it cannot forge log
+// lines or drive a terminal.
+func UserAgentOf(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	ua = strings.ToValidUTF8(ua, "?")
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return '?'
+		}
+		return r
+	}, ua)
 }
 
 type ctxKey struct{}

@@ -43,3 +43,31 @@ func TestMiddleware(t *testing.T) {
 		})
 	}
 }
+
+func TestUserAgentOf(t *testing.T) {
+	long := make([]byte, 300)
+	for i := range long {
+		long[i] = 'a'
+	}
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"curl/8.5.0", "curl/8.5.0"},
+		{"evil\r\nX-Injected: 1", "evil??X-Injected: 1"},
+		{"term\x1b[2J", "term?[2J"},
+		{"bad\xffutf8", "bad?utf8"},
+		{string(long), string(long[:256])},
+	}
+	for _, tt := range tests {
+		if got := UserAgentOf(tt.in); got != tt.want {
+			t.Errorf("UserAgentOf(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	h := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ua := From(r.Context()).UserAgent; ua != "authz-cli/1" {
+			t.Errorf("user agent in context %q", ua)
+		}
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("User-Agent", "authz-cli/1")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+}

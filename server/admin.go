@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/authz/authz/admin"
+	"github.com/authz/authz/store"
 )
 
 // adminHandler serves the admin API on its own listener.
@@ -17,6 +19,7 @@ func (s *Server) adminHandler() http.Handler {
 		Keys:             s.Legacy,
 		SigningKeys:      s.Keys,
 		Notifier:         s.Notifier,
+		Offboarding:      s.Offboarding,
 		MaxTokenLifetime: s.cfg.MaxTokenLifetime,
 		Registerer:       s.Registry,
 		Logger:           s.log,
@@ -38,5 +41,13 @@ func (b bearerAuth) AuthenticateAdmin(ctx context.Context, bearer string) (admin
 	if err != nil {
 		return admin.Caller{}, err
 	}
-	return admin.Caller{ClientID: c.ClientID, Subject: c.Subject, TenantID: c.Tenant, Scopes: c.Scopes()}, nil
+	owner := c.Subject // a token from a legacy key: the key's owner
+	if !c.FromLegacyKey() {
+		cl, err := b.s.Directory.GetClient(ctx, c.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return admin.Caller{}, err
+		}
+		owner = cl.OwnerID
+	}
+	return admin.Caller{ClientID: c.ClientID, Owner: owner, Subject: c.Subject, TenantID: c.Tenant, Scopes: c.Scopes()}, nil
 }

@@ -82,6 +82,15 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 
+	// Alerts (package alerts): the built-in detectors; DisableAlerts
+	// turns them off. AlertNewNetworkAction is notify (default) or
+	// suspend-credential.
+	DisableAlerts         bool
+	AlertNewNetworkAction string
+	AlertRefusalMin       int
+	AlertRefusalWindow    time.Duration
+	AlertBurstPrincipals  int
+
 	// Out receives the one-time bootstrap credentials (default: stdout).
 	Out io.Writer
 	// Now is the clock (default time.Now); tests move it.
@@ -148,6 +157,11 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("--webhook-url %q: want an absolute http(s) URL", c.WebhookURL)
 		}
+	}
+	switch c.AlertNewNetworkAction {
+	case "", "notify", "suspend-credential":
+	default:
+		bad("--alert-new-network-action %q: use notify or suspend-credential", c.AlertNewNetworkAction)
 	}
 	return errors.Join(errs...)
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/authz/authz/admin"
+	"github.com/authz/authz/alerts"
 	"github.com/authz/authz/audit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/directory"
@@ -24,6 +26,7 @@ import (
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/offboarding"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/statuslist/publisher"
@@ -54,6 +57,10 @@ type Server struct {
 	// Lockout counts failed authentications per credential and source.
 	Lockout *ratelimit.Lockout
 	trusted reqmeta.TrustedProxies
+	// Alerts are the built-in detectors (nil when disabled); Offboarding
+	// suspends, resumes and deletes principals for every caller.
+	Alerts      *alerts.Detectors
+	Offboarding *offboarding.Service
 
 	public, admin http.Handler
 	http          httpMetrics
@@ -155,6 +162,23 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Shared: st, Logger: log, Now: cfg.Now,
 	})
 	s.trusted, _ = reqmeta.ParseTrustedProxies(cfg.TrustedProxies) // validated in cfg.validate
+	var observer oauth.Observer
+	var watcher offboarding.Watcher
+	if !cfg.DisableAlerts {
+		s.Alerts, err = alerts.New(alerts.Config{
+			Store: st, Notifier: s.Notifier, NetworkAction: cfg.AlertNewNetworkAction,
+			SpikeMinCount: cfg.AlertRefusalMin, SpikeWindow: cfg.AlertRefusalWindow, BurstMaxPrincipals: cfg.AlertBurstPrincipals,
+			Changed: s.Directory.Invalidate, Registerer: reg, Logger: log, Now: cfg.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
+		observer, watcher = s.Alerts, s.Alerts
+	}
+	s.Offboarding = offboarding.New(offboarding.Config{
+		Store: st, Notifier: s.Notifier, Watcher: watcher, TokenWindow: cfg.MaxTokenLifetime,
+		View: admin.PrincipalAuditView, Now: cfg.Now,
+	})
 
 	s.OAuth, err = oauth.New(oauth.Config{
 		Issuer:           cfg.Issuer,
@@ -179,8 +203,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			PerAddr: cfg.RateLimitAddr, PerClient: cfg.RateLimitClient, PerKey: cfg.RateLimitKey,
 			Burst: cfg.RateLimitBurst, Now: cfg.Now,
 		}),
-		Lockout: s.Lockout,
-		Status:  s.Status,
+		Lockout:  s.Lockout,
+		Status:   s.Status,
+		Observer: observer,
 	})
 	if err != nil {
 		return nil, err
@@ -290,6 +315,12 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 		"janitor":    s.janitor,
 		"statuslist": s.Status.Run,
 		"lockout":    func(ctx context.Context) error { return s.Lockout.Run(ctx, s.cfg.LockoutSyncInterval) },
+		"alerts": func(ctx context.Context) error {
+			if s.Alerts == nil {
+				return nil
+			}
+			return s.Alerts.Run(ctx)
+		},
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {

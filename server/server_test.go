@@ -60,6 +60,7 @@ func TestStartupErrors(t *testing.T) {
 		{"bad issuer", func(c *server.Config) { c.Issuer = "ftp://x" }, "--issuer"},
 		{"bad signing alg", func(c *server.Config) { c.SigningAlg = "HS256" }, "--signing-alg"},
 		{"bad trusted proxy", func(c *server.Config) { c.TrustedProxies = []string{"proxy.example"} }, "--trusted-proxy"},
+		{"bad new-network action", func(c *server.Config) { c.AlertNewNetworkAction = "block" }, "--alert-new-network-action"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

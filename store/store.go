@@ -250,6 +250,8 @@ type Queries interface {
 	GetAudience(ctx context.Context, id string) (Audience, error)
 	GetAudienceByIdentifier(ctx context.Context, identifier string) (Audience, error)
 	ListAudiences(ctx context.Context, f AudienceFilter, p Page) ([]Audience, string, error)
+	// AlertQueries: hourly use counts and credential networks (alerts.go).
+	AlertQueries
 
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
@@ -367,6 +369,9 @@ type Mutations interface {
 	CountAuthFailures(ctx context.Context, fs []AuthFailure, now time.Time, window time.Duration) ([]AuthFailure, error)
 	// ClearAuthFailures forgets the failures of key unless it is locked at now.
 	ClearAuthFailures(ctx context.Context, key string, now time.Time) error
+	// AlertMutations: hourly use counts, credential networks, alert
+	// marks (alerts.go).
+	AlertMutations
 }
 
 // Tx is a transaction. Besides the ordinary reads and writes it can lock the

@@ -235,3 +235,26 @@ func TestKeyUsedDoesNotAllocate(t *testing.T) {
 		t.Fatalf("KeyUsed of a known key allocates %.1f times", n)
 	}
 }
+
+func TestFlushCountsUsesPerHour(t *testing.T) {
+	st := openStore(t)
+	r := NewRecorder(st, nil, nil)
+	ctx := t.Context()
+	for range 4 {
+		r.KeyUsed("key_1", t0)
+	}
+	r.ClientUsed("cli_1", t0)
+	must(t, r.Flush(ctx))
+	r.KeyUsed("key_1", t0.Add(time.Minute))
+	must(t, r.Flush(ctx))
+	for _, tt := range []struct {
+		cred string
+		want int64
+	}{{"key:key_1", 5}, {"client:cli_1", 1}, {"key:key_2", 0}} {
+		n, err := st.UsesSince(ctx, tt.cred, t0.Add(-24*time.Hour))
+		must(t, err)
+		if n != tt.want {
+			t.Errorf("%s: %d uses in 24 h, want %d", tt.cred, n, tt.want)
+		}
+	}
+}

@@ -615,6 +615,9 @@ func changed(c *legacykeys.StatusChange) string {
 	if c.By != "" {
 		s += " by " + c.By
 	}
+	if c.Reason != "" {
+		s += fmt.Sprintf(" (reason: %q)", c.Reason)
+	}
 	return s
 }
 

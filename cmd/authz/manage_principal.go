@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -74,31 +76,76 @@ func newPrincipalCmd() *cobra.Command {
 	addPageFlags(list)
 
 	cmd.AddCommand(create, list,
-		principalChange("suspend", "Suspend a principal: its clients and keys are refused until it is resumed", (*adminclient.Client).SuspendPrincipal),
-		principalChange("resume", "Resume a suspended principal", (*adminclient.Client).ResumePrincipal),
-		principalChange("delete", "Delete a principal (a tombstone remains, so its keys are refused as owner_deleted)", (*adminclient.Client).DeletePrincipal),
+		principalChange("suspend", "Suspend a principal: its clients and keys are refused until it is resumed"),
+		principalChange("resume", "Resume a suspended principal"),
+		principalChange("delete", "Delete a principal (a tombstone remains, so its keys are refused as owner_deleted)"),
 	)
 	return cmd
 }
 
-func principalChange(verb, short string, fn func(*adminclient.Client, ctxT, string) (apiv1.Principal, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:     verb + " ID",
-		Short:   short,
-		Example: "  authz principal " + verb + " prn_abc",
-		Args:    exactArgs("ID"),
+// principalChange is suspend, resume or delete. Each prints the principal
+// and the keys and clients it owns, with their last use, uses in the last
+// 24 hours and outstanding tokens: with --dry-run nothing changes, and the
+// same list says what would stop working.
+func principalChange(verb, short string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Example: "  authz principal " + verb + " prn_abc --reason \"left the company (HR-1234)\"\n" +
+			"  authz principal " + verb + " prn_abc --dry-run",
+		Args: exactArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := admin(cmd)
 			if err != nil {
 				return err
 			}
-			p, err := fn(c, cmd.Context(), args[0])
+			dry, _ := cmd.Flags().GetBool("dry-run")
+			out, err := c.ChangePrincipal(cmd.Context(), args[0], verb, apiv1.PrincipalStatusChange{Reason: str(cmd, "reason"), DryRun: dry})
 			if err != nil {
 				return err
 			}
-			return emitPrincipals(cmd, p, p)
+			return emitPrincipalChange(cmd, verb, out)
 		},
 	}
+	cmd.Flags().String("reason", "", "why: kept in the audit event, shown by `authz key diagnose`, sent in the webhooks")
+	cmd.Flags().Bool("dry-run", false, "list what would stop working and change nothing")
+	return cmd
+}
+
+func emitPrincipalChange(cmd *cobra.Command, verb string, out apiv1.PrincipalChanged) error {
+	return emit(cmd, out, func(w *tabwriter.Writer) {
+		row(w, "ID", "TENANT", "KIND", "NAME", "EXTERNAL ID", "STATUS", "STATUS CHANGED", "BY")
+		p := out.Principal
+		row(w, p.ID, p.TenantID, p.Kind, p.Name, p.ExternalID, p.Status, when(p.StatusChangedAt), p.StatusChangedBy)
+		im := out.Impact
+		if im == nil || verb == "resume" {
+			return
+		}
+		fmt.Fprintln(w)
+		switch {
+		case out.DryRun:
+			fmt.Fprintf(w, "%s would stop %d key(s) and %d client(s), %d of them used in the last 7 days:\n", verb, im.ActiveKeys, im.ActiveClients, im.UsedRecently)
+		case out.Changed:
+			fmt.Fprintf(w, "stopped %d key(s) and %d client(s), %d of them used in the last 7 days:\n", im.ActiveKeys, im.ActiveClients, im.UsedRecently)
+		default:
+			fmt.Fprintf(w, "unchanged (already %s); it owns %d active key(s) and %d client(s):\n", p.Status, im.ActiveKeys, im.ActiveClients)
+		}
+		if len(im.Credentials) == 0 {
+			return
+		}
+		row(w, "TYPE", "ID", "NAME", "LAST USED", "USES 24H", "TOKENS OUTSTANDING", "REMEDY")
+		for _, c := range im.Credentials {
+			row(w, c.Type, c.ID, c.Name, orNever(c.LastUsedAt), count(c.Uses24h), count(c.OutstandingTokens), c.Remedy)
+		}
+		fmt.Fprintf(w, "(tokens outstanding: issued in the last %s, the longest token lifetime; an upper bound)\n", im.TokenWindow)
+	})
+}
+
+func count(n *int64) string {
+	if n == nil {
+		return "?"
+	}
+	return strconv.FormatInt(*n, 10)
 }
 
 func emitPrincipals(cmd *cobra.Command, v any, ps ...apiv1.Principal) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -105,6 +106,11 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.BoolVar(&cfg.LockoutWeakKeys, "lockout-weak-keys", cfg.LockoutWeakKeys, "at the alert threshold also lock imported legacy keys for every source (guessing resistance over availability)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "CIDR of a proxy whose X-Forwarded-For names the client address (repeatable; list the gateways too); from any other peer the header is ignored")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM")
+	f.BoolVar(&cfg.DisableAlerts, "disable-alerts", false, "turn off the built-in detectors (alert.refusal_spike, alert.new_network, alert.admin_burst)")
+	f.StringVar(&cfg.AlertNewNetworkAction, "alert-new-network-action", "notify", "what alert.new_network does besides notifying: notify, or suspend-credential (suspend the client, revoke the key)")
+	f.IntVar(&cfg.AlertRefusalMin, "alert-refusal-min", 50, "alert.refusal_spike: fewest refusals of one key, client or tenant in a window that can alert")
+	f.DurationVar(&cfg.AlertRefusalWindow, "alert-refusal-window", 5*time.Minute, "alert.refusal_spike: the counting window")
+	f.IntVar(&cfg.AlertBurstPrincipals, "alert-burst-principals", 10, "alert.admin_burst: suspensions or deletions by one actor within 10 minutes above which it alerts")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

@@ -56,6 +56,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"AuthFailures", testAuthFailures},
 		{"Audiences", testAudiences},
+		{"HourlyUses", testHourlyUses},
+		{"CredentialNetworks", testCredentialNetworks},
+		{"ClaimAlert", testClaimAlert},
+		{"CountAlert", testCountAlert},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
