@@ -16,6 +16,7 @@ import (
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/store"
 )
 
@@ -130,8 +131,10 @@ type Deps struct {
 	Limiter      Limiter
 	Lockout      Lockout
 	Status       StatusLists
-	// HTTPClient fetches clients' jwks_uri (default: 5 s timeout).
-	HTTPClient *http.Client
+	// Outbound fetches clients' jwks_uri under the SSRF rules of package
+	// outbound (nil: outbound's defaults, which refuse every private,
+	// loopback and link-local destination).
+	Outbound *outbound.Fetcher
 }
 
 // Server serves the OAuth endpoints.
@@ -157,9 +160,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Usage == nil {
 		deps.Usage = nopUsage{}
-	}
-	if deps.HTTPClient == nil {
-		deps.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = 5 * time.Minute
@@ -189,7 +189,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, deps: deps, metrics: newMetrics(cfg.Registerer)}
-	s.jwksURIs = newRemoteKeySets(deps.HTTPClient, cfg.Now)
+	if deps.Outbound == nil {
+		deps.Outbound = outbound.New(outbound.Config{Logger: cfg.Logger})
+		s.deps.Outbound = deps.Outbound
+	}
+	s.jwksURIs = newRemoteKeySets(deps.Outbound, cfg.Now)
 
 	// Every field whose getter would otherwise write a default lazily is
 	// set here: fosite's getters race on first concurrent use (fosite

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/authz/authz/jwks"
+	"github.com/authz/authz/outbound"
 )
 
 // Config is everything `authz serve` can be told. Zero values take the
@@ -65,6 +67,14 @@ type Config struct {
 	LockoutDuration  time.Duration
 
 	ShutdownTimeout time.Duration
+
+	// OutboundAllowCIDRs are networks that outbound requests (clients'
+	// jwks_uri, webhooks) may reach although they are private, loopback or
+	// link-local (--outbound-allow-cidr; package outbound). Entries may be
+	// comma-separated lists.
+	OutboundAllowCIDRs []string
+	// outboundAllow is OutboundAllowCIDRs parsed by validate.
+	outboundAllow []netip.Prefix
 
 	// Out receives the one-time bootstrap credentials (default: stdout).
 	Out io.Writer
@@ -128,6 +138,11 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("--webhook-url %q: want an absolute http(s) URL", c.WebhookURL)
 		}
+	}
+	if p, err := outbound.ParseCIDRs(c.OutboundAllowCIDRs); err != nil {
+		bad("--outbound-allow-cidr: %v", err)
+	} else {
+		c.outboundAllow = p
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/oauth"
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
@@ -125,7 +126,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.WebhookSecret != "" {
 		webhookSecret = []byte(cfg.WebhookSecret)
 	}
-	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, PollInterval: cfg.WebhookPollInterval, Registerer: reg, Logger: log, Now: cfg.Now})
+	// Every request to an address chosen by someone else (a client's
+	// jwks_uri, the webhook receiver) goes through one fetcher.
+	fetcher := outbound.New(outbound.Config{Allow: cfg.outboundAllow, Logger: log})
+	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, PollInterval: cfg.WebhookPollInterval, Client: fetcher.Client(), Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Legacy = legacykeys.NewService(legacykeys.ServiceConfig{
 		Store: st, Hasher: legacyHasher, Audit: appendOne, Notifier: s.Notifier,
 		ExpiryNotice: cfg.ExpiryNotice, Logger: log, Now: cfg.Now,
@@ -168,7 +172,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Lockout: ratelimit.NewLockout(ratelimit.LockoutConfig{
 			Threshold: cfg.LockoutThreshold, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration, Now: cfg.Now,
 		}),
-		Status: s.Status,
+		Status:   s.Status,
+		Outbound: fetcher,
 	})
 	if err != nil {
 		return nil, err

@@ -100,6 +100,7 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.DurationVar(&cfg.LockoutWindow, "lockout-window", cfg.LockoutWindow, "window for counting failed authentications")
 	f.DurationVar(&cfg.LockoutDuration, "lockout-duration", cfg.LockoutDuration, "how long a locked client or key is refused")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long in-flight requests may take to finish on SIGTERM")
+	f.StringSliceVar(&cfg.OutboundAllowCIDRs, "outbound-allow-cidr", nil, "network that outbound requests (clients' jwks_uri, webhooks) may reach although private, loopback or link-local; repeat or comma-separate (e.g. 10.20.0.0/16)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

@@ -120,6 +120,9 @@ func (e *Env) Run(opts ...Option) {
 	cfg.Now = e.Clock.Now
 	cfg.RateLimitAddr, cfg.RateLimitClient, cfg.RateLimitKey = 0, 0, 0
 	cfg.BootstrapClientID, cfg.BootstrapClientSecret = AdminID, AdminSecret
+	// Test receivers and jwks_uri servers listen on loopback, which the
+	// outbound rules refuse unless allowed (an option may narrow this).
+	cfg.OutboundAllowCIDRs = []string{"127.0.0.0/8", "::1/128"}
 	for _, o := range opts {
 		o(&cfg)
 	}
