@@ -19,6 +19,7 @@ import (
 	"github.com/authz/authz/audit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/directory"
+	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/jwks"
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/masterkey"
@@ -52,8 +53,8 @@ type Server struct {
 	// "status" claim.
 	Status *publisher.Publisher
 
-	public, admin http.Handler
-	http          httpMetrics
+	public, admin, metrics http.Handler
+	http                   httpMetrics
 	// Bootstrap holds the generated bootstrap credentials when this start
 	// created them (tests read them; serve prints them once).
 	Bootstrap *Bootstrap
@@ -185,6 +186,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	s.public = s.publicHandler()
 	s.admin = s.adminHandler()
+	s.metrics = s.metricsHandler()
 	return s, nil
 }
 
@@ -237,8 +239,24 @@ func (s *Server) publicHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.serveReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	return s.middleware("public", mux)
+}
+
+// metricsHandler serves /metrics (and /healthz, for the scraper's own
+// check) on the metrics listener; everything else is 404 JSON.
+func (s *Server) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		errcode.Write(w, s.log, errcode.New(errcode.NotFound, "The metrics listener serves GET /metrics and GET /healthz only."))
+	})
+	return s.middleware("metrics", mux)
 }
 
 // serveReady answers 200 only when the database answers and a signing key
@@ -267,10 +285,18 @@ func (s *Server) Handler() http.Handler { return s.public }
 // AdminHandler returns the admin API handler (for in-process tests).
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
-// Run starts the background tasks and both listeners, and serves until ctx
+// MetricsHandler returns the metrics listener's handler (for in-process
+// tests).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics }
+
+// Run starts the background tasks and the listeners, and serves until ctx
 // ends; then it stops accepting, lets in-flight requests finish, flushes
-// the audit and usage buffers and closes the store.
-func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
+// the audit and usage buffers and closes the store. metrics, if given (at
+// most one), serves /metrics; without it metrics are not served at all.
+func (s *Server) Run(ctx context.Context, public, admin net.Listener, metrics ...net.Listener) error {
+	if len(metrics) > 1 {
+		return errors.New("server: at most one metrics listener")
+	}
 	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer bgCancel()
 	var tasks errgroup.Group
@@ -293,6 +319,12 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 
 	servers := []*http.Server{newHTTPServer(s.public, s.log), newHTTPServer(s.admin, s.log)}
 	listeners := []net.Listener{public, admin}
+	metricsAddr := "off"
+	for _, l := range metrics {
+		servers = append(servers, newHTTPServer(s.metrics, s.log))
+		listeners = append(listeners, l)
+		metricsAddr = l.Addr().String()
+	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
@@ -301,7 +333,7 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 			}
 		}()
 	}
-	s.log.Info("authz serving", "addr", public.Addr().String(), "admin_addr", admin.Addr().String(),
+	s.log.Info("authz serving", "addr", public.Addr().String(), "admin_addr", admin.Addr().String(), "metrics_addr", metricsAddr,
 		"issuer", s.cfg.Issuer, "database", s.Store.Backend())
 
 	var serveErr error

@@ -53,13 +53,15 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Env is a running authz on one backend.
 type Env struct {
-	T         testing.TB
-	Srv       *server.Server
-	Issuer    string // public base URL
-	AdminURL  string // admin API base URL
-	Clock     *Clock
-	MasterKey string
-	DBURL     string
+	T        testing.TB
+	Srv      *server.Server
+	Issuer   string // public base URL
+	AdminURL string // admin API base URL
+	// MetricsURL is the base URL of the metrics listener (/metrics).
+	MetricsURL string
+	Clock      *Clock
+	MasterKey  string
+	DBURL      string
 	// Logs receives the server's log lines if set before Start.
 	Logs io.Writer
 }
@@ -109,10 +111,15 @@ func (e *Env) Run(opts ...Option) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	met, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Issuer = "http://" + pub.Addr().String()
 	e.AdminURL = "http://" + adm.Addr().String()
+	e.MetricsURL = "http://" + met.Addr().String()
 	cfg := server.Defaults()
-	cfg.Addr, cfg.AdminAddr = pub.Addr().String(), adm.Addr().String()
+	cfg.Addr, cfg.AdminAddr, cfg.MetricsAddr = pub.Addr().String(), adm.Addr().String(), met.Addr().String()
 	cfg.Issuer = e.Issuer
 	cfg.Database = e.DBURL
 	cfg.MasterKey = e.MasterKey
@@ -134,7 +141,7 @@ func (e *Env) Run(opts ...Option) {
 	}
 	e.Srv = srv
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, pub, adm) }()
+	go func() { done <- srv.Run(ctx, pub, adm, met) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
