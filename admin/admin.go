@@ -217,6 +217,9 @@ func (h *handler) serve(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		err := h.run(sw, r, rt)
+		if errors.Is(err, store.ErrBadCursor) {
+			err = invalid("after", "not a cursor this listing returned; start without after and follow next")
+		}
 		if err != nil {
 			errcode.Write(sw, h.log, err)
 		} else if r.Method != http.MethodGet && h.changed != nil {
@@ -233,6 +236,9 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, rt route) error {
 	}
 	cl, err := authorize(c, rt)
 	if err != nil {
+		return err
+	}
+	if err := checkQuery(r); err != nil {
 		return err
 	}
 	r = r.WithContext(reqmeta.WithActor(r.Context(), cl.actor))
