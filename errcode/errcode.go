@@ -34,16 +34,16 @@ const (
 	// method other than the one the client is registered with (RFC 7591
 	// token_endpoint_auth_method).
 	ClientAuthMethod Code = "client_auth_method"
-	GrantNotAllowed    Code = "grant_not_allowed"
-	GrantUnsupported   Code = "grant_unsupported"
-	TokenTypeInvalid   Code = "token_type_unsupported"
-	RequestInvalid     Code = "request_invalid"
-	RequestTooLarge    Code = "request_too_large"
-	MethodNotAllowed   Code = "method_not_allowed"
-	TokenNotOwned      Code = "token_not_owned"
-	RateLimited        Code = "rate_limited"
-	Unavailable        Code = "unavailable"
-	Internal           Code = "internal"
+	GrantNotAllowed  Code = "grant_not_allowed"
+	GrantUnsupported Code = "grant_unsupported"
+	TokenTypeInvalid Code = "token_type_unsupported"
+	RequestInvalid   Code = "request_invalid"
+	RequestTooLarge  Code = "request_too_large"
+	MethodNotAllowed Code = "method_not_allowed"
+	TokenNotOwned    Code = "token_not_owned"
+	RateLimited      Code = "rate_limited"
+	Unavailable      Code = "unavailable"
+	Internal         Code = "internal"
 )
 
 // Codes of the admin API and of bearer-protected resources.
