@@ -15,7 +15,12 @@ import (
 
 // keySet is one fetched JWKS, immutable once published.
 type keySet struct {
-	keys      map[string]*publicKey
+	// keys verify access tokens: raw less the kids the issuer's newest
+	// status list no longer names (withdrawn, statuslist.Token.JWKSKids).
+	keys map[string]*publicKey
+	// raw is the JWKS as fetched; it verifies status lists, so that a
+	// list signed by a key newer than the last list can still be read.
+	raw       map[string]*publicKey
 	fetchedAt time.Time
 	// expiresAt is when Cache-Control says the set goes stale.
 	expiresAt time.Time
@@ -45,6 +50,13 @@ type remoteKeySet struct {
 	sleep func(ctx context.Context, d time.Duration) bool
 
 	cur atomic.Pointer[keySet]
+
+	// installMu serialises replacing cur (a JWKS fetch, a status list's
+	// kids) and guards listed and listedIat: the kids named by the newest
+	// status list seen (nil: none named any) and that list's iat.
+	installMu sync.Mutex
+	listed    map[string]bool
+	listedIat int64
 
 	mu          sync.Mutex
 	lastAttempt time.Time
@@ -85,6 +97,9 @@ func (r *remoteKeySet) lookup(ctx context.Context, kid string) (*publicKey, erro
 	if k := s.keys[kid]; k != nil {
 		return k, nil
 	}
+	if s.raw[kid] != nil {
+		return nil, errKeyWithdrawn
+	}
 	if !refreshed && r.refresh(ctx, false) {
 		if s = r.usable(r.now()); s == nil {
 			return nil, refuse(ReasonUnavailable, "", r.lastError())
@@ -94,6 +109,84 @@ func (r *remoteKeySet) lookup(ctx context.Context, kid string) (*publicKey, erro
 		}
 	}
 	return nil, refuse(ReasonUnknownKey, "", nil)
+}
+
+// errKeyWithdrawn refuses a token whose kid the JWKS still publishes but
+// the issuer's newest status list does not: the key was withdrawn.
+var errKeyWithdrawn = &Error{Reason: ReasonUnknownKey,
+	Detail: "The token's signing key was withdrawn by its issuer; obtain a new token."}
+
+// lookupRaw returns the key for kid from the JWKS as fetched, withdrawn or
+// not: status lists are verified with it (see keySet.raw).
+func (r *remoteKeySet) lookupRaw(ctx context.Context, kid string) (*publicKey, error) {
+	k, err := r.lookup(ctx, kid) // refreshes the set as an access token would
+	if err == nil {
+		return k, nil
+	}
+	if s := r.usable(r.now()); s != nil && s.raw[kid] != nil {
+		return s.raw[kid], nil
+	}
+	return nil, err
+}
+
+// applyListed takes the kids named by a status list signed at iat: from
+// now on an access token verifies only with a key both fetched and named,
+// so a key withdrawn at the issuer stops verifying here as soon as the
+// list says so, whatever this verifier's JWKS cache holds. A JWKS that
+// differs from the list is refetched at once (a new key, or a cache that
+// still serves the withdrawn one).
+func (r *remoteKeySet) applyListed(kids []string, iat int64) {
+	r.installMu.Lock()
+	if iat < r.listedIat {
+		r.installMu.Unlock()
+		return
+	}
+	listed := make(map[string]bool, len(kids))
+	for _, k := range kids {
+		listed[k] = true
+	}
+	r.listed, r.listedIat = listed, iat
+	var withdrawn []string
+	unknown := false
+	if cur := r.cur.Load(); cur != nil {
+		next := *cur
+		next.keys = filterListed(cur.raw, listed)
+		if len(next.keys) != len(cur.keys) {
+			r.cur.Store(&next)
+		}
+		for kid := range cur.raw {
+			if !listed[kid] {
+				withdrawn = append(withdrawn, kid)
+			}
+		}
+		for kid := range listed {
+			if cur.raw[kid] == nil {
+				unknown = true
+			}
+		}
+	}
+	r.installMu.Unlock()
+	if len(withdrawn) > 0 {
+		slices.Sort(withdrawn)
+		r.log.Warn("signing keys withdrawn by the issuer's status list; their tokens are refused", "jwks_uri", r.url, "kids", withdrawn)
+	}
+	if len(withdrawn) > 0 || unknown {
+		go r.refresh(r.life, len(withdrawn) > 0)
+	}
+}
+
+// filterListed is raw less the kids that listed (when not nil) omits.
+func filterListed(raw map[string]*publicKey, listed map[string]bool) map[string]*publicKey {
+	if listed == nil {
+		return raw
+	}
+	out := make(map[string]*publicKey, len(raw))
+	for kid, k := range raw {
+		if listed[kid] {
+			out[kid] = k
+		}
+	}
+	return out
 }
 
 func (r *remoteKeySet) lastError() error {
@@ -159,14 +252,16 @@ func (r *remoteKeySet) fetch() error {
 	// that verifications cached against it stay valid (see verifiedCache).
 	if prev := r.cur.Load(); prev != nil {
 		for kid, k := range keys {
-			if old := prev.keys[kid]; old != nil && old.equal(k) {
+			if old := prev.raw[kid]; old != nil && old.equal(k) {
 				keys[kid] = old
 			}
 		}
 	}
 	now := r.now()
-	next := &keySet{keys: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
+	r.installMu.Lock()
+	next := &keySet{keys: filterListed(keys, r.listed), raw: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
 	prev := r.cur.Swap(next)
+	r.installMu.Unlock()
 	r.metrics.fetch(true)
 	r.metrics.keys(len(keys), now)
 	if prev == nil || !sameKids(prev.keys, keys) {
