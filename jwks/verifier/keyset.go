@@ -15,8 +15,8 @@ import (
 
 // keySet is one fetched JWKS, immutable once published.
 type keySet struct {
-	// keys verify access tokens: raw less the kids the issuer's newest
-	// status list no longer names (withdrawn, statuslist.Token.JWKSKids).
+	// keys verify access tokens: raw less the withdrawn kids (see
+	// remoteKeySet.withdrawn).
 	keys map[string]*publicKey
 	// raw is the JWKS as fetched; it verifies status lists, so that a
 	// list signed by a key newer than the last list can still be read.
@@ -52,10 +52,15 @@ type remoteKeySet struct {
 	cur atomic.Pointer[keySet]
 
 	// installMu serialises replacing cur (a JWKS fetch, a status list's
-	// kids) and guards listed and listedIat: the kids named by the newest
-	// status list seen (nil: none named any) and that list's iat.
+	// kids) and guards withdrawn and listedIat. withdrawn are the kids
+	// that the newest status list naming kids (statuslist.Token.JWKSKids,
+	// signed at listedIat) omits although this verifier had fetched them:
+	// the issuer no longer publishes them, whatever a JWKS response (maybe
+	// a stale cached one) says. A kid fetched only after that list is not
+	// withdrawn by it: a new key is published long before it signs, and
+	// the next list names it.
 	installMu sync.Mutex
-	listed    map[string]bool
+	withdrawn map[string]bool
 	listedIat int64
 
 	mu          sync.Mutex
@@ -129,12 +134,12 @@ func (r *remoteKeySet) lookupRaw(ctx context.Context, kid string) (*publicKey, e
 	return nil, err
 }
 
-// applyListed takes the kids named by a status list signed at iat: from
-// now on an access token verifies only with a key both fetched and named,
-// so a key withdrawn at the issuer stops verifying here as soon as the
-// list says so, whatever this verifier's JWKS cache holds. A JWKS that
-// differs from the list is refetched at once (a new key, or a cache that
-// still serves the withdrawn one).
+// applyListed takes the kids named by a status list signed at iat: a kid
+// this verifier fetched that the list omits is withdrawn — access tokens
+// signed with it are refused from now on, whatever this verifier's JWKS
+// cache holds — until a later list names it again. A JWKS that differs
+// from the list is refetched at once (a new key, or a response that still
+// carries the withdrawn one).
 func (r *remoteKeySet) applyListed(kids []string, iat int64) {
 	r.installMu.Lock()
 	if iat < r.listedIat {
@@ -145,19 +150,24 @@ func (r *remoteKeySet) applyListed(kids []string, iat int64) {
 	for _, k := range kids {
 		listed[k] = true
 	}
-	r.listed, r.listedIat = listed, iat
-	var withdrawn []string
-	unknown := false
-	if cur := r.cur.Load(); cur != nil {
-		next := *cur
-		next.keys = filterListed(cur.raw, listed)
-		if len(next.keys) != len(cur.keys) {
-			r.cur.Store(&next)
-		}
-		for kid := range cur.raw {
-			if !listed[kid] {
-				withdrawn = append(withdrawn, kid)
+	cur := r.cur.Load()
+	withdrawn := map[string]bool{}
+	var newly []string
+	consider := func(kid string) {
+		if !listed[kid] && !withdrawn[kid] {
+			withdrawn[kid] = true
+			if !r.withdrawn[kid] {
+				newly = append(newly, kid)
 			}
+		}
+	}
+	for kid := range r.withdrawn {
+		consider(kid)
+	}
+	unknown := false
+	if cur != nil {
+		for kid := range cur.raw {
+			consider(kid)
 		}
 		for kid := range listed {
 			if cur.raw[kid] == nil {
@@ -165,24 +175,30 @@ func (r *remoteKeySet) applyListed(kids []string, iat int64) {
 			}
 		}
 	}
-	r.installMu.Unlock()
-	if len(withdrawn) > 0 {
-		slices.Sort(withdrawn)
-		r.log.Warn("signing keys withdrawn by the issuer's status list; their tokens are refused", "jwks_uri", r.url, "kids", withdrawn)
+	r.withdrawn, r.listedIat = withdrawn, iat
+	if cur != nil {
+		next := *cur
+		next.keys = withoutKids(cur.raw, withdrawn)
+		r.cur.Store(&next)
 	}
-	if len(withdrawn) > 0 || unknown {
-		go r.refresh(r.life, len(withdrawn) > 0)
+	r.installMu.Unlock()
+	if len(newly) > 0 {
+		slices.Sort(newly)
+		r.log.Warn("signing keys withdrawn by the issuer's status list; their tokens are refused", "jwks_uri", r.url, "kids", newly)
+	}
+	if len(newly) > 0 || unknown {
+		go r.refresh(r.life, len(newly) > 0)
 	}
 }
 
-// filterListed is raw less the kids that listed (when not nil) omits.
-func filterListed(raw map[string]*publicKey, listed map[string]bool) map[string]*publicKey {
-	if listed == nil {
+// withoutKids is raw less the withdrawn kids.
+func withoutKids(raw map[string]*publicKey, withdrawn map[string]bool) map[string]*publicKey {
+	if len(withdrawn) == 0 {
 		return raw
 	}
 	out := make(map[string]*publicKey, len(raw))
 	for kid, k := range raw {
-		if listed[kid] {
+		if !withdrawn[kid] {
 			out[kid] = k
 		}
 	}
@@ -259,7 +275,7 @@ func (r *remoteKeySet) fetch() error {
 	}
 	now := r.now()
 	r.installMu.Lock()
-	next := &keySet{keys: filterListed(keys, r.listed), raw: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
+	next := &keySet{keys: withoutKids(keys, r.withdrawn), raw: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
 	prev := r.cur.Swap(next)
 	r.installMu.Unlock()
 	r.metrics.fetch(true)
