@@ -30,21 +30,22 @@ const (
 	AudienceNotGranted Code = "audience_not_granted"
 	ClientInvalid      Code = "client_invalid"
 	ClientSuspended    Code = "client_suspended"
-	// ClientAuthMethod: the right secret, sent with a token-endpoint auth
-	// method other than the one the client is registered with (RFC 7591
-	// token_endpoint_auth_method).
-	ClientAuthMethod Code = "client_auth_method"
-	GrantNotAllowed  Code = "grant_not_allowed"
-	GrantUnsupported Code = "grant_unsupported"
-	TokenTypeInvalid Code = "token_type_unsupported"
-	RequestInvalid   Code = "request_invalid"
-	RequestTooLarge  Code = "request_too_large"
-	MethodNotAllowed Code = "method_not_allowed"
-	TokenNotOwned    Code = "token_not_owned"
-	RateLimited      Code = "rate_limited"
-	Unavailable      Code = "unavailable"
-	Internal         Code = "internal"
+	GrantNotAllowed    Code = "grant_not_allowed"
+	GrantUnsupported   Code = "grant_unsupported"
+	TokenTypeInvalid   Code = "token_type_unsupported"
+	RequestInvalid     Code = "request_invalid"
+	RequestTooLarge    Code = "request_too_large"
+	MethodNotAllowed   Code = "method_not_allowed"
+	TokenNotOwned      Code = "token_not_owned"
+	RateLimited        Code = "rate_limited"
+	Unavailable        Code = "unavailable"
+	Internal           Code = "internal"
 )
+
+// ClientAuthMethod: the right secret, sent with a token-endpoint auth method
+// other than the one the client is registered with (RFC 7591
+// token_endpoint_auth_method; issue 18 §7).
+const ClientAuthMethod Code = "client_auth_method"
 
 // Codes of the admin API and of bearer-protected resources.
 const (
