@@ -58,10 +58,11 @@ type cli struct {
 	dbURL    string
 	issuer   string
 	adminURL string
+	home     string
+	logs     *syncBuffer
+
 	// metricsURL is the --metrics-addr listener.
 	metricsURL string
-	home       string
-	logs       *syncBuffer
 }
 
 type syncBuffer struct {

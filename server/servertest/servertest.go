@@ -53,17 +53,18 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Env is a running authz on one backend.
 type Env struct {
-	T        testing.TB
-	Srv      *server.Server
-	Issuer   string // public base URL
-	AdminURL string // admin API base URL
-	// MetricsURL is the base URL of the metrics listener (/metrics).
-	MetricsURL string
-	Clock      *Clock
-	MasterKey  string
-	DBURL      string
+	T         testing.TB
+	Srv       *server.Server
+	Issuer    string // public base URL
+	AdminURL  string // admin API base URL
+	Clock     *Clock
+	MasterKey string
+	DBURL     string
 	// Logs receives the server's log lines if set before Start.
 	Logs io.Writer
+
+	// MetricsURL is the base URL of the metrics listener (/metrics).
+	MetricsURL string
 }
 
 // EachBackend runs fn on SQLite and on PostgreSQL (which follows
