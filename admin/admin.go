@@ -248,6 +248,9 @@ func (h *handler) serve(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		err := h.run(sw, r, rt)
+		if errors.Is(err, store.ErrBadCursor) {
+			err = invalid("after", "not a cursor this listing returned; start without after and follow next")
+		}
 		if err != nil {
 			errcode.Write(sw, h.log, err)
 		} else if r.Method != http.MethodGet && h.changed != nil {
@@ -264,6 +267,9 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, rt route) error {
 	}
 	cl, err := authorize(c, rt)
 	if err != nil {
+		return err
+	}
+	if err := checkQuery(r); err != nil {
 		return err
 	}
 	r = r.WithContext(reqmeta.WithActorOf(reqmeta.WithActor(r.Context(), cl.actor), c.ClientID, c.Owner))

@@ -82,7 +82,7 @@ func (n *switchNotifier) setFail(v bool) {
 // env is the admin API over a real store, with real legacy-key, signing-key
 // and webhook components, a fixed clock and a fake authenticator.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	st       store.Store
 	h        http.Handler
 	auth     *fakeAuth
@@ -104,7 +104,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	})
 }
 
-func newEnv(t *testing.T, st store.Store) *env {
+func newEnv(t testing.TB, st store.Store) *env {
 	t.Helper()
 	e := &env{t: t, st: st, now: t0, auth: &fakeAuth{callers: map[string]Caller{}}}
 	clock := func() time.Time { return e.now }

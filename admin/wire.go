@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -79,10 +80,56 @@ func reply(w http.ResponseWriter, status int, v any) error {
 	return enc.Encode(v)
 }
 
-// page reads ?limit= and ?after=.
+// maxQueryValue bounds a query parameter's value: ids, names, cursors and
+// times are all far shorter.
+const maxQueryValue = 1024
+
+// checkQuery refuses a query string that the handlers' parsers would
+// otherwise half-read (url.Values drops malformed pairs silently), name
+// ambiguously (a repeated parameter), or pass to the store as text the
+// database refuses (invalid UTF-8 and NUL are errors in PostgreSQL, which
+// would answer 500): every malformed request is a 400 with error_code.
+func checkQuery(r *http.Request) error {
+	// Path segments ({id}) reach the store the same way.
+	if !utf8.ValidString(r.URL.Path) || strings.ContainsFunc(r.URL.Path, unicode.IsControl) {
+		return errcode.New(errcode.RequestInvalid, "the path contains control characters or invalid UTF-8")
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return errcode.New(errcode.RequestInvalid, "the query string is not valid URL encoding")
+	}
+	for name, vals := range q {
+		field := "query parameter " + strconv.Quote(name)
+		if !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) || len(name) > 64 {
+			return errcode.New(errcode.RequestInvalid, "a query parameter name is not printable text")
+		}
+		if len(vals) > 1 {
+			return invalid(field, "given %d times; give it once", len(vals))
+		}
+		switch v := vals[0]; {
+		case len(v) > maxQueryValue:
+			return invalid(field, "at most %d bytes", maxQueryValue)
+		case !utf8.ValidString(v):
+			return invalid(field, "not valid UTF-8")
+		case strings.ContainsFunc(v, unicode.IsControl):
+			return invalid(field, "contains control characters")
+		}
+	}
+	return nil
+}
+
+// maxCursor bounds ?after=; cursors are ids or numbers.
+const maxCursor = 256
+
+// page reads ?limit= and ?after=. The cursor's shape is the listing's
+// business (the store answers store.ErrBadCursor); here it must at least
+// be short printable ASCII, as every cursor the API returns is.
 func page(r *http.Request) (store.Page, error) {
 	q := r.URL.Query()
 	p := store.Page{After: q.Get("after")}
+	if len(p.After) > maxCursor || strings.ContainsFunc(p.After, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		return p, invalid("after", "not a cursor this listing returned; start without after and follow next")
+	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > store.MaxLimit {

@@ -13,7 +13,7 @@ func (s *session) endpointAuth(md *metadata, methods []string) auth {
 	if len(methods) == 0 {
 		methods = md.AuthMethods
 	}
-	return secretAuth(prefersBasic(methods), s.cfg.ClientID, s.cfg.ClientSecret)
+	return secretAuth(s.usesBasic(methods), s.cfg.ClientID, s.cfg.ClientSecret)
 }
 
 func (s *session) introspect(ctx context.Context, md *metadata, token string) (*response, error) {

@@ -69,6 +69,13 @@ func startAuthz(t *testing.T, dbURL string) (issuer, adminURL string) {
 // client, a private_key_jwt client and a legacy key.
 func fixtures(t *testing.T, issuer, adminURL string) conformance.Config {
 	t.Helper()
+	return fixturesWith(t, issuer, adminURL, "")
+}
+
+// fixturesWith is fixtures with the secret client registered with
+// authMethod ("" for the default, client_secret_basic).
+func fixturesWith(t *testing.T, issuer, adminURL, authMethod string) conformance.Config {
+	t.Helper()
 	ctx := context.Background()
 	a := adminclient.New(adminURL, adminID, adminSecret, adminclient.WithIssuer(issuer))
 	must := func(err error) {
@@ -85,7 +92,7 @@ func fixtures(t *testing.T, issuer, adminURL string) conformance.Config {
 	must(err)
 	_, err = a.Bind(ctx, role.ID, p.ID)
 	must(err)
-	secretClient, err := a.CreateClient(ctx, apiv1.CreateClient{TenantID: tn.ID, OwnerID: p.ID})
+	secretClient, err := a.CreateClient(ctx, apiv1.CreateClient{TenantID: tn.ID, OwnerID: p.ID, AuthMethod: authMethod})
 	must(err)
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -103,7 +110,7 @@ func fixtures(t *testing.T, issuer, adminURL string) conformance.Config {
 	legacy, err := a.IssueKey(ctx, apiv1.IssueKey{OwnerID: p.ID, Label: "conformance"})
 	must(err)
 	return conformance.Config{
-		Issuer: issuer, ClientID: secretClient.ID, ClientSecret: secretClient.ClientSecret,
+		Issuer: issuer, ClientID: secretClient.ID, ClientSecret: secretClient.ClientSecret, ClientAuthMethod: authMethod,
 		AssertionClientID: jwtClient.ID, AssertionKey: assertionKey,
 		SubjectToken: legacy.Key,
 	}
@@ -124,5 +131,16 @@ func TestAuthzPassesEveryCheck(t *testing.T) {
 			}
 			t.Logf("\n%s", dump(t, rep))
 		})
+	}
+}
+
+// TestAuthzPassesWithAPostClient: a client registered as
+// client_secret_post (authz enforces the registered method) passes every
+// check when the suite is told its method.
+func TestAuthzPassesWithAPostClient(t *testing.T) {
+	issuer, adminURL := startAuthz(t, storetest.SQLiteURL(t))
+	rep := run(t, fixturesWith(t, issuer, adminURL, "client_secret_post"))
+	if n := rep.Count(conformance.Pass); n != len(conformance.Checks()) {
+		t.Fatalf("%d of %d checks passed:\n%s", n, len(conformance.Checks()), dump(t, rep))
 	}
 }

@@ -188,7 +188,19 @@ func secretAuth(basic bool, id, secret string) auth {
 
 // clientAuth is the configured client's authentication at the token endpoint.
 func (s *session) clientAuth(md *metadata) auth {
-	return secretAuth(prefersBasic(md.AuthMethods), s.cfg.ClientID, s.cfg.ClientSecret)
+	return secretAuth(s.usesBasic(md.AuthMethods), s.cfg.ClientID, s.cfg.ClientSecret)
+}
+
+// usesBasic decides Basic or body for the configured client: its
+// registered method when given, else what the endpoint prefers.
+func (s *session) usesBasic(methods []string) bool {
+	switch s.cfg.ClientAuthMethod {
+	case authSecretBasic:
+		return true
+	case authSecretPost:
+		return false
+	}
+	return prefersBasic(methods)
 }
 
 // postForm POSTs form to endpoint as application/x-www-form-urlencoded,

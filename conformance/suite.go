@@ -21,6 +21,11 @@ type Config struct {
 	// client_credentials grant.
 	ClientID     string
 	ClientSecret string
+	// ClientAuthMethod is how that client sends its secret:
+	// client_secret_basic or client_secret_post, as it is registered
+	// (RFC 7591 token_endpoint_auth_method; authz enforces it). Empty:
+	// HTTP Basic unless the server advertises only client_secret_post.
+	ClientAuthMethod string
 	// AssertionClientID and AssertionKey are a client that authenticates
 	// with private_key_jwt (RFC 7523) and its private key (see
 	// ParseAssertionKey).

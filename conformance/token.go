@@ -119,7 +119,7 @@ func checkWrongSecret(ctx context.Context, s *session) Outcome {
 	if o != nil {
 		return *o
 	}
-	basic := prefersBasic(md.AuthMethods)
+	basic := s.usesBasic(md.AuthMethods)
 	a := secretAuth(basic, s.cfg.ClientID, "wrong-"+random())
 	r, err := s.postForm(ctx, md.TokenEndpoint, url.Values{"grant_type": {grantClientCredentials}}, a)
 	if err != nil {
@@ -133,7 +133,7 @@ func checkUnknownClient(ctx context.Context, s *session) Outcome {
 	if o != nil {
 		return *o
 	}
-	basic := prefersBasic(md.AuthMethods)
+	basic := s.usesBasic(md.AuthMethods)
 	a := secretAuth(basic, "conformance-unknown-"+random(), "secret-"+random())
 	r, err := s.postForm(ctx, md.TokenEndpoint, url.Values{"grant_type": {grantClientCredentials}}, a)
 	if err != nil {

@@ -45,6 +45,11 @@ const (
 	Internal           Code = "internal"
 )
 
+// ClientAuthMethod: the right secret, sent with a token-endpoint auth method
+// other than the one the client is registered with (RFC 7591
+// token_endpoint_auth_method; issue 18 §7).
+const ClientAuthMethod Code = "client_auth_method"
+
 // Codes of the admin API and of bearer-protected resources.
 const (
 	TokenInvalid Code = "token_invalid"
@@ -81,6 +86,7 @@ var table = map[Code]Meta{
 	AudienceNotGranted: {400, "invalid_target", "The requested audience is not allowed for this client or key."},
 	ClientInvalid:      {401, "invalid_client", "Client authentication failed: unknown client or bad credentials."},
 	ClientSuspended:    {401, "invalid_client", "The client, its owner or its tenant is not active; contact an administrator."},
+	ClientAuthMethod:   {401, "invalid_client", "The client must authenticate with the token_endpoint_auth_method it is registered with (client_secret_basic: HTTP Basic; client_secret_post: client_id and client_secret in the body)."},
 	GrantNotAllowed:    {400, "unauthorized_client", "This client is not allowed to use the requested grant type."},
 	GrantUnsupported:   {400, "unsupported_grant_type", "Use grant_type=client_credentials or urn:ietf:params:oauth:grant-type:token-exchange."},
 	TokenTypeInvalid:   {400, "invalid_request", "Unsupported subject_token_type; use urn:authz:token-type:api-key."},

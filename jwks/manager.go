@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,18 @@ func NewManager(st store.Store, mk masterkey.Key, cfg Config) (*Manager, error) 
 		}
 	}
 	return m, nil
+}
+
+// PublishedKids returns the kids of every key this replica's JWKS
+// publishes (next, current, retired), sorted: what the status list names
+// (statuslist.Token.JWKSKids) so that a verifier learns of a withdrawal
+// with the list.
+func (m *Manager) PublishedKids() []string {
+	s := m.snap.Load()
+	if s == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(s.keys))
 }
 
 // now is the clock at the store's precision, so that what is written and

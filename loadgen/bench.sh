@@ -9,11 +9,11 @@ B=/tmp/authz-bench; mkdir -p "$B"
 go build -o "$B/authz" ./cmd/authz
 export XDG_CACHE_HOME="$B/cache" AUTHZ_MASTER_KEY="$(openssl rand -hex 32)"
 ADMIN_ID=cli_bench_admin ADMIN_SECRET="$(openssl rand -hex 32)"
-ISSUER=http://127.0.0.1:38080 PG=postgres://postgres@127.0.0.1:5432
+ISSUER=http://127.0.0.1:38080 METRICS=http://127.0.0.1:38082 PG=postgres://postgres@127.0.0.1:5432
 
 serve() { # DATABASE_URL
   GOMAXPROCS=${SERVER_GOMAXPROCS:-1} AUTHZ_BOOTSTRAP_CLIENT_ID=$ADMIN_ID AUTHZ_BOOTSTRAP_CLIENT_SECRET=$ADMIN_SECRET \
-    taskset -c 0 "$B/authz" serve --database "$1" --addr 127.0.0.1:38080 --admin-addr 127.0.0.1:38081 \
+    taskset -c 0 "$B/authz" serve --database "$1" --addr 127.0.0.1:38080 --admin-addr 127.0.0.1:38081 --metrics-addr 127.0.0.1:38082 \
     --rate-limit-addr 0 --rate-limit-client 0 --rate-limit-key 0 --log-level warn >"$B/serve.log" 2>&1 &
   SERVER=$!
   until curl -fs -o /dev/null $ISSUER/readyz; do sleep 0.1; done
@@ -34,7 +34,7 @@ fixtures() { # a tenant, a service principal with a role, a client and a legacy 
 bench() { taskset -c 1 "$B/authz" bench --issuer "${BENCH_ISSUER:-$ISSUER}" -o json "$@" |
   jq -c '{mode, requests, requests_per_second: (.requests_per_second|round), p50_ms, p95_ms, p99_ms, max_ms, errors}'; }
 rss() { echo "server RSS: $(ps -o rss= -p "$SERVER") KiB"; }
-audit() { curl -s $ISSUER/metrics | awk '/^authz_audit_batch_size_(sum|count)|^authz_audit_flush_seconds_(sum|count)/ {v[$1]=$2}
+audit() { curl -s $METRICS/metrics | awk '/^authz_audit_batch_size_(sum|count)|^authz_audit_flush_seconds_(sum|count)/ {v[$1]=$2}
   END {printf "audit group commit: %.1f events/commit, %.2f ms/commit\n", v["authz_audit_batch_size_sum"]/v["authz_audit_batch_size_count"],
   1000*v["authz_audit_flush_seconds_sum"]/v["authz_audit_flush_seconds_count"]}'; }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/promreg"
 	"github.com/authz/authz/store"
 )
@@ -59,8 +60,11 @@ type Config struct {
 	BackoffBase, BackoffMax time.Duration
 	// PollInterval is how often Run looks for due webhooks (default 5 s).
 	PollInterval time.Duration
-	// Client sends deliveries (default: a client that does not follow
-	// redirects, so a receiver cannot bounce the signed body elsewhere).
+	// Client sends deliveries. Default: outbound's client with no allowed
+	// networks, which refuses private, loopback and link-local receivers
+	// and never follows a redirect (a receiver cannot bounce the signed
+	// body elsewhere). The server passes its outbound.Fetcher's client, so
+	// --outbound-allow-cidr applies to webhooks too.
 	Client     *http.Client
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -134,7 +138,7 @@ func New(st store.Store, cfg Config) *Notifier {
 	// webhook that is still being delivered.
 	n.lease = max(3*n.timeout, time.Minute)
 	if n.client == nil {
-		n.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		n.client = outbound.New(outbound.Config{Timeout: n.timeout, UserAgent: "authz-webhooks/1", Logger: cfg.Logger}).Client()
 	}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/store"
 )
 
@@ -125,7 +126,7 @@ func TestReceiverDownThenBackGetsTheEventOnce(t *testing.T) {
 		clk := &clock{t: t0}
 		rcv := newReceiver(t, clk, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
 		reg := prometheus.NewRegistry()
-		n := New(st, Config{URL: rcv.url, Secret: testSecret, Now: clk.Now, Registerer: reg,
+		n := New(st, Config{URL: rcv.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now, Registerer: reg,
 			BackoffBase: 10 * time.Second, BackoffMax: time.Minute})
 		enqueue(t, st, n, KeyRevoked, map[string]string{"key_id": "key_1", "reason": "leaked"})
 
@@ -189,7 +190,7 @@ func TestRunRetriesUntilDelivered(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store) {
 		clk := &clock{t: t0}
 		rcv := newReceiver(t, clk, http.StatusBadGateway, http.StatusInternalServerError)
-		n := New(st, Config{URL: rcv.url, Secret: testSecret, Now: clk.Now, BackoffBase: time.Second, BackoffMax: 4 * time.Second,
+		n := New(st, Config{URL: rcv.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now, BackoffBase: time.Second, BackoffMax: 4 * time.Second,
 			Sleep: func(ctx context.Context, d time.Duration) error {
 				clk.Advance(d)
 				runtime.Gosched()
@@ -220,7 +221,7 @@ func TestRestartLosesNothing(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store) {
 		clk := &clock{t: t0}
 		rcv := newReceiver(t, clk, 503, 503, 503)
-		cfg := Config{URL: rcv.url, Secret: testSecret, Now: clk.Now, BackoffBase: time.Second, BackoffMax: time.Second}
+		cfg := Config{URL: rcv.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now, BackoffBase: time.Second, BackoffMax: time.Second}
 		first := New(st, cfg)
 		for _, key := range []string{"key_1", "key_2", "key_3"} {
 			enqueue(t, st, first, KeyExpired, map[string]string{"key_id": key})
@@ -258,7 +259,7 @@ func TestDeliveryInterruptedMidFlightIsRetriedAfterTheLease(t *testing.T) {
 		clk := &clock{t: t0}
 		rcv := newReceiver(t, clk)
 		rcv.hold = true
-		cfg := Config{URL: rcv.url, Secret: testSecret, Now: clk.Now}
+		cfg := Config{URL: rcv.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now}
 		first := New(st, cfg)
 		enqueue(t, st, first, KeyRevoked, map[string]string{"key_id": "key_1"})
 
@@ -296,7 +297,7 @@ func TestTwoNotifiersNeverDeliverOneWebhookTwice(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store) {
 		clk := &clock{t: t0} // fixed: leases never lapse during the test
 		rcv := newReceiver(t, clk)
-		cfg := Config{URL: rcv.url, Secret: testSecret, Now: clk.Now}
+		cfg := Config{URL: rcv.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now}
 		const total = 60
 		for i := range total {
 			enqueue(t, st, New(st, cfg), KeyExpiring, map[string]int{"n": i})
@@ -340,7 +341,7 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store) {
 		clk := &clock{t: t0}
 		rcv := newReceiver(t, clk, 500, 500, 500, 500, 500)
-		n := New(st, Config{URL: rcv.url, Secret: testSecret, Now: clk.Now, MaxAttempts: 3, BackoffBase: time.Second, BackoffMax: time.Second})
+		n := New(st, Config{URL: rcv.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now, MaxAttempts: 3, BackoffBase: time.Second, BackoffMax: time.Second})
 		enqueue(t, st, n, KeyRevoked, map[string]string{"key_id": "key_1"})
 		for range 3 {
 			deliverDue(t, n, 1)
@@ -368,7 +369,7 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 func TestEnqueue(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		n := New(st, Config{URL: "http://receiver.invalid/hook", Secret: testSecret, Now: (&clock{t: t0}).Now})
+		n := New(st, Config{URL: "http://receiver.invalid/hook", Client: loopbackClient(t), Secret: testSecret, Now: (&clock{t: t0}).Now})
 		boom := errors.New("the change failed")
 		err := st.Tx(ctx, func(tx store.Tx) error {
 			if err := n.Enqueue(ctx, tx, KeyRevoked, map[string]string{"key_id": "key_1"}); err != nil {
@@ -427,7 +428,7 @@ func TestDeliveryFailuresAreSafe(t *testing.T) {
 			{"receiver unreachable", deadURL, "connect"},
 			{"redirect", redirector.URL + "/?token=SECRET-TOKEN", "307"},
 		} {
-			n := New(st, Config{URL: tc.url, Secret: testSecret, Now: clk.Now})
+			n := New(st, Config{URL: tc.url, Client: loopbackClient(t), Secret: testSecret, Now: clk.Now})
 			enqueue(t, st, n, KeyRevoked, map[string]string{})
 			deliverDue(t, n, 1)
 		}
@@ -460,4 +461,36 @@ func TestRunNeedsASecret(t *testing.T) {
 	if k, err := New(nil, Config{}).DeliverDue(context.Background()); k != 0 || err != nil {
 		t.Fatalf("disabled DeliverDue = %d, %v", k, err)
 	}
+}
+
+// loopbackClient is the webhook client of the server with loopback allowed
+// (--outbound-allow-cidr 127.0.0.0/8), as the receivers of these tests
+// listen there.
+func loopbackClient(t testing.TB) *http.Client {
+	t.Helper()
+	allow, err := outbound.ParseCIDRs([]string{"127.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outbound.New(outbound.Config{Allow: allow}).Client()
+}
+
+// TestDefaultClientRefusesPrivateReceivers: without an allow list, a
+// receiver on loopback (standing for any internal service) is never
+// posted to (issue 18 §2: webhooks' receivers get the outbound rules).
+func TestDefaultClientRefusesPrivateReceivers(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st store.Store) {
+		clk := &clock{t: t0}
+		rcv := newReceiver(t, clk)
+		n := New(st, Config{URL: rcv.url, Secret: testSecret, Now: clk.Now})
+		enqueue(t, st, n, KeyRevoked, map[string]string{})
+		deliverDue(t, n, 1)
+		if len(rcv.deliveries()) != 0 {
+			t.Fatal("a loopback receiver got the webhook without --outbound-allow-cidr")
+		}
+		ws := webhooks(t, st)
+		if len(ws) != 1 || ws[0].Attempts != 1 || !strings.Contains(ws[0].LastError, "not allowed") {
+			t.Fatalf("webhooks %+v", ws)
+		}
+	})
 }

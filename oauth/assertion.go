@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/store"
 )
 
@@ -145,9 +144,14 @@ func (s *Server) verifyWithClientKeys(ctx context.Context, c store.Client, tok *
 			return nil
 		}
 	case c.JWKSURI != "":
+		// A jwks_uri that cannot be fetched is answered exactly like a
+		// signature that does not verify: telling the two apart would let
+		// whoever registers a jwks_uri probe what this server can reach
+		// (issue 18 §2). The reason is in the log (outbound.Fetcher).
 		set, err := s.jwksURIs.get(ctx, c.JWKSURI, false)
 		if err != nil {
-			return errcode.Wrap(errcode.ClientInvalid, err, "The client's jwks_uri could not be fetched.")
+			s.cfg.Logger.WarnContext(ctx, "private_key_jwt: the client's jwks_uri is unusable", "client_id", c.ID, "err", err)
+			break
 		}
 		if ok, _ := try(set); ok {
 			return nil
@@ -207,9 +211,9 @@ func algNames(algs []jose.SignatureAlgorithm) string {
 // of assertions with random kids cannot turn this server into a request
 // amplifier toward the client's host.
 type remoteKeySets struct {
-	client *http.Client
-	now    func() time.Time
-	ttl    time.Duration
+	fetcher *outbound.Fetcher
+	now     func() time.Time
+	ttl     time.Duration
 	// refetchEvery bounds forced refetches per URI.
 	refetchEvery time.Duration
 
@@ -223,8 +227,8 @@ type remoteSet struct {
 	fetched time.Time
 }
 
-func newRemoteKeySets(c *http.Client, now func() time.Time) *remoteKeySets {
-	return &remoteKeySets{client: c, now: now, ttl: 10 * time.Minute, refetchEvery: 30 * time.Second, sets: map[string]*remoteSet{}}
+func newRemoteKeySets(f *outbound.Fetcher, now func() time.Time) *remoteKeySets {
+	return &remoteKeySets{fetcher: f, now: now, ttl: 10 * time.Minute, refetchEvery: 30 * time.Second, sets: map[string]*remoteSet{}}
 }
 
 func (r *remoteKeySets) get(ctx context.Context, uri string, force bool) (*jose.JSONWebKeySet, error) {
@@ -258,22 +262,13 @@ func (r *remoteKeySets) get(ctx context.Context, uri string, force bool) (*jose.
 }
 
 func (r *remoteKeySets) fetch(ctx context.Context, uri string) (*jose.JSONWebKeySet, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
+	body, err := r.fetcher.Get(ctx, uri, "application/jwk-set+json, application/json")
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("jwks_uri %s answered %s", uri, resp.Status)
 	}
 	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<10)).Decode(&set); err != nil {
-		return nil, fmt.Errorf("jwks_uri %s: %w", uri, err)
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("%w: jwks_uri %s is not a JWK Set: %v", outbound.ErrFetch, uri, err)
 	}
 	return &set, nil
 }

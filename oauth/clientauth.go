@@ -220,7 +220,26 @@ func (s *Server) checkSecret(ctx context.Context, creds credentials) (store.Clie
 	if c.AuthMethod == store.AuthPrivateKeyJWT {
 		return store.Client{}, errcode.New(errcode.ClientInvalid, "This client authenticates with private_key_jwt, not a secret.")
 	}
+	// The registered method is enforced (RFC 7591 token_endpoint_auth_method,
+	// issue 18 §7): a secret meant for the Authorization header must not be
+	// accepted where bodies get logged, and the other way round is a
+	// misconfiguration the operator should see. Told only after the secret
+	// matched, so it reveals nothing to a guesser; not a failed guess
+	// either, so it has its own code rather than client_invalid.
+	if c.AuthMethod != "" && c.AuthMethod != creds.method {
+		return store.Client{}, errcode.Newf(errcode.ClientAuthMethod,
+			"Client %s is registered with token_endpoint_auth_method %s, but the request used %s; %s.",
+			c.ID, c.AuthMethod, creds.method, howTo(c.AuthMethod))
+	}
 	return c, nil
+}
+
+// howTo says how a request authenticates with a secret method.
+func howTo(method string) string {
+	if method == store.AuthSecretPost {
+		return "send client_id and client_secret in the form body, without an Authorization header"
+	}
+	return "send client_id:client_secret as HTTP Basic, not in the body"
 }
 
 // activeChain refuses a client that is suspended, or whose owner or tenant

@@ -3,8 +3,14 @@
 //   - POST /oauth2/token: client credentials (RFC 6749 §4.4) and the
 //     exchange of legacy API keys (RFC 8693), issuing RFC 9068 JWTs;
 //   - client authentication: client_secret_basic, client_secret_post and
-//     private_key_jwt (RFC 7523) with assertion replay protection;
-//   - POST /oauth2/introspect (RFC 7662) and POST /oauth2/revoke (RFC 7009);
+//     private_key_jwt (RFC 7523) with assertion replay protection; each
+//     client only with the method it is registered with (RFC 7591
+//     token_endpoint_auth_method); a private_key_jwt client's jwks_uri is
+//     fetched through package outbound (SSRF rules);
+//   - POST /oauth2/introspect (RFC 7662) and POST /oauth2/revoke (RFC 7009):
+//     a client revokes the tokens issued to it; another's only when the
+//     client itself may be granted authz:tenant-admin (its tenant) or
+//     authz:admin (system tenant), whatever its owner's roles hold;
 //   - RFC 8414 discovery at both well-known paths.
 //
 // fosite parses the request, dispatches client authentication and the

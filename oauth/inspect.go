@@ -266,16 +266,23 @@ func (s *Server) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 // callerPermits reports whether the caller may act on a token of tenant:
-// its owner holds authz:tenant-admin for its own tenant, or, for a client
-// of the system tenant, authz:admin or one of perms. Permissions that reach
-// across tenants count only in the system tenant, like everywhere else
-// (admin.authorize), so that no tenant can grant itself a view of others.
+// the client may be granted authz:tenant-admin for its own tenant, or, for
+// a client of the system tenant, authz:admin or one of perms. Permissions
+// that reach across tenants count only in the system tenant, like
+// everywhere else (admin.authorize), so that no tenant can grant itself a
+// view of others.
+//
+// What counts is what the client could put in a token (its owner's roles
+// narrowed by the client's allowed scopes, policy.Grantable), not the
+// owner's roles alone: a client limited to inv:read, whose token the admin
+// API refuses, must not gain administrative reach at the endpoints that
+// authenticate it directly (issue 18 §3).
 func (s *Server) callerPermits(ctx context.Context, caller *authedClient, tenant string, perms ...string) (bool, error) {
 	roles, err := s.deps.Store.RolesOfPrincipal(ctx, caller.owner.ID)
 	if err != nil {
 		return false, err
 	}
-	held := policy.Permissions(roles)
+	held := policy.Grantable(roles, caller.c.Scopes)
 	if caller.c.TenantID == tenant && slices.Contains(held, policy.PermTenantAdmin) {
 		return true, nil
 	}
@@ -294,9 +301,15 @@ func (s *Server) callerPermits(ctx context.Context, caller *authedClient, tenant
 }
 
 // serveRevoke is RFC 7009. The caller authenticates; it may revoke tokens
-// issued to it (or, for exchanged keys, obtained by it as actor), and an
-// administrator may revoke any. Invalid or expired tokens are answered 200
-// (RFC 7009 §2.2). The revocation and its audit event commit together.
+// issued to it (or, for exchanged keys, obtained by it as actor), RFC 7009
+// §2.1. Revoking another's token is an administrative act: the caller's
+// client must be grantable authz:tenant-admin (that tenant) or authz:admin
+// (system tenant, any tenant), see callerPermits; otherwise the request is
+// refused with unauthorized_client / token_not_owned, as §2.1 says ("the
+// request is refused and the client is informed of the error"), and nothing
+// changes, not even the status-list entry. Invalid or expired tokens are
+// answered 200 (RFC 7009 §2.2). The revocation and its audit event commit
+// together.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx, caller, token, ok := s.tokenRequest(w, r, "revoke")
 	if !ok {

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"errors"
 	"net/url"
 	"testing"
 	"time"
@@ -113,5 +114,76 @@ func TestRevocation(t *testing.T) {
 		if err != nil || len(evs) != 1 || evs[0].Actor != "client:"+f.Client.ID {
 			t.Fatalf("audit: %v %+v", err, evs)
 		}
+	})
+}
+
+// TestRevocationAuthorityIsTheClientsScope: revoking another client's
+// token needs authz:tenant-admin (or authz:admin) among what the calling
+// client may be granted, not merely among its owner's roles (issue 18 §3).
+// A refused revocation changes nothing: the token stays active and its
+// credential keeps its status-list index.
+func TestRevocationAuthorityIsTheClientsScope(t *testing.T) {
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme")
+		ops := e.MkPrincipal(f.Tenant.ID, "ops", store.KindService)
+		e.Bind(ops, e.MkRole(f.Tenant.ID, "tenant-admin", "authz:tenant-admin", "inv:read"))
+		narrow, narrowSecret := e.MkClient(ops, func(c *store.Client) { c.Scopes = []string{"inv:read"} })
+		wide, wideSecret := e.MkClient(ops, func(c *store.Client) { c.Scopes = []string{"inv:read", "authz:tenant-admin"} })
+		stranger := e.Standard("globex")
+		strangerAdmin := e.MkPrincipal(stranger.Tenant.ID, "ops", store.KindService)
+		e.Bind(strangerAdmin, e.MkRole(stranger.Tenant.ID, "tenant-admin", "authz:tenant-admin"))
+		foreign, foreignSecret := e.MkClient(strangerAdmin, nil)
+
+		// -1: the credential has no live index (its last one was invalidated).
+		statusIndex := func() int64 {
+			t.Helper()
+			idx, err := e.Srv.Store.GetStatusIndex(e.Ctx(), "client:"+f.Client.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				return -1
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return idx
+		}
+		tok := e.Token(f, "")
+		before := statusIndex()
+		for _, tc := range []struct {
+			name, id, secret string
+		}{
+			{"narrow client of a tenant admin", narrow.ID, narrowSecret},
+			{"tenant admin of another tenant", foreign.ID, foreignSecret},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				servertest.WantError(t, e.Post("/oauth2/revoke", url.Values{"token": {tok}}, tc.id, tc.secret), 400, "unauthorized_client", "token_not_owned")
+				if r := e.Post("/oauth2/introspect", url.Values{"token": {tok}}, f.Client.ID, f.Secret); r.Body["active"] != true {
+					t.Fatalf("a refused revocation revoked the token: %s", r.Raw)
+				}
+				if got := statusIndex(); got != before {
+					t.Fatalf("a refused revocation moved the status-list index from %d to %d", before, got)
+				}
+			})
+		}
+		t.Run("a client granted authz:tenant-admin may", func(t *testing.T) {
+			if r := e.Post("/oauth2/revoke", url.Values{"token": {tok}}, wide.ID, wideSecret); r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+			if r := e.Post("/oauth2/introspect", url.Values{"token": {tok}}, f.Client.ID, f.Secret); r.Body["active"] != false {
+				t.Fatalf("not revoked: %s", r.Raw)
+			}
+			if got := statusIndex(); got == before {
+				t.Fatal("the credential kept its status-list index")
+			}
+		})
+		t.Run("the system admin may, in any tenant", func(t *testing.T) {
+			tok := e.Token(stranger, "")
+			if r := e.Post("/oauth2/revoke", url.Values{"token": {tok}}, servertest.AdminID, servertest.AdminSecret); r.Status != 200 {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+			if r := e.Post("/oauth2/introspect", url.Values{"token": {tok}}, stranger.Client.ID, stranger.Secret); r.Body["active"] != false {
+				t.Fatalf("not revoked: %s", r.Raw)
+			}
+		})
 	})
 }

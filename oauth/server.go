@@ -17,6 +17,7 @@ import (
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/store"
 )
@@ -143,8 +144,10 @@ type Deps struct {
 	Lockout      Lockout
 	Status       StatusLists
 	Observer     Observer
-	// HTTPClient fetches clients' jwks_uri (default: 5 s timeout).
-	HTTPClient *http.Client
+	// Outbound fetches clients' jwks_uri under the SSRF rules of package
+	// outbound (nil: outbound's defaults, which refuse every private,
+	// loopback and link-local destination).
+	Outbound *outbound.Fetcher
 }
 
 // Server serves the OAuth endpoints.
@@ -173,9 +176,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Usage == nil {
 		deps.Usage = nopUsage{}
-	}
-	if deps.HTTPClient == nil {
-		deps.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
 	if cfg.TokenLifetime <= 0 {
 		cfg.TokenLifetime = 5 * time.Minute
@@ -206,7 +206,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, deps: deps, metrics: newMetrics(cfg.Registerer)}
 	s.dummyClient = store.Client{Secrets: []store.ClientSecret{{Hash: deps.Secrets.Hash("authz: no such client")}}}
-	s.jwksURIs = newRemoteKeySets(deps.HTTPClient, cfg.Now)
+	if deps.Outbound == nil {
+		deps.Outbound = outbound.New(outbound.Config{Logger: cfg.Logger})
+		s.deps.Outbound = deps.Outbound
+	}
+	s.jwksURIs = newRemoteKeySets(deps.Outbound, cfg.Now)
 
 	// Every field whose getter would otherwise write a default lazily is
 	// set here: fosite's getters race on first concurrent use (fosite

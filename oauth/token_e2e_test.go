@@ -90,9 +90,23 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			t.Fatalf("expires_in: %s, want 300", r.Raw)
 		}
 		md := metadata(e)
-		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+		// Each style with a client registered for it; auto-detection (Basic
+		// first, then the body) works for either.
+		postClient, postSecret := e.MkClient(f.Owner, func(c *store.Client) {
+			c.AuthMethod, c.Scopes, c.Audiences = store.AuthSecretPost, f.Client.Scopes, f.Client.Audiences
+		})
+		for _, tc := range []struct {
+			style      oauth2.AuthStyle
+			id, secret string
+		}{
+			{oauth2.AuthStyleInHeader, f.Client.ID, f.Secret},
+			{oauth2.AuthStyleInParams, postClient.ID, postSecret},
+			{oauth2.AuthStyleAutoDetect, f.Client.ID, f.Secret},
+			{oauth2.AuthStyleAutoDetect, postClient.ID, postSecret},
+		} {
+			style := tc.style
 			cc := clientcredentials.Config{
-				ClientID: f.Client.ID, ClientSecret: f.Secret, TokenURL: md["token_endpoint"].(string),
+				ClientID: tc.id, ClientSecret: tc.secret, TokenURL: md["token_endpoint"].(string),
 				Scopes: []string{"orders:read"}, AuthStyle: style,
 			}
 			tok, err := cc.Token(context.Background())
@@ -106,7 +120,7 @@ func TestClientCredentialsEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatalf("golang-jwt verification: %v", err)
 			}
-			if claims["sub"] != f.Client.ID || claims["client_id"] != f.Client.ID || claims["tenant"] != f.Tenant.ID || claims["scope"] != "orders:read" {
+			if claims["sub"] != tc.id || claims["client_id"] != tc.id || claims["tenant"] != f.Tenant.ID || claims["scope"] != "orders:read" {
 				t.Fatalf("claims = %v", claims)
 			}
 			if aud, _ := claims["aud"].([]any); len(aud) != 1 || aud[0] != "https://api.example.com" {
@@ -509,4 +523,54 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("%s: grants %v methods %v", path, grants, methods)
 		}
 	}
+}
+
+// TestRegisteredAuthMethodIsEnforced (issue 18 §7): a client registered
+// as client_secret_basic cannot authenticate with client_secret_post, nor
+// the other way round; the refusal names the registered method, and only
+// after the secret matched (a wrong secret stays client_invalid).
+func TestRegisteredAuthMethodIsEnforced(t *testing.T) {
+	servertest.EachBackend(t, func(t *testing.T, db string) {
+		e := servertest.Start(t, db)
+		f := e.Standard("acme") // client_secret_basic
+		post, postSecret := e.MkClient(f.Owner, func(c *store.Client) { c.AuthMethod = store.AuthSecretPost })
+		cc := url.Values{"grant_type": {"client_credentials"}}
+		inBody := func(id, secret string) url.Values {
+			return url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}
+		}
+		for _, tc := range []struct {
+			name       string
+			form       url.Values
+			user, pass string
+			status     int
+			code       string
+			mentions   string
+		}{
+			{"basic client, basic", cc, f.Client.ID, f.Secret, 200, "", ""},
+			{"basic client, post", inBody(f.Client.ID, f.Secret), "", "", 401, "client_auth_method", "client_secret_basic"},
+			{"basic client, post, wrong secret", inBody(f.Client.ID, "azs_wrong"), "", "", 401, "client_invalid", ""},
+			{"post client, post", inBody(post.ID, postSecret), "", "", 200, "", ""},
+			{"post client, basic", cc, post.ID, postSecret, 401, "client_auth_method", "client_secret_post"},
+			{"post client, basic, wrong secret", cc, post.ID, "azs_wrong", 401, "client_invalid", ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := e.Post("/oauth2/token", tc.form, tc.user, tc.pass)
+				if tc.status == 200 {
+					if r.Status != 200 {
+						t.Fatalf("%d %s", r.Status, r.Raw)
+					}
+					return
+				}
+				servertest.WantError(t, r, tc.status, "invalid_client", tc.code)
+				if !strings.Contains(r.Str("error_description"), tc.mentions) {
+					t.Fatalf("description %q does not name %s", r.Str("error_description"), tc.mentions)
+				}
+			})
+		}
+		t.Run("introspection enforces it too", func(t *testing.T) {
+			tok := e.Token(f, "")
+			r := e.Post("/oauth2/introspect", url.Values{"token": {tok}, "client_id": {f.Client.ID}, "client_secret": {f.Secret}}, "", "")
+			servertest.WantError(t, r, 401, "invalid_client", "client_auth_method")
+		})
+	})
 }

@@ -5,23 +5,30 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/authz/authz/jwks"
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/reqmeta"
 )
 
 // Config is everything `authz serve` can be told. Zero values take the
 // defaults of Defaults().
 type Config struct {
-	// Addr is the public listener: token endpoint, discovery, JWKS,
-	// health and metrics.
+	// Addr is the public listener: token endpoint, discovery, JWKS and
+	// health. Never metrics (see MetricsAddr).
 	Addr string
 	// AdminAddr is the admin API's own listener; keep it off the internet.
 	AdminAddr string
+	// MetricsAddr serves Prometheus /metrics (and /healthz) on a listener
+	// of its own, loopback by default: the metrics name tenants and count
+	// their traffic, which the public listener must not tell anyone
+	// (issue 18 §5). Empty disables it.
+	MetricsAddr string
 	// Issuer is the public base URL, the iss of every token. Default:
 	// http://<Addr>.
 	Issuer string
@@ -90,6 +97,13 @@ type Config struct {
 	AlertRefusalMin       int
 	AlertRefusalWindow    time.Duration
 	AlertBurstPrincipals  int
+	// OutboundAllowCIDRs are networks that outbound requests (clients'
+	// jwks_uri, webhooks) may reach although they are private, loopback or
+	// link-local (--outbound-allow-cidr; package outbound). Entries may be
+	// comma-separated lists.
+	OutboundAllowCIDRs []string
+	// outboundAllow is OutboundAllowCIDRs parsed by validate.
+	outboundAllow []netip.Prefix
 
 	// Out receives the one-time bootstrap credentials (default: stdout).
 	Out io.Writer
@@ -97,11 +111,16 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultMetricsAddr is where /metrics is served unless told otherwise:
+// loopback, port 9464 (the port OpenTelemetry's Prometheus exporter uses).
+const DefaultMetricsAddr = "127.0.0.1:9464"
+
 // Defaults returns the configuration of a fresh `authz serve`.
 func Defaults() Config {
 	return Config{
 		Addr:                "127.0.0.1:8080",
 		AdminAddr:           "127.0.0.1:8081",
+		MetricsAddr:         DefaultMetricsAddr,
 		Database:            "sqlite:authz.db",
 		SigningAlg:          jwks.ES256,
 		TokenLifetime:       5 * time.Minute,
@@ -135,6 +154,13 @@ func (c *Config) validate() error {
 	if c.Addr == c.AdminAddr {
 		bad("--admin-addr must differ from --addr: the admin API has its own listener")
 	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			bad("--metrics-addr %q: want HOST:PORT, for example %s, or empty to disable", c.MetricsAddr, DefaultMetricsAddr)
+		} else if c.MetricsAddr == c.Addr || c.MetricsAddr == c.AdminAddr {
+			bad("--metrics-addr must differ from --addr and --admin-addr: metrics have their own listener")
+		}
+	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Addr
 	}
@@ -162,6 +188,11 @@ func (c *Config) validate() error {
 	case "", "notify", "suspend-credential":
 	default:
 		bad("--alert-new-network-action %q: use notify or suspend-credential", c.AlertNewNetworkAction)
+	}
+	if p, err := outbound.ParseCIDRs(c.OutboundAllowCIDRs); err != nil {
+		bad("--outbound-allow-cidr: %v", err)
+	} else {
+		c.outboundAllow = p
 	}
 	return errors.Join(errs...)
 }

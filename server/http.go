@@ -57,7 +57,7 @@ func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
 	m := httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authz_http_requests_total",
-			Help: "HTTP requests by listener (public, admin), route and status code.",
+			Help: "HTTP requests by listener (public, admin, metrics), route and status code.",
 		}, []string{"listener", "route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "authz_http_request_duration_seconds",

@@ -21,12 +21,14 @@ import (
 	"github.com/authz/authz/audit"
 	"github.com/authz/authz/clientsecret"
 	"github.com/authz/authz/directory"
+	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/jwks"
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/notify"
 	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/offboarding"
+	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/statuslist/publisher"
@@ -62,8 +64,8 @@ type Server struct {
 	Alerts      *alerts.Detectors
 	Offboarding *offboarding.Service
 
-	public, admin http.Handler
-	http          httpMetrics
+	public, admin, metrics http.Handler
+	http                   httpMetrics
 	// Bootstrap holds the generated bootstrap credentials when this start
 	// created them (tests read them; serve prints them once).
 	Bootstrap *Bootstrap
@@ -136,7 +138,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.WebhookSecret != "" {
 		webhookSecret = []byte(cfg.WebhookSecret)
 	}
-	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, PollInterval: cfg.WebhookPollInterval, Registerer: reg, Logger: log, Now: cfg.Now})
+	// Every request to an address chosen by someone else (a client's
+	// jwks_uri, the webhook receiver) goes through one fetcher.
+	fetcher := outbound.New(outbound.Config{Allow: cfg.outboundAllow, Logger: log})
+	s.Notifier = notify.New(st, notify.Config{URL: cfg.WebhookURL, Secret: webhookSecret, PollInterval: cfg.WebhookPollInterval, Client: fetcher.Client(), Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Legacy = legacykeys.NewService(legacykeys.ServiceConfig{
 		Store: st, Hasher: legacyHasher, Audit: appendOne, Notifier: s.Notifier,
 		ExpiryNotice: cfg.ExpiryNotice, Logger: log, Now: cfg.Now,
@@ -206,6 +211,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		Lockout:  s.Lockout,
 		Status:   s.Status,
 		Observer: observer,
+		Outbound: fetcher,
 	})
 	if err != nil {
 		return nil, err
@@ -217,6 +223,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	}
 	s.public = s.publicHandler()
 	s.admin = s.adminHandler()
+	s.metrics = s.metricsHandler()
 	return s, nil
 }
 
@@ -269,8 +276,24 @@ func (s *Server) publicHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.serveReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	return s.middleware("public", mux)
+}
+
+// metricsHandler serves /metrics (and /healthz, for the scraper's own
+// check) on the metrics listener; everything else is 404 JSON.
+func (s *Server) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		errcode.Write(w, s.log, errcode.New(errcode.NotFound, "The metrics listener serves GET /metrics and GET /healthz only."))
+	})
+	return s.middleware("metrics", mux)
 }
 
 // serveReady answers 200 only when the database answers and a signing key
@@ -299,10 +322,18 @@ func (s *Server) Handler() http.Handler { return s.public }
 // AdminHandler returns the admin API handler (for in-process tests).
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
-// Run starts the background tasks and both listeners, and serves until ctx
+// MetricsHandler returns the metrics listener's handler (for in-process
+// tests).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics }
+
+// Run starts the background tasks and the listeners, and serves until ctx
 // ends; then it stops accepting, lets in-flight requests finish, flushes
-// the audit and usage buffers and closes the store.
-func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
+// the audit and usage buffers and closes the store. metrics, if given (at
+// most one), serves /metrics; without it metrics are not served at all.
+func (s *Server) Run(ctx context.Context, public, admin net.Listener, metrics ...net.Listener) error {
+	if len(metrics) > 1 {
+		return errors.New("server: at most one metrics listener")
+	}
 	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer bgCancel()
 	var tasks errgroup.Group
@@ -332,6 +363,12 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 
 	servers := []*http.Server{newHTTPServer(s.public, s.log), newHTTPServer(s.admin, s.log)}
 	listeners := []net.Listener{public, admin}
+	metricsAddr := "off"
+	for _, l := range metrics {
+		servers = append(servers, newHTTPServer(s.metrics, s.log))
+		listeners = append(listeners, l)
+		metricsAddr = l.Addr().String()
+	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
@@ -340,7 +377,7 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 			}
 		}()
 	}
-	s.log.Info("authz serving", "addr", public.Addr().String(), "admin_addr", admin.Addr().String(),
+	s.log.Info("authz serving", "addr", public.Addr().String(), "admin_addr", admin.Addr().String(), "metrics_addr", metricsAddr,
 		"issuer", s.cfg.Issuer, "database", s.Store.Backend())
 
 	var serveErr error

@@ -353,12 +353,15 @@ func TestMetricsAreExposed(t *testing.T) {
 	e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, f.Client.ID, "azs_wrong")
 	h := e.Holder("globex", "service")
 	e.Exchange(e.IssueKey(h.Owner.ID, nil, 0).Key, nil, "", "")
-	resp, err := http.Get(e.Issuer + "/metrics")
+	resp, err := http.Get(e.MetricsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics listener /metrics: %d %s", resp.StatusCode, body)
+	}
 	for _, want := range []string{
 		// (the admin client's own tokens count too, so no exact number here)
 		`authz_token_requests_total{error_code="",grant="client_credentials",outcome="issued"}`,
@@ -375,6 +378,61 @@ func TestMetricsAreExposed(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestMetricsAreNotPublic (issue 18 §5): the public listener does not
+// serve /metrics, which names tenants and counts their traffic; it answers
+// 404 in the API's JSON. The metrics listener serves nothing else.
+func TestMetricsAreNotPublic(t *testing.T) {
+	e := servertest.Start(t, storetest.SQLiteURL(t))
+	f := e.Standard("acme")
+	e.Token(f, "")
+	for _, tc := range []struct {
+		name, url string
+		status    int
+		code      string
+	}{
+		{"public /metrics", e.Issuer + "/metrics", 404, "not_found"},
+		{"admin /metrics", e.AdminURL + "/metrics", 401, "token_invalid"},
+		{"metrics listener, other path", e.MetricsURL + "/oauth2/token", 404, "not_found"},
+		{"metrics listener /metrics", e.MetricsURL + "/metrics", 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
+			r := e.Do(req)
+			if r.Status != tc.status {
+				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+			if tc.code != "" && r.Str("error_code") != tc.code {
+				t.Fatalf("error_code %q, want %q: %s", r.Str("error_code"), tc.code, r.Raw)
+			}
+			if tc.status != 200 && strings.Contains(string(r.Raw), f.Tenant.ID) {
+				t.Fatal("the answer names a tenant")
+			}
+			if tc.status == 200 && !strings.Contains(string(r.Raw), "authz_token_requests_total") {
+				t.Fatalf("no token metrics: %.300s", r.Raw)
+			}
+		})
+	}
+}
+
+func TestMetricsAddrValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr, want string
+	}{
+		{"not host:port", "9464", "--metrics-addr"},
+		{"same as --addr", "127.0.0.1:8080", "must differ"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := server.Defaults()
+			cfg.MetricsAddr = tc.addr
+			cfg.Database = storetest.SQLiteURL(t)
+			_, err := server.New(context.Background(), cfg, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
 	}
 }
 

@@ -69,6 +69,14 @@ type Token struct {
 	// fetches a fresh one.
 	TTL        int64   `json:"ttl,omitempty"`
 	StatusList Encoded `json:"status_list"`
+	// JWKSKids (authz extension, "jwks_kids") are the kids the issuer's
+	// JWKS published when the list was signed. A verifier refuses access
+	// tokens signed by a kid its cached JWKS still holds but the newest
+	// list omits: an emergency withdrawal (`authz signing-key withdraw`)
+	// then reaches gateways with the list, within its ttl, instead of with
+	// their next JWKS reload. Absent (nil): the issuer says nothing, and
+	// the JWKS alone decides.
+	JWKSKids []string `json:"jwks_kids,omitempty"`
 }
 
 // Encoded is the "status_list" claim: a List in JSON (draft §4.2).

@@ -18,6 +18,9 @@ var (
 	// refuse the request (SPEC §3 "unavailable") and retry later. It is
 	// recognised by errcode.Normalize, which answers 503.
 	ErrUnavailable error = unavailableError{}
+	// ErrBadCursor: Page.After is not a cursor the listing could have
+	// returned (the admin API answers 400 request_invalid, issue 18 §7).
+	ErrBadCursor = errors.New("store: malformed page cursor")
 )
 
 type unavailableError struct{}

@@ -60,6 +60,9 @@ type cli struct {
 	adminURL string
 	home     string
 	logs     *syncBuffer
+
+	// metricsURL is the --metrics-addr listener.
+	metricsURL string
 }
 
 type syncBuffer struct {
@@ -100,12 +103,13 @@ func startServer(t *testing.T, dbURL string) *cli {
 // servers can share one database, as replicas do, and extra serve flags.
 func startServerKey(t *testing.T, dbURL, masterKey string, flags ...string) *cli {
 	t.Helper()
-	pub, adm := freeAddr(t), freeAddr(t)
-	c := &cli{t: t, dbURL: dbURL, issuer: "http://" + pub, adminURL: "http://" + adm, home: t.TempDir(), logs: &syncBuffer{}}
+	pub, adm, met := freeAddr(t), freeAddr(t), freeAddr(t)
+	c := &cli{t: t, dbURL: dbURL, issuer: "http://" + pub, adminURL: "http://" + adm, metricsURL: "http://" + met, home: t.TempDir(), logs: &syncBuffer{}}
 	env := append(baseEnv(c.home),
 		"AUTHZ_DATABASE="+dbURL,
 		"AUTHZ_ADDR="+pub,
 		"AUTHZ_ADMIN_ADDR="+adm,
+		"AUTHZ_METRICS_ADDR="+met,
 		"AUTHZ_ISSUER="+c.issuer,
 		"AUTHZ_MASTER_KEY="+masterKey,
 		"AUTHZ_BOOTSTRAP_CLIENT_ID="+bootstrapID,

@@ -55,7 +55,7 @@ func newSigningKeyCmd() *cobra.Command {
 	}
 	withdraw := &cobra.Command{
 		Use:     "withdraw KID",
-		Short:   "Emergency: remove a signing key from the JWKS now; tokens it signed stop verifying",
+		Short:   "Emergency: remove a signing key from the JWKS now; gateways refuse its tokens within the status list ttl + 1 s",
 		Example: "  authz signing-key withdraw 3Jd0k...",
 		Args:    exactArgs("KID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,14 +66,20 @@ func newSigningKeyCmd() *cobra.Command {
 			if err := c.WithdrawSigningKey(cmd.Context(), args[0]); err != nil {
 				return err
 			}
-			return emit(cmd, map[string]string{"id": args[0], "status": "withdrawn"}, func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "signing key %s withdrawn\n", args[0])
+			return emit(cmd, map[string]string{"id": args[0], "status": "withdrawn", "reach": withdrawReach}, func(w *tabwriter.Writer) {
+				fmt.Fprintf(w, "signing key %s withdrawn\n%s\n", args[0], withdrawReach)
 			})
 		},
 	}
 	cmd.AddCommand(list, rotate, withdraw)
 	return cmd
 }
+
+// withdrawReach is the withdrawal's promise (docs/status-list.md,
+// "Signing-key withdrawal"; measured by TestStatusListEndToEnd).
+const withdrawReach = "authz refuses its tokens now; gateways and `authz verify` with status lists (the default) " +
+	"refuse them within the status list ttl plus 1 s (--status-list-ttl, default 30 s); " +
+	"verifiers without status lists at their next JWKS reload (at most --jwks-max-age, default 5 min)."
 
 func emitSigningKeys(cmd *cobra.Command, v any, ks ...apiv1.SigningKey) error {
 	return emit(cmd, v, func(w *tabwriter.Writer) {

@@ -58,6 +58,7 @@ server's lockout threshold.`,
 	f.String("api-key", "", `legacy API key to exchange by RFC 8693 ("-": read it from standard input)`)
 	f.String("subject-token-type", "", "subject_token_type of --api-key (default: the first the server advertises)")
 	f.Duration("timeout", 10*time.Second, "timeout of each request")
+	f.String("client-auth-method", "", "client_secret_basic or client_secret_post, as the client is registered (default: Basic unless the server offers only post)")
 	f.Bool("list", false, "list the checks and their RFC sections, and exit")
 	f.StringP(flagOutput, "o", "table", "output format: table or json")
 	return cmd
@@ -81,12 +82,18 @@ func runConformance(cmd *cobra.Command, _ []string) error {
 		Issuer:            str(cmd, flagIssuer),
 		ClientID:          str(cmd, flagClientID),
 		ClientSecret:      str(cmd, flagClientSecret),
+		ClientAuthMethod:  str(cmd, "client-auth-method"),
 		AssertionClientID: str(cmd, "assertion-client-id"),
 		SubjectTokenType:  str(cmd, "subject-token-type"),
 		HTTPClient:        &http.Client{Timeout: timeout},
 	}
 	if cfg.Issuer == "" {
 		return errors.New("--issuer (AUTHZ_ISSUER) is required: the issuer URL to test")
+	}
+	switch cfg.ClientAuthMethod {
+	case "", "client_secret_basic", "client_secret_post":
+	default:
+		return fmt.Errorf("--client-auth-method %q: use client_secret_basic or client_secret_post", cfg.ClientAuthMethod)
 	}
 	if p := str(cmd, "assertion-key"); p != "" {
 		b, err := os.ReadFile(p)

@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the authorization server",
 		Long: `Run the authorization server: the token endpoint, discovery and JWKS on --addr,
-the admin API on --admin-addr.
+the admin API on --admin-addr, Prometheus /metrics on --metrics-addr.
 
 With no --database it keeps everything in an embedded SQLite file (authz.db)
 and, without AUTHZ_MASTER_KEY, a generated master key in authz.db.master-key
@@ -65,18 +65,32 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				pub.Close()
 				return fmt.Errorf("listen on --admin-addr %s: %w", cfg.AdminAddr, err)
 			}
+			var metrics []net.Listener
+			if cfg.MetricsAddr != "" {
+				m, err := net.Listen("tcp", cfg.MetricsAddr)
+				if err != nil {
+					pub.Close()
+					adm.Close()
+					return fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+				}
+				metrics = append(metrics, m)
+			}
 			srv, err := server.New(ctx, cfg, log)
 			if err != nil {
 				pub.Close()
 				adm.Close()
+				for _, m := range metrics {
+					m.Close()
+				}
 				return err
 			}
-			return srv.Run(ctx, pub, adm)
+			return srv.Run(ctx, pub, adm, metrics...)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, /healthz, /readyz, /metrics")
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, status lists, /healthz, /readyz")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin API listener; never expose it publicly")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "Prometheus /metrics listener (empty: off); keep it private, metrics name tenants")
 	f.StringVar(&cfg.Issuer, "issuer", "", "public base URL and iss of every token (default http://<addr>)")
 	f.StringVar(&cfg.Database, "database", cfg.Database, "sqlite:PATH or postgres://USER@HOST:PORT/DB")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "32-byte key (64 hex chars) sealing signing keys and peppering hashes; prefer the environment variable")
@@ -111,6 +125,7 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.IntVar(&cfg.AlertRefusalMin, "alert-refusal-min", 50, "alert.refusal_spike: fewest refusals of one key, client or tenant in a window that can alert")
 	f.DurationVar(&cfg.AlertRefusalWindow, "alert-refusal-window", 5*time.Minute, "alert.refusal_spike: the counting window")
 	f.IntVar(&cfg.AlertBurstPrincipals, "alert-burst-principals", 10, "alert.admin_burst: suspensions or deletions by one actor within 10 minutes above which it alerts")
+	f.StringSliceVar(&cfg.OutboundAllowCIDRs, "outbound-allow-cidr", nil, "network that outbound requests (clients' jwks_uri, webhooks) may reach although private, loopback or link-local; repeat or comma-separate (e.g. 10.20.0.0/16)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -162,6 +163,59 @@ func statusFlow(t *testing.T, dbURL string) {
 		}
 		e.eventuallyPasses(func() string { return e.clientToken(h) })
 	})
+
+	// Issue 22 §3: an emergency withdrawal of the signing key reaches the
+	// running gateway with the status list (which names the published
+	// kids), within its ttl plus one second, not at the gateway's next
+	// JWKS reload (--jwks-max-age, 5 minutes). Last: it changes the key
+	// every later token is signed with.
+	t.Run("signing key withdrawn", func(t *testing.T) {
+		e := e.on(t)
+		h := e.holder("hooli")
+		tok := e.clientToken(h)
+		e.passes(tok)
+		kid := tokenKID(t, tok)
+		// Refused as withdrawn, or, once the gateway's immediate JWKS
+		// refetch is in, as signed by a key the issuer does not publish.
+		e.afterChange(tok, "key", func() error {
+			r := e.srv.run(nil, "signing-key", "withdraw", kid)
+			if r.code != 0 {
+				t.Fatalf("authz signing-key withdraw: exit %d: %s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stdout, "status list") {
+				t.Errorf("the withdrawal does not say when gateways stop accepting the key: %q", r.stdout)
+			}
+			return nil
+		})
+		// Tokens of the next key pass.
+		e.eventuallyPasses(func() string {
+			tok := e.clientToken(h)
+			if tok != "" && tokenKID(t, tok) == kid {
+				t.Fatal("a token was signed with the withdrawn key")
+			}
+			return tok
+		})
+	})
+}
+
+// tokenKID returns the kid of a JWT's header.
+func tokenKID(t *testing.T, tok string) string {
+	t.Helper()
+	h, _, ok := strings.Cut(tok, ".")
+	if !ok {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &hdr); err != nil || hdr.KID == "" {
+		t.Fatalf("header %s: %v", raw, err)
+	}
+	return hdr.KID
 }
 
 // on returns e for the (sub)test t: helpers fail the test that runs them.

@@ -15,7 +15,12 @@ import (
 
 // keySet is one fetched JWKS, immutable once published.
 type keySet struct {
-	keys      map[string]*publicKey
+	// keys verify access tokens: raw less the withdrawn kids (see
+	// remoteKeySet.withdrawn).
+	keys map[string]*publicKey
+	// raw is the JWKS as fetched; it verifies status lists, so that a
+	// list signed by a key newer than the last list can still be read.
+	raw       map[string]*publicKey
 	fetchedAt time.Time
 	// expiresAt is when Cache-Control says the set goes stale.
 	expiresAt time.Time
@@ -45,6 +50,18 @@ type remoteKeySet struct {
 	sleep func(ctx context.Context, d time.Duration) bool
 
 	cur atomic.Pointer[keySet]
+
+	// installMu serialises replacing cur (a JWKS fetch, a status list's
+	// kids) and guards withdrawn and listedIat. withdrawn are the kids
+	// that the newest status list naming kids (statuslist.Token.JWKSKids,
+	// signed at listedIat) omits although this verifier had fetched them:
+	// the issuer no longer publishes them, whatever a JWKS response (maybe
+	// a stale cached one) says. A kid fetched only after that list is not
+	// withdrawn by it: a new key is published long before it signs, and
+	// the next list names it.
+	installMu sync.Mutex
+	withdrawn map[string]bool
+	listedIat int64
 
 	mu          sync.Mutex
 	lastAttempt time.Time
@@ -85,6 +102,9 @@ func (r *remoteKeySet) lookup(ctx context.Context, kid string) (*publicKey, erro
 	if k := s.keys[kid]; k != nil {
 		return k, nil
 	}
+	if s.raw[kid] != nil {
+		return nil, errKeyWithdrawn
+	}
 	if !refreshed && r.refresh(ctx, false) {
 		if s = r.usable(r.now()); s == nil {
 			return nil, refuse(ReasonUnavailable, "", r.lastError())
@@ -94,6 +114,95 @@ func (r *remoteKeySet) lookup(ctx context.Context, kid string) (*publicKey, erro
 		}
 	}
 	return nil, refuse(ReasonUnknownKey, "", nil)
+}
+
+// errKeyWithdrawn refuses a token whose kid the JWKS still publishes but
+// the issuer's newest status list does not: the key was withdrawn.
+var errKeyWithdrawn = &Error{Reason: ReasonUnknownKey,
+	Detail: "The token's signing key was withdrawn by its issuer; obtain a new token."}
+
+// lookupRaw returns the key for kid from the JWKS as fetched, withdrawn or
+// not: status lists are verified with it (see keySet.raw).
+func (r *remoteKeySet) lookupRaw(ctx context.Context, kid string) (*publicKey, error) {
+	k, err := r.lookup(ctx, kid) // refreshes the set as an access token would
+	if err == nil {
+		return k, nil
+	}
+	if s := r.usable(r.now()); s != nil && s.raw[kid] != nil {
+		return s.raw[kid], nil
+	}
+	return nil, err
+}
+
+// applyListed takes the kids named by a status list signed at iat: a kid
+// this verifier fetched that the list omits is withdrawn — access tokens
+// signed with it are refused from now on, whatever this verifier's JWKS
+// cache holds — until a later list names it again. A JWKS that differs
+// from the list is refetched at once (a new key, or a response that still
+// carries the withdrawn one).
+func (r *remoteKeySet) applyListed(kids []string, iat int64) {
+	r.installMu.Lock()
+	if iat < r.listedIat {
+		r.installMu.Unlock()
+		return
+	}
+	listed := make(map[string]bool, len(kids))
+	for _, k := range kids {
+		listed[k] = true
+	}
+	cur := r.cur.Load()
+	withdrawn := map[string]bool{}
+	var newly []string
+	consider := func(kid string) {
+		if !listed[kid] && !withdrawn[kid] {
+			withdrawn[kid] = true
+			if !r.withdrawn[kid] {
+				newly = append(newly, kid)
+			}
+		}
+	}
+	for kid := range r.withdrawn {
+		consider(kid)
+	}
+	unknown := false
+	if cur != nil {
+		for kid := range cur.raw {
+			consider(kid)
+		}
+		for kid := range listed {
+			if cur.raw[kid] == nil {
+				unknown = true
+			}
+		}
+	}
+	r.withdrawn, r.listedIat = withdrawn, iat
+	if cur != nil {
+		next := *cur
+		next.keys = withoutKids(cur.raw, withdrawn)
+		r.cur.Store(&next)
+	}
+	r.installMu.Unlock()
+	if len(newly) > 0 {
+		slices.Sort(newly)
+		r.log.Warn("signing keys withdrawn by the issuer's status list; their tokens are refused", "jwks_uri", r.url, "kids", newly)
+	}
+	if len(newly) > 0 || unknown {
+		go r.refresh(r.life, len(newly) > 0)
+	}
+}
+
+// withoutKids is raw less the withdrawn kids.
+func withoutKids(raw map[string]*publicKey, withdrawn map[string]bool) map[string]*publicKey {
+	if len(withdrawn) == 0 {
+		return raw
+	}
+	out := make(map[string]*publicKey, len(raw))
+	for kid, k := range raw {
+		if !withdrawn[kid] {
+			out[kid] = k
+		}
+	}
+	return out
 }
 
 func (r *remoteKeySet) lastError() error {
@@ -159,14 +268,16 @@ func (r *remoteKeySet) fetch() error {
 	// that verifications cached against it stay valid (see verifiedCache).
 	if prev := r.cur.Load(); prev != nil {
 		for kid, k := range keys {
-			if old := prev.keys[kid]; old != nil && old.equal(k) {
+			if old := prev.raw[kid]; old != nil && old.equal(k) {
 				keys[kid] = old
 			}
 		}
 	}
 	now := r.now()
-	next := &keySet{keys: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
+	r.installMu.Lock()
+	next := &keySet{keys: withoutKids(keys, r.withdrawn), raw: keys, fetchedAt: now, expiresAt: now.Add(r.ttl(h))}
 	prev := r.cur.Swap(next)
+	r.installMu.Unlock()
 	r.metrics.fetch(true)
 	r.metrics.keys(len(keys), now)
 	if prev == nil || !sameKids(prev.keys, keys) {

@@ -116,6 +116,9 @@ type statusLists struct {
 	log         *slog.Logger
 	metrics     *statusMetrics
 	life        context.Context
+	// onKids receives the jwks_kids of every list fetched, with its iat
+	// (remoteKeySet.applyListed); nil: ignored.
+	onKids func(kids []string, iat int64)
 
 	// lists is replaced whole (copy on write) under mu.
 	lists atomic.Pointer[map[string]*statusList]
@@ -447,6 +450,11 @@ func (s *statusLists) fetch(l *statusList) error {
 	var exp time.Time
 	if tok.Expiry != 0 {
 		exp = time.Unix(tok.Expiry, 0)
+	}
+	// The kids first: a token decided on this list must not pass with a
+	// key the list withdraws.
+	if s.onKids != nil && tok.JWKSKids != nil {
+		s.onKids(tok.JWKSKids, tok.IssuedAt)
 	}
 	next := s.snapshot(list, tok.Issuer, resp.Header.Get("ETag"), time.Duration(tok.TTL)*time.Second, exp, resp.Header, now)
 	l.cur.Store(next)

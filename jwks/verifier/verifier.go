@@ -246,6 +246,7 @@ func newVerifier(ctx context.Context, cfg Config, sleep func(context.Context, ti
 			base = jwksURL
 		}
 		v.lists = newStatusLists(cfg.StatusLists, origin(base), v.issuer, client, now, v.leeway, v.verifyStatusListToken, sm, log, life)
+		v.lists.onKids = v.keys.applyListed
 	}
 	go v.keys.background(v.done)
 	return v, nil
@@ -307,10 +308,13 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	var hash [32]byte
 	if v.cache != nil {
 		hash = v.cache.hash(token)
-		c, now, ok := v.cached(hash)
+		c, key, now, ok := v.cached(hash)
 		v.metrics.cacheLookup(ok)
 		if ok {
 			if err := v.checkStatus(ctx, c, now); err != nil {
+				return nil, err
+			}
+			if err := v.stillPublished(key); err != nil {
 				return nil, err
 			}
 			return c, nil
@@ -336,6 +340,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if err := v.checkStatus(ctx, c, v.now()); err != nil {
 		return nil, err
 	}
+	if err := v.stillPublished(used); err != nil {
+		return nil, err
+	}
 	if v.cache != nil {
 		cp := *c
 		v.cache.put(&verifiedEntry{hash: hash, claims: &cp, key: used})
@@ -348,19 +355,30 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 // the token down the full path, which refreshes it), still holds the very
 // key that verified the token, and the time claims hold now. It returns
 // the time it checked at, for the status check.
-func (v *Verifier) cached(hash [32]byte) (*Claims, time.Time, bool) {
+func (v *Verifier) cached(hash [32]byte) (*Claims, *publicKey, time.Time, bool) {
 	e := v.cache.get(hash)
 	if e == nil {
-		return nil, time.Time{}, false
+		return nil, nil, time.Time{}, false
 	}
 	now := v.now()
 	set := v.keys.cur.Load()
 	if set == nil || now.After(set.expiresAt) || set.keys[e.key.kid] != e.key || !timely(e.claims, now, v.leeway) {
 		v.cache.remove(hash)
-		return nil, time.Time{}, false
+		return nil, nil, time.Time{}, false
 	}
 	c := *e.claims
-	return &c, now, true
+	return &c, e.key, now, true
+}
+
+// stillPublished refuses a token whose key was withdrawn while it was
+// being checked: the status check may have fetched a list that no longer
+// names the key (keySet.keys), and that list is newer than the signature
+// check.
+func (v *Verifier) stillPublished(k *publicKey) error {
+	if set := v.keys.cur.Load(); set == nil || set.keys[k.kid] != k {
+		return errKeyWithdrawn
+	}
+	return nil
 }
 
 // checkStatus runs the status list check (at now, the time the rest of
@@ -392,12 +410,13 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (*publicKey, error) {
 	if !atJWT(t.Header["typ"]) {
 		return nil, refuse(ReasonType, "", nil)
 	}
-	return v.signingKey(ctx, t)
+	return v.signingKey(ctx, t, false)
 }
 
 // signingKey checks the header parameters every JWS of the issuer shares
-// and returns the key named by kid.
-func (v *Verifier) signingKey(ctx context.Context, t *jwt.Token) (*publicKey, error) {
+// and returns the key named by kid: one the newest status list still names
+// for access tokens, any the JWKS publishes for status lists (raw).
+func (v *Verifier) signingKey(ctx context.Context, t *jwt.Token, raw bool) (*publicKey, error) {
 	// We understand no JWS extensions, so any critical one is fatal
 	// (RFC 7515 §4.1.11).
 	if _, ok := t.Header["crit"]; ok {
@@ -409,7 +428,11 @@ func (v *Verifier) signingKey(ctx context.Context, t *jwt.Token) (*publicKey, er
 	if kid == "" {
 		return nil, refuse(ReasonUnknownKey, "The access token has no kid.", nil)
 	}
-	k, err := v.keys.lookup(ctx, kid)
+	lookup := v.keys.lookup
+	if raw {
+		lookup = v.keys.lookupRaw
+	}
+	k, err := lookup(ctx, kid)
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +454,7 @@ func (v *Verifier) verifyStatusListToken(ctx context.Context, token string) ([]b
 		if !mediaType(t.Header["typ"], statuslist.TokenType) {
 			return nil, errNotStatusList
 		}
-		k, err := v.signingKey(ctx, t)
+		k, err := v.signingKey(ctx, t, true)
 		if err != nil {
 			return nil, err
 		}

@@ -65,6 +65,9 @@ type Env struct {
 	Logs io.Writer
 	// client sends the requests of Post and Do (nil: http.DefaultClient).
 	client *http.Client
+
+	// MetricsURL is the base URL of the metrics listener (/metrics).
+	MetricsURL string
 }
 
 // EachBackend runs fn on SQLite and on PostgreSQL (which follows
@@ -112,10 +115,15 @@ func (e *Env) Run(opts ...Option) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	met, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.Issuer = "http://" + pub.Addr().String()
 	e.AdminURL = "http://" + adm.Addr().String()
+	e.MetricsURL = "http://" + met.Addr().String()
 	cfg := server.Defaults()
-	cfg.Addr, cfg.AdminAddr = pub.Addr().String(), adm.Addr().String()
+	cfg.Addr, cfg.AdminAddr, cfg.MetricsAddr = pub.Addr().String(), adm.Addr().String(), met.Addr().String()
 	cfg.Issuer = e.Issuer
 	cfg.Database = e.DBURL
 	cfg.MasterKey = e.MasterKey
@@ -123,6 +131,9 @@ func (e *Env) Run(opts ...Option) {
 	cfg.Now = e.Clock.Now
 	cfg.RateLimitAddr, cfg.RateLimitClient, cfg.RateLimitKey = 0, 0, 0
 	cfg.BootstrapClientID, cfg.BootstrapClientSecret = AdminID, AdminSecret
+	// Test receivers and jwks_uri servers listen on loopback, which the
+	// outbound rules refuse unless allowed (an option may narrow this).
+	cfg.OutboundAllowCIDRs = []string{"127.0.0.0/8", "::1/128"}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -134,7 +145,7 @@ func (e *Env) Run(opts ...Option) {
 	}
 	e.Srv = srv
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, pub, adm) }()
+	go func() { done <- srv.Run(ctx, pub, adm, met) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

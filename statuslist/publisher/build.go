@@ -25,6 +25,7 @@ type published struct {
 	etag, gzETag   string
 	lst            string
 	gen            int64
+	kids           []string // the JWKS kids the token names (jwks_kids)
 	iat, exp       time.Time
 }
 
@@ -115,7 +116,8 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	// generation (signing keys are part of it) moved, when it would expire
 	// before the next rescan surely re-signs it, or when its key is no
 	// longer published.
-	if cur := p.cur.Load(); cur != nil && cur.lst == lst && cur.gen == gen && now.Before(cur.iat.Add(p.cfg.resignAfter())) {
+	kids := p.publishedKids(ctx, gen)
+	if cur := p.cur.Load(); cur != nil && cur.lst == lst && cur.gen == gen && slices.Equal(cur.kids, kids) && now.Before(cur.iat.Add(p.cfg.resignAfter())) {
 		if _, _, err := p.keys.Verify(ctx, string(cur.token), statuslist.TokenType); err == nil {
 			p.m.builds.WithLabelValues("unchanged").Inc()
 			p.m.duration.Observe(time.Since(start).Seconds())
@@ -130,6 +132,7 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 		Expiry:     iat.Add(p.cfg.Validity).Unix(),
 		TTL:        int64(p.cfg.TTL / time.Second),
 		StatusList: statuslist.Encoded{Bits: bits, Lst: lst},
+		JWKSKids:   kids,
 	}
 	tok, err := p.keys.Sign(ctx, claims, statuslist.TokenType)
 	if err != nil {
@@ -139,6 +142,7 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	if err != nil {
 		return err
 	}
+	pub.kids = kids
 	p.cur.Store(pub)
 	p.m.builds.WithLabelValues("published").Inc()
 	p.m.duration.Observe(time.Since(start).Seconds())
@@ -146,6 +150,35 @@ func (p *Publisher) rebuild(ctx context.Context, gen int64) (err error) {
 	p.cfg.Logger.Debug("status list published", "entries", count, "capacity", size, "full", full,
 		"invalid", b.counts[statuslist.Invalid], "suspended", b.counts[statuslist.Suspended], "took", time.Since(start))
 	return nil
+}
+
+// kidLister is implemented by keys that can say which kids their JWKS
+// publishes (jwks.Manager); reloader by keys that can re-read the store.
+type (
+	kidLister interface{ PublishedKids() []string }
+	reloader  interface {
+		Reload(ctx context.Context) error
+	}
+)
+
+// publishedKids returns the kids the list names, nil if the keys cannot
+// say. When the generation moved since the served list (a signing key may
+// have been withdrawn on any replica), the keys are re-read first: this
+// build may run before the key manager's own reload, and a list naming a
+// withdrawn kid would keep it alive at gateways until the next re-sign.
+func (p *Publisher) publishedKids(ctx context.Context, gen int64) []string {
+	kl, ok := p.keys.(kidLister)
+	if !ok {
+		return nil
+	}
+	if r, ok := p.keys.(reloader); ok {
+		if cur := p.cur.Load(); cur == nil || cur.gen != gen {
+			if err := r.Reload(ctx); err != nil {
+				p.cfg.Logger.Warn("status list: reloading signing keys failed; naming the kids last loaded", "err", err)
+			}
+		}
+	}
+	return kl.PublishedKids()
 }
 
 // build is what one rebuild gathers from the entries it reads.

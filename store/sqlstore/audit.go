@@ -49,8 +49,8 @@ func (q *queries) ListAudit(ctx context.Context, f store.AuditFilter, p store.Pa
 	order := "ASC"
 	if p.After != "" {
 		after, err := strconv.ParseInt(p.After, 10, 64)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: list audit events: malformed cursor %q", q.d.Name, p.After)
+		if err != nil || after < 0 {
+			return nil, "", fmt.Errorf("%s: list audit events: cursor %q: %w", q.d.Name, p.After, store.ErrBadCursor)
 		}
 		if f.Descending {
 			w.add("seq < ?", after)

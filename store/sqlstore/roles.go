@@ -97,7 +97,7 @@ func (q *queries) ListBindings(ctx context.Context, f store.BindingFilter, p sto
 	if p.After != "" {
 		prn, rol, ok := strings.Cut(p.After, " ")
 		if !ok {
-			return nil, "", fmt.Errorf("%s: list bindings: malformed cursor %q", q.d.Name, p.After)
+			return nil, "", fmt.Errorf("%s: list bindings: cursor %q: %w", q.d.Name, p.After, store.ErrBadCursor)
 		}
 		w.add("(principal_id > ? OR (principal_id = ? AND role_id > ?))", prn, prn, rol)
 	}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Settings", testSettings},
 		{"Generation", testGeneration},
 		{"Pagination", testPagination},
+		{"BadCursors", testBadCursors},
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
 		{"TxAbortedAfterError", testTxAbortedAfterError},

@@ -359,6 +359,9 @@ type StatusList struct {
 	// Gate, when set, holds every request until it is closed (or the
 	// client goes away).
 	Gate <-chan struct{}
+	// JWKSKids, when not nil, is the jwks_kids claim: the kids the issuer
+	// says it publishes (statuslist.Token.JWKSKids).
+	JWKSKids []string
 }
 
 // StatusListURI is the uri of the issuer's status list.
@@ -489,6 +492,9 @@ func (i *Issuer) signStatusList(l StatusList) (string, error) {
 	}
 	if l.Subject != "" {
 		claims["sub"] = l.Subject
+	}
+	if l.JWKSKids != nil {
+		claims["jwks_kids"] = l.JWKSKids
 	}
 	switch {
 	case l.TTL == 0:
