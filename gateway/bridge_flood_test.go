@@ -58,6 +58,8 @@ func TestBridgeFloodFromOneAddress(t *testing.T) {
 	const aud = "https://api.example.com"
 	gw := e.Standard("gateways") // client with token exchange and audience aud
 	h := e.Holder("globex", "service")
+	// The holders' tenant may request the API's audience (docs/audiences.md).
+	e.ShareAudience(aud, h.Tenant.ID)
 	const legit = 100
 	keys := make([]string, legit)
 	for i := range keys {
