@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,11 +26,34 @@ import (
 //
 // The goal is an import under a minute (s/import below 60).
 func BenchmarkImportMillion(b *testing.B) {
-	const (
-		keys   = 1_000_000
-		owners = 10_000
-		batch  = 5_000
-	)
+	for _, be := range []struct {
+		name string
+		open func(testing.TB) store.Store
+	}{{"sqlite", storetest.OpenSQLite}, {"postgres", storetest.OpenPostgres}} {
+		b.Run(be.name, func(b *testing.B) { benchImport(b, be.open) })
+	}
+}
+
+// benchKeys is how many keys the million-key benchmarks use:
+// AUTHZ_BENCH_KEYS overrides it, for a quicker profile.
+func benchKeys(b *testing.B) int {
+	if s := os.Getenv("AUTHZ_BENCH_KEYS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("AUTHZ_BENCH_KEYS=%q: want a positive number", s)
+		}
+		return n
+	}
+	return 1_000_000
+}
+
+func benchImport(b *testing.B, open func(testing.TB) store.Store) {
+	const owners = 10_000
+	keys := benchKeys(b)
+	batch := 5_000
+	if s := os.Getenv("AUTHZ_BENCH_BATCH"); s != "" {
+		batch, _ = strconv.Atoi(s)
+	}
 	var csv bytes.Buffer
 	csv.Grow(keys * 64)
 	csv.WriteString("key,owner_external_id,tenant,scopes,environment\n")
@@ -39,7 +64,7 @@ func BenchmarkImportMillion(b *testing.B) {
 
 	for range b.N {
 		b.StopTimer()
-		st := storetest.OpenPostgres(b)
+		st := open(b)
 		h := benchHarness(b, st, owners)
 		b.StartTimer()
 		start := time.Now()
@@ -77,7 +102,7 @@ func BenchmarkImportMillion(b *testing.B) {
 
 		// The reference: the same rows (ids, hashes, owners), already
 		// built, straight into the store in the same batch size.
-		ref := storetest.OpenPostgres(b)
+		ref := open(b)
 		hashed := make([]store.LegacyKey, 0, batch)
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		var refTime time.Duration
