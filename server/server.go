@@ -277,6 +277,8 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 		"usage":      func(ctx context.Context) error { return s.Usage.Run(ctx, 5*time.Second) },
 		"janitor":    s.janitor,
 		"statuslist": s.Status.Run,
+		// Daily counts by holder state (issue 19), kept a year.
+		"migration_history": s.Legacy.RunHistory,
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {

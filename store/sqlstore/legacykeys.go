@@ -187,7 +187,7 @@ func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.
 // HolderStats implements store.Queries. Holders are the distinct non-empty
 // owners of keys (whether or not the principal exists), ordered by tenant
 // and principal; LastKeyUse covers revoked keys too. It reads
-// legacy_keys_holder only (owner_id > '' is owner_id <> '' as an index
+// legacy_keys_holder only (owner_id > ” is owner_id <> ” as an index
 // range), in the index's order, so the grouping needs no sort.
 func (q *queries) HolderStats(ctx context.Context, tenantID string, since time.Time) ([]store.HolderStats, error) {
 	var w where
