@@ -27,15 +27,16 @@ serve() { # BINARY DATABASE_URL
   SERVER=$!
   until curl -fs -o /dev/null http://127.0.0.1:38180/readyz; do sleep 0.1; done
 }
-stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; }
+stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=; }
+trap '[ -n "${SERVER:-}" ] && kill -TERM "$SERVER"' EXIT
 cli() { AUTHZ_SERVER=$ADMIN AUTHZ_ISSUER=http://127.0.0.1:38180 AUTHZ_CLIENT_ID=$ADMIN_ID AUTHZ_CLIENT_SECRET=$ADMIN_SECRET "$BIN" "$@"; }
 cpu() { awk '{printf "%.1f", ($14+$15)/100}' "/proc/$SERVER/stat"; } # server user+system CPU seconds
 timed() { # LABEL cmd...: wall seconds, server CPU seconds, the command's JSON summary
-  local c0 t0 t1 out
+  local label=$1 c0 t0 t1 out; shift
   c0=$(cpu); t0=$(date +%s.%N)
   out=$("$@" -o json | jq -c '{imported, already_present, orphans, rejected: (.rejected|length)}' 2>/dev/null || echo '"(no json)"')
   t1=$(date +%s.%N)
-  printf '%-28s wall %6.1f s  server CPU %6.1f s (%.0f µs/key)  %s\n' "$1" "$(echo "$t1 - $t0" | bc)" \
+  printf '%-28s wall %6.1f s  server CPU %6.1f s (%.0f µs/key)  %s\n' "$label" "$(echo "$t1 - $t0" | bc)" \
     "$(echo "$(cpu) - $c0" | bc)" "$(echo "($(cpu) - $c0) * 1000000 / $KEYS" | bc)" "$out"
 }
 report() { # LABEL report args
