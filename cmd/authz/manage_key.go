@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -34,6 +35,13 @@ const importBatch = 10000
 // server writes one, it decodes and hashes the next, and this side parses
 // the one after.
 const importInFlight = 2
+
+// importTimeout bounds one batch's request. It is longer than the
+// client's default (30 s): a batch is a long write on a busy server (a
+// 10,000-row batch took over 30 s on SQLite with the machine's two cores
+// shared by 30 runnable processes), and giving up half way means sending it
+// again.
+const importTimeout = 5 * time.Minute
 
 func newKeyCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -68,7 +76,7 @@ The file is parsed here and uploaded in batches; with --dry-run nothing is writt
   authz key import export.jsonl -o json`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := admin(cmd)
+			c, err := admin(cmd, adminclient.WithHTTPClient(&http.Client{Timeout: importTimeout}))
 			if err != nil {
 				return err
 			}
