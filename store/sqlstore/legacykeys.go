@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -255,6 +256,9 @@ func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 // runs the current one, so that on a multi-core machine a large import costs
 // about the larger of the two, not their sum.
 func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
+	if t.d.RowByRowInserts {
+		return t.createLegacyKeysRowByRow(ctx, ks)
+	}
 	per := max(t.d.MaxParams/legacyKeyColCount, 1)
 	stmts := make(chan bulkStmt, 1)
 	done := make(chan struct{})
@@ -295,6 +299,44 @@ func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]str
 		}, st.query, st.args...)
 		if err != nil {
 			return nil, err
+		}
+	}
+	if len(inserted) > 0 {
+		t.markChanged()
+	}
+	return inserted, nil
+}
+
+// createLegacyKeysRowByRow is CreateLegacyKeys for RowByRowInserts: one
+// prepared statement, executed per row; a row that inserted nothing had
+// its id or hash taken.
+func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
+	const op = "create legacy keys"
+	if err := t.check(op, ""); err != nil {
+		return nil, err
+	}
+	p, ok := t.c.(interface {
+		PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%s: %s: the connection cannot prepare statements", t.d.Name, op)
+	}
+	stmt, err := p.PrepareContext(ctx, `INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+		$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return nil, t.fail(ctx, err, op, "")
+	}
+	defer stmt.Close()
+	inserted := make([]string, 0, len(ks))
+	for _, k := range ks {
+		res, err := stmt.ExecContext(ctx, t.legacyKeyArgs(k)...)
+		if err != nil {
+			return nil, t.fail(ctx, err, op, k.ID)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, t.fail(ctx, err, op, k.ID)
+		} else if n == 1 {
+			inserted = append(inserted, k.ID)
 		}
 	}
 	if len(inserted) > 0 {
