@@ -210,7 +210,7 @@ type Queries interface {
 	// tombstones included, whose external id is one of externalIDs, by id.
 	ListPrincipalsByExternalIDs(ctx context.Context, tenantID string, externalIDs []string) ([]Principal, error)
 	// ListExpiringKeys lists active keys of a tenant ("" = all) with
-	// from < expires_at <= to, soonest first (ties by id); the cursor is
+	// from < expires_at < to, soonest first (ties by id); the cursor is
 	// opaque.
 	ListExpiringKeys(ctx context.Context, tenantID string, from, to time.Time, p Page) ([]LegacyKey, string, error)
 	// ListMigrationHistory returns the days of a tenant ("" = all) from

@@ -18,7 +18,7 @@ func (q *queries) ListExpiringKeys(ctx context.Context, tenantID string, from, t
 	var w where
 	w.add("status = 'active'")
 	w.add("expires_at > ?", q.d.encodeTime(from))
-	w.add("expires_at <= ?", q.d.encodeTime(to))
+	w.add("expires_at < ?", q.d.encodeTime(to))
 	w.eq("tenant_id", tenantID)
 	if p.After != "" {
 		at, id, ok := parseExpiryCursor(p.After)
