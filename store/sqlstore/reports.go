@@ -19,7 +19,12 @@ func (q *queries) ListExpiringKeys(ctx context.Context, tenantID string, from, t
 	w.add("status = 'active'")
 	w.add("expires_at > ?", q.d.encodeTime(from))
 	w.add("expires_at < ?", q.d.encodeTime(to))
-	w.eq("tenant_id", tenantID)
+	if tenantID != "" {
+		// Not indexable on purpose: with tenant_id = ? the planner
+		// walks legacy_keys_usage through every active key of the tenant
+		// (3.5 s at a million on SQLite) instead of the expiry window.
+		w.add("tenant_id || '' = ?", tenantID)
+	}
 	if p.After != "" {
 		at, id, ok := parseExpiryCursor(p.After)
 		if !ok {
