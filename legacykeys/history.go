@@ -40,8 +40,8 @@ func (s *Service) RecordHistory(ctx context.Context) error {
 	day := rep.GeneratedAt.UTC().Truncate(24 * time.Hour)
 	days := make([]store.MigrationDay, 0, len(rep.Tenants))
 	for _, t := range rep.Tenants {
-		counts := make(map[string]int64, len(HolderStates))
-		for _, st := range HolderStates {
+		counts := make(map[string]int64, len(HolderStates()))
+		for _, st := range HolderStates() {
 			counts[string(st)] = int64(t.Holders[st])
 		}
 		days = append(days, store.MigrationDay{TenantID: t.TenantID, Day: day, Counts: counts, ActiveKeys: t.ActiveKeys, UpdatedAt: rep.GeneratedAt})

@@ -55,7 +55,7 @@ func TestMigrationHistory(t *testing.T) {
 			for _, n := range r.Holders {
 				total += n
 			}
-			if total != 1 || len(r.Holders) != len(legacykeys.HolderStates) {
+			if total != 1 || len(r.Holders) != len(legacykeys.HolderStates()) {
 				t.Errorf("day %d: counts %v: want every state, one holder in all", i, r.Holders)
 			}
 		}

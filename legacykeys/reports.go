@@ -40,7 +40,9 @@ const (
 )
 
 // HolderStates lists every state in the report's column order.
-var HolderStates = []HolderState{HolderLegacyOnly, HolderDual, HolderNew, HolderIdle, HolderTokenOnly, HolderRetired}
+func HolderStates() []HolderState {
+	return []HolderState{HolderLegacyOnly, HolderDual, HolderNew, HolderIdle, HolderTokenOnly, HolderRetired}
+}
 
 // UsageWindow is the period the holder states are judged over.
 const UsageWindow = 30 * 24 * time.Hour

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +50,7 @@ With --history, the daily counts by state instead (one row per tenant per day, k
 				if err != nil {
 					return err
 				}
-				days = int((d + 24*3600e9 - 1) / (24 * 3600e9)) // whole days, rounded up
+				days = int((d + 24*time.Hour - 1) / (24 * time.Hour)) // whole days, rounded up
 			}
 			c, err := admin(cmd)
 			if err != nil {
@@ -64,7 +65,7 @@ With --history, the daily counts by state instead (one row per tenant per day, k
 			}
 			return emit(cmd, rep, func(w *tabwriter.Writer) {
 				head := []string{"TENANT", "NAME", "ACTIVE KEYS", "USED 7D", "USED 30D", "NEVER USED", "SUNSET", "DAYS LEFT"}
-				for _, s := range legacykeys.HolderStates {
+				for _, s := range legacykeys.HolderStates() {
 					head = append(head, upper(string(s)))
 				}
 				row(w, head...)
@@ -75,7 +76,7 @@ With --history, the daily counts by state instead (one row per tenant per day, k
 					}
 					cells := []string{t.TenantID, t.TenantName, fmt.Sprint(t.ActiveKeys), fmt.Sprint(t.Used7d), fmt.Sprint(t.Used30d), fmt.Sprint(t.NeverUsed),
 						when(t.SunsetAt), left}
-					for _, s := range legacykeys.HolderStates {
+					for _, s := range legacykeys.HolderStates() {
 						cells = append(cells, fmt.Sprint(t.Holders[s]))
 					}
 					row(w, cells...)
@@ -159,13 +160,13 @@ func migrationHistory(cmd *cobra.Command, c *adminclient.Client, days int) error
 	}
 	return emit(cmd, map[string]any{"items": rows, "next": ""}, func(w *tabwriter.Writer) {
 		head := []string{"DAY", "TENANT", "ACTIVE KEYS"}
-		for _, s := range legacykeys.HolderStates {
+		for _, s := range legacykeys.HolderStates() {
 			head = append(head, upper(string(s)))
 		}
 		row(w, head...)
 		for _, d := range rows {
 			cells := []string{d.Day, d.TenantID, fmt.Sprint(d.ActiveKeys)}
-			for _, s := range legacykeys.HolderStates {
+			for _, s := range legacykeys.HolderStates() {
 				cells = append(cells, fmt.Sprint(d.Holders[s]))
 			}
 			row(w, cells...)
