@@ -113,9 +113,10 @@ func probes() map[string]probe {
 		"GET /audit/events": {id("/audit/events?tenant_id={tenant}"), emptyList},
 		"GET /audit/verify": {id("/audit/verify"), adminOnly},
 
-		"GET /reports/migration": {id("/reports/migration?tenant_id={tenant}"), hiddenNotFound},
-		"GET /reports/orphans":   {id("/reports/orphans?tenant_id={tenant}"), hiddenNotFound},
-		"GET /reports/expiring":  {id("/reports/expiring?tenant_id={tenant}"), hiddenNotFound},
+		"GET /reports/migration":         {id("/reports/migration?tenant_id={tenant}"), hiddenNotFound},
+		"GET /reports/migration/history": {id("/reports/migration/history?tenant_id={tenant}"), hiddenNotFound},
+		"GET /reports/orphans":           {id("/reports/orphans?tenant_id={tenant}"), hiddenNotFound},
+		"GET /reports/expiring":          {id("/reports/expiring?tenant_id={tenant}"), hiddenNotFound},
 	}
 }
 

@@ -28,8 +28,9 @@ type KeyService interface {
 	Diagnose(ctx context.Context, keyOrID string) (legacykeys.Diagnosis, error)
 	ResolveConflict(ctx context.Context, keyID, winnerTenant string) (legacykeys.Resolution, error)
 	MigrationReport(ctx context.Context, tenantID string) (legacykeys.MigrationReport, error)
-	Orphans(ctx context.Context, tenantID string) ([]legacykeys.Orphan, error)
-	Expiring(ctx context.Context, tenantID string, within time.Duration) ([]store.LegacyKey, error)
+	OrphansPage(ctx context.Context, tenantID string, page store.Page) ([]legacykeys.Orphan, string, error)
+	ExpiringPage(ctx context.Context, tenantID string, within time.Duration, page store.Page) ([]store.LegacyKey, string, error)
+	MigrationHistory(ctx context.Context, tenantID string, days int) ([]legacykeys.MigrationDay, error)
 }
 
 var errNoKeyService = errcode.New(errcode.Unavailable, "legacy keys are not managed by this admin API instance")

@@ -2,9 +2,12 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/authz/authz/admin/apiv1"
+	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/legacykeys"
 )
 
 // reportTenant reads ?tenant_id= for a report: "" is every tenant the
@@ -37,11 +40,15 @@ func (h *handler) orphansReport(w http.ResponseWriter, r *http.Request, c *call)
 	if !ok {
 		return notFound("tenant", r.URL.Query().Get("tenant_id"))
 	}
-	os, err := h.keys.Orphans(r.Context(), tenant)
+	p, err := page(r)
 	if err != nil {
 		return err
 	}
-	return reply(w, http.StatusOK, list(os, ""))
+	os, next, err := h.keys.OrphansPage(r.Context(), tenant, p)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, list(os, next))
 }
 
 // defaultExpiringWithin is the window of the expiring report when none is
@@ -63,7 +70,11 @@ func (h *handler) expiringReport(w http.ResponseWriter, r *http.Request, c *call
 	if !ok {
 		return notFound("tenant", r.URL.Query().Get("tenant_id"))
 	}
-	ks, err := h.keys.Expiring(r.Context(), tenant, within)
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	ks, next, err := h.keys.ExpiringPage(r.Context(), tenant, within, p)
 	if err != nil {
 		return err
 	}
@@ -71,5 +82,32 @@ func (h *handler) expiringReport(w http.ResponseWriter, r *http.Request, c *call
 	for _, k := range ks {
 		items = append(items, keyView(k))
 	}
-	return reply(w, http.StatusOK, list(items, ""))
+	return reply(w, http.StatusOK, list(items, next))
+}
+
+// defaultHistoryDays is how far back the migration history goes when no
+// days are given.
+const defaultHistoryDays = 90
+
+func (h *handler) migrationHistory(w http.ResponseWriter, r *http.Request, c *call) error {
+	if h.keys == nil {
+		return errNoKeyService
+	}
+	days := defaultHistoryDays
+	if s := r.URL.Query().Get("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > legacykeys.MaxHistoryDays {
+			return errcode.Newf(errcode.RequestInvalid, "days: must be a whole number from 1 to %d", legacykeys.MaxHistoryDays)
+		}
+		days = n
+	}
+	tenant, ok := reportTenant(r, c)
+	if !ok {
+		return notFound("tenant", r.URL.Query().Get("tenant_id"))
+	}
+	rows, err := h.keys.MigrationHistory(r.Context(), tenant, days)
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, list(rows, ""))
 }

@@ -352,6 +352,20 @@ func TestKeys(t *testing.T) {
 		if len(exp.Items) != 1 || exp.Items[0].ID != soon.ID {
 			t.Fatalf("expiring within 1h: %+v", exp)
 		}
+		// Reports page (issue 19): one key per page, the cursor leads on;
+		// a bad limit, cursor or days is the caller's error, never a 500.
+		var page1, page2 apiv1.List[apiv1.LegacyKey]
+		e.call(tokAdmin, "GET", "/reports/expiring?within=3h&limit=1", nil, http.StatusOK, &page1)
+		e.call(tokAdmin, "GET", "/reports/expiring?within=3h&limit=1&after="+page1.Next, nil, http.StatusOK, &page2)
+		if len(page1.Items) != 1 || page1.Items[0].ID != soon.ID || page1.Next == "" || len(page2.Items) != 1 || page2.Items[0].ID == soon.ID || page2.Items[0].ExpiresAt.Before(*page1.Items[0].ExpiresAt) {
+			t.Fatalf("expiring by pages of one: %+v then %+v", page1, page2)
+		}
+		for _, path := range []string{"/reports/orphans?limit=0", "/reports/orphans?limit=1001", "/reports/expiring?limit=x",
+			"/reports/expiring?after=not-a-cursor", "/reports/migration/history?days=0", "/reports/migration/history?days=367"} {
+			e.refusal(e.do(tokAdmin, "GET", path, nil), http.StatusBadRequest, errcode.RequestInvalid)
+		}
+		var hist apiv1.List[legacykeys.MigrationDay]
+		e.call(tokAdmin, "GET", "/reports/migration/history?days=30", nil, http.StatusOK, &hist)
 		var mig legacykeys.MigrationReport
 		e.call(tokAdmin, "GET", "/reports/migration?tenant_id="+e.tenantA, nil, http.StatusOK, &mig)
 		if len(mig.Tenants) != 1 || mig.Tenants[0].TenantID != e.tenantA || mig.Tenants[0].ActiveKeys != 5 {

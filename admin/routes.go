@@ -84,6 +84,7 @@ func routes() []route {
 		{"GET", "/audit/verify", accessAdmin, (*handler).verifyAudit},
 
 		{"GET", "/reports/migration", accessTenant, (*handler).migrationReport},
+		{"GET", "/reports/migration/history", accessTenant, (*handler).migrationHistory},
 		{"GET", "/reports/orphans", accessTenant, (*handler).orphansReport},
 		{"GET", "/reports/expiring", accessTenant, (*handler).expiringReport},
 	}

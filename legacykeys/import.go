@@ -63,8 +63,8 @@ func importedID(hash []byte) string {
 // problem, an unknown tenant or an owner in another tenant are rejected
 // with their line number. A dry run writes nothing but counts the same.
 //
-// Owners are matched in memory: the principals of each tenant in the batch
-// are read once per call, never once per row.
+// Owners are matched in memory: the external ids of the batch are looked up
+// together, a few hundred per query, never once per row.
 func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (ImportSummary, error) {
 	sum := ImportSummary{DryRun: dryRun, Rejected: []Rejection{}}
 	now := s.clock()
@@ -73,6 +73,23 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 	seen := make(map[string]bool, len(rows))
 	reject := func(line int, reason string) {
 		sum.Rejected = append(sum.Rejected, Rejection{Line: line, Reason: reason})
+	}
+	// The owners the batch names, resolved tenant by tenant in bulk.
+	exts := map[string][]string{}
+	for _, r := range rows {
+		if r.Problem == "" && r.OwnerID == "" && r.OwnerExternalID != "" {
+			exts[r.Tenant] = append(exts[r.Tenant], r.OwnerExternalID)
+		}
+	}
+	for ten, ids := range exts {
+		switch t, err := dir.tenant(ctx, ten); {
+		case err != nil:
+			return ImportSummary{}, err
+		case t != nil:
+			if err := dir.prefetch(ctx, t.ID, ids); err != nil {
+				return ImportSummary{}, err
+			}
+		}
 	}
 	for _, r := range rows {
 		if r.Problem != "" {
@@ -151,6 +168,8 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		}
 		k.Status = store.StatusActive
 		k.UpdatedAt = now
+		// Watched from now on, whatever the old system's creation time.
+		k.AddedAt = now
 		orphan := owner == nil || owner.Status != store.StatusActive || tenant.Status != store.StatusActive
 		proof := ProofSHA256
 		if r.Key != "" {
@@ -241,15 +260,18 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 	return sum, nil
 }
 
-// directory resolves tenants and owners for one Import or Remap call,
-// reading each tenant's principals at most once.
+// directory resolves tenants and owners for one Import call. Owners are
+// read by the external ids the batch names (prefetch), a few hundred per
+// query: never per row, and never the whole tenant, whose principals may
+// outnumber the batch a hundredfold.
 type directory struct {
 	q       store.Queries
 	tenants map[string]*store.Tenant // nil value: no such tenant
 	// external maps tenant → external id → principal; non-deleted
 	// principals win over tombstones, so a key lands on the live holder,
 	// and an external id known only from a deleted principal still names
-	// it (the key is then refused as owner_deleted, the exact cause).
+	// it (the key is then refused as owner_deleted, the exact cause). A
+	// nil value: looked up, no such principal.
 	external map[string]map[string]*store.Principal
 	byID     map[string]*store.Principal // nil value: no such principal
 	// byName and allTenants are filled by tenantIDs, once.
@@ -309,35 +331,36 @@ func (d *directory) tenantIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// load reads every principal of a tenant, once.
-func (d *directory) load(ctx context.Context, tenantID string) (map[string]*store.Principal, error) {
-	if m, ok := d.external[tenantID]; ok {
-		return m, nil
+// prefetch resolves the external ids of a tenant not resolved yet, in
+// bulk.
+func (d *directory) prefetch(ctx context.Context, tenantID string, exts []string) error {
+	m := d.external[tenantID]
+	if m == nil {
+		m = map[string]*store.Principal{}
+		d.external[tenantID] = m
 	}
-	m := map[string]*store.Principal{}
-	page := store.Page{Limit: store.MaxLimit}
-	for {
-		ps, next, err := d.q.ListPrincipals(ctx, store.PrincipalFilter{TenantID: tenantID}, page)
-		if err != nil {
-			return nil, fmt.Errorf("legacykeys: list principals of tenant %s: %w", tenantID, err)
+	var want []string
+	for _, e := range exts {
+		if _, ok := m[e]; !ok {
+			m[e] = nil
+			want = append(want, e)
 		}
-		for i := range ps {
-			p := &ps[i]
-			d.byID[p.ID] = p
-			if p.ExternalID == "" {
-				continue
-			}
-			if cur := m[p.ExternalID]; cur == nil || betterOwner(p, cur) {
-				m[p.ExternalID] = p
-			}
-		}
-		if next == "" || len(ps) == 0 {
-			break
-		}
-		page.After = next
 	}
-	d.external[tenantID] = m
-	return m, nil
+	if len(want) == 0 {
+		return nil
+	}
+	ps, err := d.q.ListPrincipalsByExternalIDs(ctx, tenantID, want)
+	if err != nil {
+		return fmt.Errorf("legacykeys: principals of tenant %s by external id: %w", tenantID, err)
+	}
+	for i := range ps {
+		p := &ps[i]
+		d.byID[p.ID] = p
+		if cur := m[p.ExternalID]; cur == nil || betterOwner(p, cur) {
+			m[p.ExternalID] = p
+		}
+	}
+	return nil
 }
 
 // betterOwner prefers a live principal, then the most recently deleted.
@@ -353,11 +376,13 @@ func betterOwner(p, cur *store.Principal) bool {
 }
 
 func (d *directory) byExternalID(ctx context.Context, tenantID, ext string) (*store.Principal, error) {
-	m, err := d.load(ctx, tenantID)
-	if err != nil {
+	if p, ok := d.external[tenantID][ext]; ok {
+		return p, nil
+	}
+	if err := d.prefetch(ctx, tenantID, []string{ext}); err != nil {
 		return nil, err
 	}
-	return m[ext], nil
+	return d.external[tenantID][ext], nil
 }
 
 // otherTenantError: the principal exists, in another tenant.
@@ -369,9 +394,6 @@ func (e *otherTenantError) Error() string {
 
 // principal finds a principal by id for a key of tenantID; nil if none.
 func (d *directory) principal(ctx context.Context, tenantID, id string) (*store.Principal, error) {
-	if _, err := d.load(ctx, tenantID); err != nil {
-		return nil, err
-	}
 	p, ok := d.byID[id]
 	if !ok {
 		got, err := d.q.GetPrincipal(ctx, id)

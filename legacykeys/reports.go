@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/authz/authz/errcode"
@@ -13,19 +15,35 @@ import (
 )
 
 // HolderState is where a key holder is in the move from keys to tokens,
-// judged by what they did in the last 30 days.
+// judged by what it did in the last UsageWindow. Only token-only means
+// "ready to revoke", and only for a holder authz has watched for a whole
+// window: calling a holder ready that merely had not been seen yet would
+// cause exactly the outage authz exists to prevent.
 type HolderState string
 
 const (
-	// HolderLegacyOnly used a key and no client.
+	// HolderLegacyOnly used a key in the window and no client.
 	HolderLegacyOnly HolderState = "legacy-only"
-	// HolderDual used a key and a client.
+	// HolderDual used a key and a client in the window.
 	HolderDual HolderState = "dual"
-	// HolderTokenOnly has active keys it did not use: ready to revoke.
+	// HolderTokenOnly obtained a token through a client in the window,
+	// used no key, and every active key was watched a whole window: its
+	// keys are ready to revoke.
 	HolderTokenOnly HolderState = "token-only"
+	// HolderNew used no key in the window and has an active key that
+	// entered authz (issued or imported) within it: not yet judged.
+	HolderNew HolderState = "new"
+	// HolderIdle has active keys, watched a whole window, and used
+	// neither a key nor a client in it: nothing proves it moved.
+	HolderIdle HolderState = "idle"
 	// HolderRetired has no active key left.
 	HolderRetired HolderState = "retired"
 )
+
+// HolderStates lists every state in the report's column order.
+func HolderStates() []HolderState {
+	return []HolderState{HolderLegacyOnly, HolderDual, HolderNew, HolderIdle, HolderTokenOnly, HolderRetired}
+}
 
 // UsageWindow is the period the holder states are judged over.
 const UsageWindow = 30 * 24 * time.Hour
@@ -64,19 +82,30 @@ type HolderMigration struct {
 	// ClientsUsed30d counts the holder's clients used in the window.
 	ClientsUsed30d int64      `json:"clients_used_30d"`
 	LastKeyUse     *time.Time `json:"last_key_use,omitempty"`
+	// LastKeyAdded is when the holder's newest active key entered authz.
+	LastKeyAdded *time.Time `json:"last_key_added,omitempty"`
 }
 
-// StateOf derives a holder's state from its activity in the window.
-func StateOf(h store.HolderStats) HolderState {
+// StateOf derives a holder's state from its activity since the start of
+// the window (now - UsageWindow). The order matters: use of a key decides
+// first; then a key too recent to judge; only then the clients.
+func StateOf(h store.HolderStats, since time.Time) HolderState {
 	switch {
 	case h.ActiveKeys == 0:
 		return HolderRetired
-	case h.KeysUsedSince == 0:
-		return HolderTokenOnly
-	case h.ClientsUsedSince > 0:
+	case h.KeysUsedSince > 0 && h.ClientsUsedSince > 0:
 		return HolderDual
+	case h.KeysUsedSince > 0:
+		return HolderLegacyOnly
+	case h.LastKeyAdded == nil || !h.LastKeyAdded.Before(since):
+		// A key that entered authz within the window has not been watched
+		// for a whole one. (No time at all cannot happen for a holder with
+		// active keys; it is judged the careful way.)
+		return HolderNew
+	case h.ClientsUsedSince > 0:
+		return HolderTokenOnly
 	}
-	return HolderLegacyOnly
+	return HolderIdle
 }
 
 // MigrationReport builds the migration report for one tenant ("" = all).
@@ -87,7 +116,8 @@ func (s *Service) MigrationReport(ctx context.Context, tenantID string) (Migrati
 	if err != nil {
 		return MigrationReport{}, fmt.Errorf("legacykeys: key stats: %w", err)
 	}
-	holders, err := s.st.HolderStats(ctx, tenantID, now.Add(-UsageWindow))
+	since := now.Add(-UsageWindow)
+	holders, err := s.st.HolderStats(ctx, tenantID, since)
 	if err != nil {
 		return MigrationReport{}, fmt.Errorf("legacykeys: holder stats: %w", err)
 	}
@@ -122,11 +152,12 @@ func (s *Service) MigrationReport(ctx context.Context, tenantID string) (Migrati
 		if err != nil {
 			return MigrationReport{}, err
 		}
-		state := StateOf(h)
+		state := StateOf(h, since)
 		t.Holders[state]++
 		rep.Holders = append(rep.Holders, HolderMigration{
 			TenantID: h.TenantID, PrincipalID: h.PrincipalID, State: state, ActiveKeys: h.ActiveKeys,
 			KeysUsed30d: h.KeysUsedSince, ClientsUsed30d: h.ClientsUsedSince, LastKeyUse: h.LastKeyUse,
+			LastKeyAdded: h.LastKeyAdded,
 		})
 	}
 	for _, t := range byTenant {
@@ -167,28 +198,43 @@ type Orphan struct {
 // RecentUse is how recent a use makes an orphan "broken recently".
 const RecentUse = 7 * 24 * time.Hour
 
-// Orphans lists active keys whose owner is deleted, missing or suspended,
-// or whose tenant is suspended, for one tenant ("" = all): those used in
-// the last 7 days first, then by key id.
+// OrphansPage lists one page of the active keys whose owner is deleted,
+// missing or suspended, or whose tenant is suspended, for one tenant ("" =
+// all), by key id; next is the cursor of the following page, "" after the
+// last. A report of a million orphans is read page by page: no call holds
+// more than store.MaxLimit of them.
+func (s *Service) OrphansPage(ctx context.Context, tenantID string, page store.Page) ([]Orphan, string, error) {
+	os, next, err := s.st.ListOrphanKeys(ctx, tenantID, page)
+	if err != nil {
+		return nil, "", fmt.Errorf("legacykeys: list orphan keys: %w", err)
+	}
+	recent := s.clock().Add(-RecentUse)
+	out := make([]Orphan, 0, len(os))
+	for _, o := range os {
+		k := o.Key
+		out = append(out, Orphan{
+			KeyID: k.ID, TenantID: k.TenantID, OwnerID: k.OwnerID, OwnerRef: k.OwnerRef,
+			Label: k.Label, Environment: k.Environment, Source: k.Source,
+			Code: orphanCode(o), OwnerStatus: string(o.OwnerStatus), TenantStatus: string(o.TenantStatus),
+			CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt,
+			BrokenRecently: k.LastUsedAt != nil && k.LastUsedAt.After(recent),
+		})
+	}
+	return out, next, nil
+}
+
+// Orphans lists every orphan of one tenant ("" = all), by key id: for
+// tests and small stores; the admin API pages with OrphansPage. Those
+// used in the last 7 days come first, then by key id.
 func (s *Service) Orphans(ctx context.Context, tenantID string) ([]Orphan, error) {
 	out := []Orphan{}
-	recent := s.clock().Add(-RecentUse)
 	page := store.Page{Limit: store.MaxLimit}
 	for {
-		os, next, err := s.st.ListOrphanKeys(ctx, tenantID, page)
+		os, next, err := s.OrphansPage(ctx, tenantID, page)
 		if err != nil {
-			return nil, fmt.Errorf("legacykeys: list orphan keys: %w", err)
+			return nil, err
 		}
-		for _, o := range os {
-			k := o.Key
-			out = append(out, Orphan{
-				KeyID: k.ID, TenantID: k.TenantID, OwnerID: k.OwnerID, OwnerRef: k.OwnerRef,
-				Label: k.Label, Environment: k.Environment, Source: k.Source,
-				Code: orphanCode(o), OwnerStatus: string(o.OwnerStatus), TenantStatus: string(o.TenantStatus),
-				CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt,
-				BrokenRecently: k.LastUsedAt != nil && k.LastUsedAt.After(recent),
-			})
-		}
+		out = append(out, os...)
 		if next == "" || len(os) == 0 {
 			slices.SortStableFunc(out, func(a, b Orphan) int {
 				switch {
@@ -218,31 +264,52 @@ func orphanCode(o store.OrphanKey) errcode.Code {
 	return errcode.TenantSuspended
 }
 
-// Expiring lists active keys of one tenant ("" = all) that expire within
-// the given time from now (already expired keys are not listed), soonest
-// first.
-func (s *Service) Expiring(ctx context.Context, tenantID string, within time.Duration) ([]store.LegacyKey, error) {
+// ExpiringPage lists one page of the active keys of one tenant ("" = all)
+// that expire within the given time from now (already expired keys are
+// not listed), soonest first; next is the cursor of the following page.
+// It reads the keys in the window through the expiry index and no others.
+func (s *Service) ExpiringPage(ctx context.Context, tenantID string, within time.Duration, page store.Page) ([]store.LegacyKey, string, error) {
 	if within <= 0 {
-		return nil, errcode.Newf(errcode.RequestInvalid, "within must be positive (got %v)", within)
+		return nil, "", errcode.Newf(errcode.RequestInvalid, "within must be positive (got %v)", within)
+	}
+	if page.After != "" && !validExpiryCursor(page.After) {
+		return nil, "", errcode.Newf(errcode.RequestInvalid, "after: %q is not a cursor of this report; pass the next value a previous page returned", page.After)
 	}
 	now := s.clock()
-	out := []store.LegacyKey{}
-	err := s.eachKey(ctx, store.LegacyKeyFilter{TenantID: tenantID, Status: store.StatusActive, ExpiresBefore: ptrTo(now.Add(within))}, func(k store.LegacyKey) error {
-		if k.ExpiresAt != nil && k.ExpiresAt.After(now) {
-			out = append(out, redact(k))
-		}
-		return nil
-	})
+	ks, next, err := s.st.ListExpiringKeys(ctx, tenantID, now, now.Add(within), page)
 	if err != nil {
-		return nil, err
+		return nil, "", fmt.Errorf("legacykeys: list expiring keys: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].ExpiresAt.Equal(*out[j].ExpiresAt) {
-			return out[i].ExpiresAt.Before(*out[j].ExpiresAt)
+	for i := range ks {
+		ks[i] = redact(ks[i])
+	}
+	return ks, next, nil
+}
+
+// validExpiryCursor checks the form of the store's expiring-keys cursor,
+// "<Unix µs>.<key id>", so that a mangled one is the caller's error.
+func validExpiryCursor(s string) bool {
+	us, id, ok := strings.Cut(s, ".")
+	_, err := strconv.ParseInt(us, 10, 64)
+	return ok && err == nil && id != ""
+}
+
+// Expiring lists every active key of one tenant ("" = all) that expires
+// within the given time from now, soonest first.
+func (s *Service) Expiring(ctx context.Context, tenantID string, within time.Duration) ([]store.LegacyKey, error) {
+	out := []store.LegacyKey{}
+	page := store.Page{Limit: store.MaxLimit}
+	for {
+		ks, next, err := s.ExpiringPage(ctx, tenantID, within, page)
+		if err != nil {
+			return nil, err
 		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
+		out = append(out, ks...)
+		if next == "" || len(ks) == 0 {
+			return out, nil
+		}
+		page.After = next
+	}
 }
 
 // eachKey pages through the keys matching f.

@@ -1,6 +1,7 @@
 package legacykeys_test
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"testing"
@@ -33,10 +34,12 @@ func TestReports(t *testing.T) {
 		//   dual:    k1 used 2 days ago, k2 used 20 days ago; a client used 1 day ago
 		//   legacy:  k3 used 6 days ago; no client
 		//   token:   k4 never used; a client used 3 days ago
-		//   stale:   k5 used 40 days ago; no client            (token-only: unused keys)
+		//   stale:   k5 used 40 days ago; no client            (idle: nothing proves it moved)
 		//   retired: k6 revoked
-		//   sus:     k7 never used (owner suspended)          (token-only)
-		//   del:     k8 never used (owner deleted)            (token-only)
+		//   sus:     k7 never used (owner suspended)          (idle)
+		//   del:     k8 never used (owner deleted)            (idle)
+		//   fresh:   200 keys imported 1 hour ago, never used; a
+		//            client never used                       (new, not token-only)
 		//   orphan:  k9 imported, owner not found (no holder line)
 		// Active: k1 k2 k3 k4 k5 k7 k8 k9 = 8. Used 7d: k1 k3 = 2.
 		// Used 30d: k1 k2 k3 = 3. Never used: k4 k7 k8 k9 = 4.
@@ -56,7 +59,19 @@ func TestReports(t *testing.T) {
 			must(t, st.CreateClient(h.ctx, store.Client{ID: c.id, TenantID: "ten_a", OwnerID: c.owner, Name: c.id, AuthMethod: store.AuthSecretBasic,
 				GrantTypes: []string{store.GrantClientCredentials}, Status: store.StatusActive, StatusChangedAt: t0, CreatedAt: t0, UpdatedAt: t0}))
 		}
-		h.clock.Advance(100 * day)
+		h.clock.Advance(100*day - time.Hour)
+		h.principal("prn_fresh", "ten_a", "ext-fresh")
+		var fresh []legacykeys.ImportRow
+		for i := range 200 {
+			fresh = append(fresh, legacykeys.ImportRow{Line: i + 2, Key: fmt.Sprintf("fresh-import-%05d", i), OwnerExternalID: "ext-fresh", Tenant: "ten_a",
+				CreatedAt: ptr(t0.Add(-400 * day))}) // the old system's creation time: long ago
+		}
+		sum, err := h.svc.Import(h.ctx, fresh, false)
+		must(t, err)
+		if sum.Imported != 200 {
+			t.Fatalf("fresh import %+v", sum)
+		}
+		h.clock.Advance(time.Hour)
 		now := h.clock.Now()
 		ago := func(d time.Duration) time.Time { return now.Add(-d) }
 		must(t, st.RecordKeyUsage(h.ctx, []store.KeyUsage{
@@ -75,7 +90,7 @@ func TestReports(t *testing.T) {
 			t.Fatalf("tenants %+v", rep.Tenants)
 		}
 		ta := rep.Tenants[0]
-		if ta.TenantID != "ten_a" || ta.ActiveKeys != 8 || ta.Used7d != 2 || ta.Used30d != 3 || ta.NeverUsed != 4 {
+		if ta.TenantID != "ten_a" || ta.ActiveKeys != 208 || ta.Used7d != 2 || ta.Used30d != 3 || ta.NeverUsed != 204 {
 			t.Fatalf("ten_a line %+v", ta)
 		}
 		if ta.SunsetDaysLeft == nil || *ta.SunsetDaysLeft != -39 || !ta.SunsetAt.Equal(t0.Add(60*day+time.Hour)) {
@@ -87,13 +102,15 @@ func TestReports(t *testing.T) {
 		}
 		want := map[string]legacykeys.HolderState{
 			"prn_dual": legacykeys.HolderDual, "prn_legacy": legacykeys.HolderLegacyOnly,
-			"prn_token": legacykeys.HolderTokenOnly, "prn_stale": legacykeys.HolderTokenOnly,
-			"prn_retired": legacykeys.HolderRetired, "prn_sus": legacykeys.HolderTokenOnly, "prn_del": legacykeys.HolderTokenOnly,
+			"prn_token": legacykeys.HolderTokenOnly, "prn_stale": legacykeys.HolderIdle,
+			"prn_retired": legacykeys.HolderRetired, "prn_sus": legacykeys.HolderIdle, "prn_del": legacykeys.HolderIdle,
+			"prn_fresh": legacykeys.HolderNew,
 		}
 		if !reflect.DeepEqual(states, want) {
 			t.Fatalf("holder states\n got %v\nwant %v", states, want)
 		}
-		wantCounts := map[legacykeys.HolderState]int{legacykeys.HolderDual: 1, legacykeys.HolderLegacyOnly: 1, legacykeys.HolderTokenOnly: 4, legacykeys.HolderRetired: 1}
+		wantCounts := map[legacykeys.HolderState]int{legacykeys.HolderDual: 1, legacykeys.HolderLegacyOnly: 1, legacykeys.HolderTokenOnly: 1,
+			legacykeys.HolderIdle: 3, legacykeys.HolderNew: 1, legacykeys.HolderRetired: 1}
 		if !reflect.DeepEqual(ta.Holders, wantCounts) {
 			t.Fatalf("holder counts %v, want %v", ta.Holders, wantCounts)
 		}

@@ -352,6 +352,8 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener, metrics ..
 			}
 			return s.Alerts.Run(ctx)
 		},
+		// Daily counts by holder state (issue 19), kept a year.
+		"migration_history": s.Legacy.RunHistory,
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {

@@ -113,6 +113,21 @@ type HolderStats struct {
 	KeysUsedSince    int64 // active keys used since the given instant
 	ClientsUsedSince int64 // clients owned by the principal used since the given instant
 	LastKeyUse       *time.Time
+	// LastKeyAdded is the latest AddedAt of the principal's active keys,
+	// nil without any: a holder is judged only once it has been watched
+	// for a whole window.
+	LastKeyAdded *time.Time
+}
+
+// MigrationDay is one tenant's holder-state counts on one UTC day, the
+// history behind `authz report migration --history`.
+type MigrationDay struct {
+	TenantID string
+	Day      time.Time // 00:00 UTC
+	// Counts maps a holder state (legacykeys.HolderState) to its holders.
+	Counts     map[string]int64
+	ActiveKeys int64
+	UpdatedAt  time.Time
 }
 
 // OrphanKey is an active legacy key whose owner chain is broken. OwnerStatus
@@ -200,6 +215,17 @@ type Queries interface {
 	// HolderStats summarises, per key owner, active keys and what was used
 	// since the given instant.
 	HolderStats(ctx context.Context, tenantID string, since time.Time) ([]HolderStats, error)
+
+	// ListPrincipalsByExternalIDs returns the principals of the tenant,
+	// tombstones included, whose external id is one of externalIDs, by id.
+	ListPrincipalsByExternalIDs(ctx context.Context, tenantID string, externalIDs []string) ([]Principal, error)
+	// ListExpiringKeys lists active keys of a tenant ("" = all) with
+	// from < expires_at < to, soonest first (ties by id); the cursor is
+	// opaque.
+	ListExpiringKeys(ctx context.Context, tenantID string, from, to time.Time, p Page) ([]LegacyKey, string, error)
+	// ListMigrationHistory returns the days of a tenant ("" = all) from
+	// since on, by day then tenant.
+	ListMigrationHistory(ctx context.Context, tenantID string, since time.Time) ([]MigrationDay, error)
 
 	// ListSigningKeys returns all signing keys, oldest first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
@@ -310,6 +336,13 @@ type Mutations interface {
 	RecordKeyUsage(ctx context.Context, us []KeyUsage) error
 	// RecordClientUsage advances clients' last-used times (never back).
 	RecordClientUsage(ctx context.Context, us []ClientUsage) error
+
+	// PutMigrationDays stores each tenant's counts of a day, replacing
+	// what was stored for that tenant and day.
+	PutMigrationDays(ctx context.Context, days []MigrationDay) error
+	// PruneMigrationHistory deletes days before the given instant and
+	// returns how many rows went.
+	PruneMigrationHistory(ctx context.Context, before time.Time) (int64, error)
 
 	CreateSigningKey(ctx context.Context, k SigningKey) error
 	UpdateSigningKey(ctx context.Context, kid string, fn func(SigningKey) (SigningKey, error)) (SigningKey, error)

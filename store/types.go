@@ -153,6 +153,11 @@ type LegacyKey struct {
 	// is sent once.
 	ExpiryNoticeAt *time.Time
 	UpdatedAt      time.Time
+	// AddedAt is when the key entered authz (issued, imported, rotated
+	// in): the start of the time authz has watched it, which for an
+	// imported key may be long after CreatedAt. Zero on create means
+	// CreatedAt.
+	AddedAt time.Time
 }
 
 // KeyClaim is one tenant's claim in a cross-tenant key conflict: the same

@@ -55,7 +55,7 @@ func addConnectionFlags(c *cobra.Command) {
 }
 
 // admin builds the admin API client from the connection flags.
-func admin(cmd *cobra.Command) (*adminclient.Client, error) {
+func admin(cmd *cobra.Command, extra ...adminclient.Option) (*adminclient.Client, error) {
 	if _, err := outputFormat(cmd); err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func admin(cmd *cobra.Command) (*adminclient.Client, error) {
 	if issuer != "" {
 		opts = append(opts, adminclient.WithIssuer(issuer))
 	}
-	return adminclient.New(server, id, secret, opts...), nil
+	return adminclient.New(server, id, secret, append(opts, extra...)...), nil
 }
 
 func outputFormat(cmd *cobra.Command) (string, error) {

@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -24,9 +27,24 @@ import (
 )
 
 // importBatch is how many rows one import or remap request carries: large
-// enough to amortise the round trip, small enough to stay far below the
-// server's body limit.
-const importBatch = 2000
+// enough to amortise the round trip and, on SQLite, the commit of each
+// batch (every commit rewrites the index pages the batch touched), small
+// enough that a batch ends well within the server's 30-second write
+// timeout on a busy machine (10,000-row batches of a million-key import
+// on SQLite were cut off at 30 s with the machine's two cores shared by 30
+// runnable processes; 5,000 take half as long).
+const importBatch = 5000
+
+// importInFlight is how many batches are uploaded at once: while the
+// server writes one, it decodes and hashes the next, and this side parses
+// the one after.
+const importInFlight = 2
+
+// importTimeout bounds one batch's request. It is longer than the
+// client's default (30 s), so that the server's own write timeout (also
+// 30 s) is the one that decides: the client does not give up on a batch
+// the server is still allowed to finish.
+const importTimeout = 5 * time.Minute
 
 func newKeyCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -67,17 +85,20 @@ listed on stderr as "line N: reason", and with -o json in "rejected". --dry-run 
   authz key import export.jsonl -o json`,
 		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := admin(cmd)
+			c, err := admin(cmd, adminclient.WithHTTPClient(&http.Client{Timeout: importTimeout}))
 			if err != nil {
 				return err
 			}
 			dry, _ := cmd.Flags().GetBool("dry-run")
 			total := apiv1.ImportSummary{Rejected: []apiv1.Rejection{}, DryRun: dry}
-			batch := batches[apiv1.ImportRow]{send: func(rows []apiv1.ImportRow) error {
+			var mu sync.Mutex
+			batch := batches[apiv1.ImportRow]{inFlight: importInFlight, send: func(rows []apiv1.ImportRow) error {
 				s, err := c.ImportKeys(cmd.Context(), rows, dry)
 				if err != nil {
 					return err
 				}
+				mu.Lock()
+				defer mu.Unlock()
 				total.Imported += s.Imported
 				total.AlreadyPresent += s.AlreadyPresent
 				total.Orphans += s.Orphans
@@ -100,6 +121,8 @@ listed on stderr as "line N: reason", and with -o json in "rejected". --dry-run 
 			if err != nil {
 				return batch.failed("import "+args[0], err, dry, "imported", "importing again is safe")
 			}
+			// Batches upload side by side: list the rejections in file order.
+			slices.SortFunc(total.Rejected, func(a, b apiv1.Rejection) int { return a.Line - b.Line })
 			err = emit(cmd, total, func(w *tabwriter.Writer) {
 				row(w, "imported", fmt.Sprint(total.Imported))
 				row(w, "already present", fmt.Sprint(total.AlreadyPresent))
@@ -121,45 +144,103 @@ listed on stderr as "line N: reason", and with -o json in "rejected". --dry-run 
 	return cmd
 }
 
-// batches collects parsed rows and uploads them importBatch at a time.
+// batches collects parsed rows and uploads them importBatch at a time,
+// up to inFlight batches at once. send may then be called from several
+// goroutines, one batch each; after the first error no batch is sent and
+// flush returns it.
 type batches[T any] struct {
 	rows []T
 	send func([]T) error
+	// inFlight is how many batches may be uploading at once (0: one, in
+	// file order; remap keeps that, since its rows may build on each
+	// other).
+	inFlight int
+
+	started  bool
+	slots    chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	firstErr error
 	// rowsSent and batchesSent count what the server accepted, so that a
-	// failure can say what was applied before it.
+	// failure can say what was applied before it (guarded by mu).
 	rowsSent, batchesSent int
 }
 
 // failed describes a failure of the whole command: what was applied
 // before it (nothing, or the batches the server accepted), so that the
-// message never claims what did not happen.
+// message never claims what did not happen. It waits for the uploads
+// still under way, so the count is final.
 func (b *batches[T]) failed(what string, err error, dryRun bool, verb, again string) error {
-	if b.batchesSent == 0 || dryRun {
+	b.wg.Wait()
+	b.mu.Lock()
+	rows, sent := b.rowsSent, b.batchesSent
+	b.mu.Unlock()
+	if sent == 0 || dryRun {
 		return fmt.Errorf("%s: %w (nothing was %s)", what, err, verb)
 	}
-	return fmt.Errorf("%s: %w (the first %d rows, in %d batches, were %s before the failure; %s)", what, err, b.rowsSent, b.batchesSent, verb, again)
+	return fmt.Errorf("%s: %w (%d rows, in %d batches, were %s before the failure; %s)", what, err, rows, sent, verb, again)
 }
 
 func (b *batches[T]) add(row T) error {
 	b.rows = append(b.rows, row)
 	if len(b.rows) == importBatch {
-		return b.flush()
+		return b.dispatch()
 	}
 	return nil
 }
 
-// flush uploads what is collected, if anything.
-func (b *batches[T]) flush() error {
-	if len(b.rows) == 0 {
+func (b *batches[T]) err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.firstErr
+}
+
+// dispatch hands the collected rows to an upload of their own, waiting for
+// a free slot.
+func (b *batches[T]) dispatch() error {
+	if !b.started {
+		b.started = true
+		b.slots = make(chan struct{}, max(b.inFlight, 1))
+	}
+	if err := b.err(); err != nil {
+		return err
+	}
+	rows := b.rows
+	b.rows = make([]T, 0, importBatch)
+	if len(rows) == 0 {
 		return nil
 	}
-	err := b.send(b.rows)
-	if err == nil {
-		b.rowsSent += len(b.rows)
+	b.slots <- struct{}{}
+	b.wg.Add(1)
+	go func() {
+		defer func() { <-b.slots; b.wg.Done() }()
+		if b.err() != nil {
+			return
+		}
+		err := b.send(rows)
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if err != nil {
+			if b.firstErr == nil {
+				b.firstErr = err
+			}
+			return
+		}
+		b.rowsSent += len(rows)
 		b.batchesSent++
+	}()
+	return nil
+}
+
+// flush uploads what is collected, if anything, and waits for every
+// upload.
+func (b *batches[T]) flush() error {
+	err := b.dispatch()
+	b.wg.Wait()
+	if err != nil {
+		return err
 	}
-	b.rows = b.rows[:0]
-	return err
+	return b.err()
 }
 
 // hashForUpload replaces a plaintext imported key by its SHA-256 before it

@@ -66,6 +66,7 @@ func Dialect() sqlstore.Dialect {
 		// replica to tell.
 		MaxParams:       sqlite3.SQLITE_MAX_VARIABLE_NUMBER,
 		BulkPlaceholder: "?",
+		RowByRowInserts: true,
 	}
 }
 
@@ -96,6 +97,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	writerQ.Add("_pragma", "journal_mode(WAL)")
 	writerQ.Add("_pragma", "synchronous(FULL)")
 	writerQ.Set("_txlock", "immediate")
+	// The writer's page cache holds what a large transaction dirties until
+	// it commits. At SQLite's default (2 MiB) a batch of a bulk key import
+	// spills half-written index pages to the WAL and reads them back
+	// (measured: 100,000 imported keys 12.8 s with 128 MiB against 20.7 s
+	// with the default, same batches). temp_store=MEMORY, tried for the
+	// statement journal, made imports slower (see RowByRowInserts). It is
+	// a ceiling, not an
+	// allocation: memory is taken only as pages are read.
+	writerQ.Add("_pragma", "cache_size(-131072)")
 	readerQ := cloneValues(common)
 	readerQ.Add("_pragma", "query_only(1)")
 

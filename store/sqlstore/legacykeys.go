@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,11 +14,11 @@ import (
 
 const legacyKeyCols = `id, hash, tenant_id, owner_id, owner_ref, scopes, label, environment, source, created_at,
 	expires_at, status, revoked_at, revoked_by, revoked_reason, rotated_from, last_used_at, use_count,
-	expiry_notice_at, updated_at`
+	expiry_notice_at, updated_at, added_at`
 
 // legacyKeyColCount is how many columns legacyKeyCols names: the number of
 // bind parameters one row of a bulk insert takes.
-const legacyKeyColCount = 20
+const legacyKeyColCount = 21
 
 // legacyKeyColsAs is legacyKeyCols qualified with a table alias.
 func legacyKeyColsAs(alias string) string {
@@ -29,15 +30,18 @@ func legacyKeyColsAs(alias string) string {
 }
 
 func scanLegacyKey(r scanner, k *store.LegacyKey, extra ...any) error {
-	var created, expires, revoked, lastUsed, notice, updated timeCol
+	var created, expires, revoked, lastUsed, notice, updated, added timeCol
 	dest := []any{&k.ID, bytesCol{&k.Hash}, &k.TenantID, &k.OwnerID, &k.OwnerRef, jsonCol{&k.Scopes}, &k.Label,
 		&k.Environment, &k.Source, &created, &expires, &k.Status, &revoked, &k.RevokedBy, &k.RevokedReason,
-		&k.RotatedFrom, &lastUsed, &k.UseCount, &notice, &updated}
+		&k.RotatedFrom, &lastUsed, &k.UseCount, &notice, &updated, &added}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return err
 	}
-	k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExpiryNoticeAt, k.UpdatedAt =
-		created.T, expires.ptr(), revoked.ptr(), lastUsed.ptr(), notice.ptr(), updated.T
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.ExpiryNoticeAt, k.UpdatedAt, k.AddedAt =
+		created.T, expires.ptr(), revoked.ptr(), lastUsed.ptr(), notice.ptr(), updated.T, added.T
+	if !added.Valid {
+		k.AddedAt = created.T
+	}
 	return nil
 }
 
@@ -45,7 +49,15 @@ func (q *queries) legacyKeyArgs(k store.LegacyKey) []any {
 	return []any{k.ID, k.Hash, k.TenantID, k.OwnerID, k.OwnerRef, mustJSON(k.Scopes), k.Label, k.Environment,
 		k.Source, q.d.encodeTime(k.CreatedAt), q.d.encodeNullTime(k.ExpiresAt), string(k.Status),
 		q.d.encodeNullTime(k.RevokedAt), k.RevokedBy, k.RevokedReason, k.RotatedFrom, q.d.encodeNullTime(k.LastUsedAt),
-		k.UseCount, q.d.encodeNullTime(k.ExpiryNoticeAt), q.d.encodeTime(k.UpdatedAt)}
+		k.UseCount, q.d.encodeNullTime(k.ExpiryNoticeAt), q.d.encodeTime(k.UpdatedAt), q.d.encodeTime(addedAt(k))}
+}
+
+// addedAt is k.AddedAt, CreatedAt when unset.
+func addedAt(k store.LegacyKey) time.Time {
+	if k.AddedAt.IsZero() {
+		return k.CreatedAt
+	}
+	return k.AddedAt
 }
 
 func (q *queries) getLegacyKey(ctx context.Context, id, lock string) (store.LegacyKey, error) {
@@ -137,11 +149,27 @@ func (q *queries) ListOrphanKeys(ctx context.Context, tenantID string, p store.P
 // LegacyKeyStats implements store.Queries. A key counts as used in the last
 // 7 (30) days when its last use is at or after now minus 7 (30) days. Every
 // tenant with keys appears, even one whose keys are all revoked.
+//
+// Each count is a range of legacy_keys_usage (tenant, status,
+// last_used_at), and the tenants are found by skipping through it from one
+// tenant to the next, so no key row is read: at a million keys the report
+// costs index ranges, not a scan of the table.
 func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]store.KeyStats, error) {
 	var w where
 	since7 := w.arg(q.d.encodeTime(now.Add(-7 * 24 * time.Hour)))
 	since30 := w.arg(q.d.encodeTime(now.Add(-30 * 24 * time.Hour)))
-	w.eq("tenant_id", tenantID)
+	var tenants string
+	if tenantID != "" {
+		tenants = `SELECT tenant_id FROM legacy_keys WHERE tenant_id = ` + w.arg(tenantID) + ` LIMIT 1`
+	} else {
+		tenants = `SELECT MIN(tenant_id) FROM legacy_keys
+		    UNION ALL
+		    SELECT (SELECT MIN(k.tenant_id) FROM legacy_keys k WHERE k.tenant_id > ten.id)
+		    FROM ten WHERE ten.id IS NOT NULL`
+	}
+	count := func(cond string) string {
+		return `(SELECT COUNT(*) FROM legacy_keys k WHERE k.tenant_id = ten.id AND k.status = 'active'` + cond + `)`
+	}
 	var out []store.KeyStats
 	err := q.rows(ctx, "legacy key stats", tenantID, func(r scanner) error {
 		var s store.KeyStats
@@ -150,41 +178,58 @@ func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.
 		}
 		out = append(out, s)
 		return nil
-	}, `SELECT tenant_id,
-	        COUNT(*) FILTER (WHERE status = 'active'),
-	        COUNT(*) FILTER (WHERE status = 'active' AND last_used_at >= `+since7+`),
-	        COUNT(*) FILTER (WHERE status = 'active' AND last_used_at >= `+since30+`),
-	        COUNT(*) FILTER (WHERE status = 'active' AND last_used_at IS NULL)
-	    FROM legacy_keys`+w.sql()+` GROUP BY tenant_id ORDER BY tenant_id`, w.args...)
+	}, `WITH RECURSIVE ten(id) AS (`+tenants+`)
+	    SELECT ten.id, `+count("")+`, `+count(" AND k.last_used_at >= "+since7)+`,
+	        `+count(" AND k.last_used_at >= "+since30)+`, `+count(" AND k.last_used_at IS NULL")+`
+	    FROM ten WHERE ten.id IS NOT NULL ORDER BY ten.id`, w.args...)
 	return out, err
 }
 
 // HolderStats implements store.Queries. Holders are the distinct non-empty
 // owners of keys (whether or not the principal exists), ordered by tenant
-// and principal; LastKeyUse covers revoked keys too.
+// and principal; LastKeyUse covers revoked keys too. It reads
+// legacy_keys_holder only (owner_id > ” is owner_id <> ” as an index
+// range), in the index's order, so the grouping needs no sort.
 func (q *queries) HolderStats(ctx context.Context, tenantID string, since time.Time) ([]store.HolderStats, error) {
 	var w where
 	sinceArg := w.arg(q.d.encodeTime(since))
-	w.add("k.owner_id <> ''")
-	w.eq("k.tenant_id", tenantID)
+	w.add("k.owner_id > ''")
+	if tenantID != "" {
+		// Written so that no index can serve it: the planner would
+		// otherwise read every key of the tenant through
+		// legacy_keys_usage, orphans included (98 % of a million in the
+		// issue's import), rather than the tenant's holders'
+		// keys through legacy_keys_holder.
+		w.add("k.tenant_id || '' = ?", tenantID)
+	}
 	var out []store.HolderStats
 	err := q.rows(ctx, "holder stats", tenantID, func(r scanner) error {
 		var h store.HolderStats
-		var last timeCol
-		if err := r.Scan(&h.TenantID, &h.PrincipalID, &h.ActiveKeys, &h.KeysUsedSince, &last, &h.ClientsUsedSince); err != nil {
+		var last, added timeCol
+		if err := r.Scan(&h.TenantID, &h.PrincipalID, &h.ActiveKeys, &h.KeysUsedSince, &last, &added, &h.ClientsUsedSince); err != nil {
 			return err
 		}
-		h.LastKeyUse = last.ptr()
+		h.LastKeyUse, h.LastKeyAdded = last.ptr(), added.ptr()
 		out = append(out, h)
 		return nil
 	}, `SELECT k.tenant_id, k.owner_id,
 	        COUNT(*) FILTER (WHERE k.status = 'active'),
 	        COUNT(*) FILTER (WHERE k.status = 'active' AND k.last_used_at >= `+sinceArg+`),
 	        MAX(k.last_used_at),
+	        MAX(k.added_at) FILTER (WHERE k.status = 'active'),
 	        (SELECT COUNT(*) FROM clients c WHERE c.owner_id = k.owner_id AND c.last_used_at >= `+sinceArg+`)
 	    FROM legacy_keys k`+w.sql()+`
-	    GROUP BY k.tenant_id, k.owner_id ORDER BY k.tenant_id, k.owner_id`, w.args...)
-	return out, err
+	    GROUP BY k.owner_id, k.tenant_id`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b store.HolderStats) int {
+		if c := strings.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PrincipalID, b.PrincipalID)
+	})
+	return out, nil
 }
 
 // CreateLegacyKey implements store.Mutations. Neither the tenant nor the
@@ -192,7 +237,7 @@ func (q *queries) HolderStats(ctx context.Context, tenantID string, since time.T
 func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 	n, err := t.execN(ctx, "create legacy key", k.ID,
 		`INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-		 $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING`, t.legacyKeyArgs(k)...)
+		 $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`, t.legacyKeyArgs(k)...)
 	if err != nil {
 		return err
 	}
@@ -211,6 +256,9 @@ func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 // runs the current one, so that on a multi-core machine a large import costs
 // about the larger of the two, not their sum.
 func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
+	if t.d.RowByRowInserts {
+		return t.createLegacyKeysRowByRow(ctx, ks)
+	}
 	per := max(t.d.MaxParams/legacyKeyColCount, 1)
 	stmts := make(chan bulkStmt, 1)
 	done := make(chan struct{})
@@ -259,6 +307,44 @@ func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]str
 	return inserted, nil
 }
 
+// createLegacyKeysRowByRow is CreateLegacyKeys for RowByRowInserts: one
+// prepared statement, executed per row; a row that inserted nothing had
+// its id or hash taken.
+func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
+	const op = "create legacy keys"
+	if err := t.check(op, ""); err != nil {
+		return nil, err
+	}
+	p, ok := t.c.(interface {
+		PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%s: %s: the connection cannot prepare statements", t.d.Name, op)
+	}
+	stmt, err := p.PrepareContext(ctx, `INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+		$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return nil, t.fail(ctx, err, op, "")
+	}
+	defer stmt.Close()
+	inserted := make([]string, 0, len(ks))
+	for _, k := range ks {
+		res, err := stmt.ExecContext(ctx, t.legacyKeyArgs(k)...)
+		if err != nil {
+			return nil, t.fail(ctx, err, op, k.ID)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, t.fail(ctx, err, op, k.ID)
+		} else if n == 1 {
+			inserted = append(inserted, k.ID)
+		}
+	}
+	if len(inserted) > 0 {
+		t.markChanged()
+	}
+	return inserted, nil
+}
+
 // bulkStmt is one multi-row statement with its arguments.
 type bulkStmt struct {
 	query string
@@ -280,7 +366,7 @@ func (t *txn) UpdateLegacyKey(ctx context.Context, id string, fn func(store.Lega
 		`UPDATE legacy_keys SET hash = $2, tenant_id = $3, owner_id = $4, owner_ref = $5, scopes = $6, label = $7,
 		 environment = $8, source = $9, created_at = $10, expires_at = $11, status = $12, revoked_at = $13,
 		 revoked_by = $14, revoked_reason = $15, rotated_from = $16, last_used_at = $17, use_count = $18,
-		 expiry_notice_at = $19, updated_at = $20 WHERE id = $1`, t.legacyKeyArgs(next)...); err != nil {
+		 expiry_notice_at = $19, updated_at = $20, added_at = $21 WHERE id = $1`, t.legacyKeyArgs(next)...); err != nil {
 		return store.LegacyKey{}, err
 	}
 	t.markChanged()

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/authz/authz/store"
 )
@@ -115,4 +117,36 @@ func (t *txn) UpdatePrincipal(ctx context.Context, id string, fn func(store.Prin
 	}
 	t.markChanged()
 	return next, nil
+}
+
+// principalsByExternalIDChunk bounds the IN list of one query, well under
+// both backends' parameter limits.
+const principalsByExternalIDChunk = 500
+
+// ListPrincipalsByExternalIDs implements store.Queries: one query per 500
+// external ids, through principals_tenant_external (migration 8), so that
+// an import batch resolves its owners without reading the whole tenant.
+func (q *queries) ListPrincipalsByExternalIDs(ctx context.Context, tenantID string, externalIDs []string) ([]store.Principal, error) {
+	var out []store.Principal
+	for chunk := range slices.Chunk(externalIDs, principalsByExternalIDChunk) {
+		var w where
+		w.eq("tenant_id", tenantID)
+		in := make([]string, len(chunk))
+		for i, e := range chunk {
+			in[i] = w.arg(e)
+		}
+		w.add("external_id IN (" + strings.Join(in, ", ") + ")")
+		err := q.rows(ctx, "list principals by external id", tenantID, func(r scanner) error {
+			var pr store.Principal
+			if err := scanPrincipal(r, &pr); err != nil {
+				return err
+			}
+			out = append(out, pr)
+			return nil
+		}, `SELECT `+principalCols+` FROM principals`+w.sql()+` ORDER BY id`, w.args...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

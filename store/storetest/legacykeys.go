@@ -214,6 +214,8 @@ func testKeyUsage(t *testing.T, s store.Store) {
 //	       key_a5 revoked used 1d ago (owner prn_a2)
 //	ten_b: key_b1 active never used, key_b2 revoked never used
 //	ten_c: key_c1 revoked (a tenant fully migrated)
+//
+// key_a4 entered authz 2 days before now; the others at t0.
 func statsFixture(t *testing.T, s store.Store) time.Time {
 	ctx := ctxOf(t)
 	now := at(100 * 24 * time.Hour)
@@ -231,7 +233,7 @@ func statsFixture(t *testing.T, s store.Store) time.Time {
 		mk("key_a1", "ten_a", "prn_a1", store.StatusActive, day),
 		mk("key_a2", "ten_a", "prn_a1", store.StatusActive, 10*day),
 		mk("key_a3", "ten_a", "prn_a1", store.StatusActive, 40*day),
-		mk("key_a4", "ten_a", "prn_a2", store.StatusActive, 0),
+		added(mk("key_a4", "ten_a", "prn_a2", store.StatusActive, 0), now.Add(-2*day)),
 		mk("key_a5", "ten_a", "prn_a2", store.StatusRevoked, day),
 		mk("key_b1", "ten_b", "prn_b1", store.StatusActive, 0),
 		mk("key_b2", "ten_b", "", store.StatusRevoked, 0),
@@ -277,9 +279,10 @@ func testHolderStats(t *testing.T, s store.Store) {
 	}))
 	since := now.Add(-7 * 24 * time.Hour)
 	all := []store.HolderStats{
-		{TenantID: "ten_a", PrincipalID: "prn_a1", ActiveKeys: 3, KeysUsedSince: 1, ClientsUsedSince: 1, LastKeyUse: ptr(now.Add(-24 * time.Hour))},
-		{TenantID: "ten_a", PrincipalID: "prn_a2", ActiveKeys: 1, KeysUsedSince: 0, ClientsUsedSince: 1, LastKeyUse: ptr(now.Add(-24 * time.Hour))},
-		{TenantID: "ten_b", PrincipalID: "prn_b1", ActiveKeys: 1},
+		{TenantID: "ten_a", PrincipalID: "prn_a1", ActiveKeys: 3, KeysUsedSince: 1, ClientsUsedSince: 1, LastKeyUse: ptr(now.Add(-24 * time.Hour)), LastKeyAdded: ptr(t0)},
+		// LastKeyAdded is of active keys only: key_a5 is revoked.
+		{TenantID: "ten_a", PrincipalID: "prn_a2", ActiveKeys: 1, KeysUsedSince: 0, ClientsUsedSince: 1, LastKeyUse: ptr(now.Add(-24 * time.Hour)), LastKeyAdded: ptr(now.Add(-48 * time.Hour))},
+		{TenantID: "ten_b", PrincipalID: "prn_b1", ActiveKeys: 1, LastKeyAdded: ptr(t0)},
 		{TenantID: "ten_c", PrincipalID: "prn_c1"},
 	}
 	for _, c := range []struct {

@@ -61,6 +61,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CredentialNetworks", testCredentialNetworks},
 		{"ClaimAlert", testClaimAlert},
 		{"CountAlert", testCountAlert},
+		// Issue 19: reports at a million keys.
+		{"PrincipalsByExternalIDs", testPrincipalsByExternalIDs},
+		{"ExpiringKeys", testExpiringKeys},
+		{"AddedAtDefaultsToCreatedAt", testAddedAtDefault},
+		{"MigrationHistory", testMigrationHistory},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -129,7 +134,7 @@ func legacyKey(id, tenantID, ownerID string) store.LegacyKey {
 	return store.LegacyKey{
 		ID: id, Hash: []byte("hash-of-" + id), TenantID: tenantID, OwnerID: ownerID, Scopes: []string{},
 		Label: "label " + id, Environment: "prod", Source: store.SourceIssued, CreatedAt: t0,
-		Status: store.StatusActive, UpdatedAt: t0,
+		Status: store.StatusActive, UpdatedAt: t0, AddedAt: t0,
 	}
 }
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The million-key import of docs/benchmarks.md ("Legacy key import, the
+# command"): `authz key import` of a generated CSV (key,owner_external_id,
+# tenant; 10,000 owners of which 200 exist, the rest orphans) against
+# `authz serve` on SQLite and on PostgreSQL, then the same file again
+# (idempotence: nothing added), then the reports. Run from the repository
+# root:
+#
+#   loadgen/import.sh [KEYS] [BACKENDS] [AUTHZ_BINARY_FOR_REFERENCE]
+#
+# KEYS defaults to 1000000, BACKENDS to "sqlite postgres". With a third
+# argument, that binary (e.g. built from an older commit) is measured on
+# the same file first, as the reference.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${1:-1000000} BACKENDS=${2:-"sqlite postgres"} REF=${3:-}
+B=/tmp/authz-import-bench; mkdir -p "$B"
+go build -o "$B/authz" ./cmd/authz
+go build -o "$B/keyfile" ./loadgen/keyfile
+export AUTHZ_MASTER_KEY="$(openssl rand -hex 32)"
+ADMIN_ID=cli_import_admin ADMIN_SECRET="$(openssl rand -hex 32)"
+PG=postgres://postgres@127.0.0.1:5432 ADMIN=http://127.0.0.1:38181
+
+serve() { # BINARY DATABASE_URL
+  AUTHZ_BOOTSTRAP_CLIENT_ID=$ADMIN_ID AUTHZ_BOOTSTRAP_CLIENT_SECRET=$ADMIN_SECRET \
+    "$1" serve --database "$2" --addr 127.0.0.1:38180 --admin-addr 127.0.0.1:38181 --log-level warn >"$B/serve.log" 2>&1 &
+  SERVER=$!
+  until curl -fs -o /dev/null http://127.0.0.1:38180/readyz; do sleep 0.1; done
+}
+stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=; }
+trap '[ -n "${SERVER:-}" ] && kill -TERM "$SERVER"' EXIT
+cli() { AUTHZ_SERVER=$ADMIN AUTHZ_ISSUER=http://127.0.0.1:38180 AUTHZ_CLIENT_ID=$ADMIN_ID AUTHZ_CLIENT_SECRET=$ADMIN_SECRET "$BIN" "$@"; }
+cpu() { awk '{printf "%.1f", ($14+$15)/100}' "/proc/$SERVER/stat"; } # server user+system CPU seconds
+timed() { # LABEL cmd...: wall seconds, server CPU seconds, the command's JSON summary
+  local label=$1 c0 t0 t1 out; shift
+  c0=$(cpu); t0=$(date +%s.%N)
+  out=$("$@" -o json | jq -c '{imported, already_present, orphans, rejected: (.rejected|length)}' 2>/dev/null || echo '"(no json)"')
+  t1=$(date +%s.%N)
+  printf '%-28s wall %6.1f s  server CPU %6.1f s (%.0f µs/key)  %s\n' "$label" "$(echo "$t1 - $t0" | bc)" \
+    "$(echo "$(cpu) - $c0" | bc)" "$(echo "($(cpu) - $c0) * 1000000 / $KEYS" | bc)" "$out"
+}
+report() { # LABEL report args
+  local t0 t1; t0=$(date +%s.%N); cli report "${@:2}" -o json >/dev/null; t1=$(date +%s.%N)
+  printf '%-28s wall %6.2f s\n' "$1" "$(echo "$t1 - $t0" | bc)"
+}
+
+run() { # LABEL BINARY DATABASE_URL
+  BIN=$2; serve "$2" "$3"
+  local t
+  t=$(cli tenant create "import-$RANDOM" -o json | jq -r .id)
+  seq 0 199 | xargs -P 4 -I{} sh -c 'AUTHZ_ISSUER=http://127.0.0.1:38180 AUTHZ_SERVER='$ADMIN' AUTHZ_CLIENT_ID='$ADMIN_ID' AUTHZ_CLIENT_SECRET='$ADMIN_SECRET' '"$BIN"' principal create --tenant '"$t"' --name p{} --kind service --external-id $(printf ext-%06d {}) >/dev/null'
+  "$B/keyfile" -keys "$KEYS" -owners 10000 -tenant "$t" >"$B/keys.csv"
+  echo "== $1: $KEYS keys, $(du -h "$B/keys.csv" | cut -f1) CSV, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  timed "import" cli key import "$B/keys.csv"
+  timed "import again (idempotence)" cli key import "$B/keys.csv"
+  if [ "$2" = "$B/authz" ]; then
+    report "report migration" migration
+    report "report expiring" expiring
+    report "report orphans --limit 100" orphans --limit 100
+  fi
+  stop
+}
+
+echo "== machine: $(nproc) CPUs, $(lscpu | grep 'Model name' | sed 's/ \+/ /g'), $(go version | cut -d' ' -f3)"
+for be in $BACKENDS; do
+  for which in ${REF:+reference} new; do
+    bin=$B/authz; [ "$which" = reference ] && bin=$REF
+    case $be in
+      sqlite) rm -f "$B"/authz.db*; run "$be, $which" "$bin" "sqlite:$B/authz.db" ;;
+      postgres) DB=authz_import_$$_$which; psql "$PG/test" -qc "CREATE DATABASE $DB"
+        run "$be, $which" "$bin" "$PG/$DB?sslmode=disable"; psql "$PG/test" -qc "DROP DATABASE $DB" ;;
+    esac
+  done
+done
