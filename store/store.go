@@ -238,6 +238,9 @@ type Queries interface {
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)
 
+	// SCIM (issue 20): principal sources, groups, connector tokens.
+	SCIMQueries
+
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
 	// counters), signing keys or the end of a status-list epoch, on any
@@ -320,6 +323,9 @@ type Mutations interface {
 	// PurgeStatusEntries frees indices invalidated before the given instant,
 	// so they can be allocated again.
 	PurgeStatusEntries(ctx context.Context, invalidatedBefore time.Time) (int64, error)
+
+	// SCIM (issue 20).
+	SCIMMutations
 
 	SetSetting(ctx context.Context, key, value string) error
 	// SetSettingIfAbsent stores value unless the key is set, and returns the

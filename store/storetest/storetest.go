@@ -52,6 +52,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusEntries", testStatusEntries},
 		{"StatusExceptions", testStatusExceptions},
 		{"Ping", testPing},
+		{"SCIMTokens", testSCIMTokens},
+		{"SCIMUsers", testSCIMUsers},
+		{"SCIMGroups", testSCIMGroups},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
