@@ -210,6 +210,7 @@ type fixture struct {
 	client    apiv1.Client
 	key       apiv1.LegacyKey // with Key set
 	extID     string
+	scimToken apiv1.SCIMToken
 }
 
 func (e *env) fixture(tenant string) fixture {
@@ -221,6 +222,7 @@ func (e *env) fixture(tenant string) fixture {
 	e.call(tokAdmin, "POST", "/roles/"+f.role.ID+"/bindings", apiv1.CreateBinding{PrincipalID: f.principal.ID}, http.StatusCreated, nil)
 	e.call(tokAdmin, "POST", "/clients", apiv1.CreateClient{TenantID: tenant, OwnerID: f.principal.ID, Scopes: []string{"orders:read"}}, http.StatusCreated, &f.client)
 	e.call(tokAdmin, "POST", "/keys", apiv1.IssueKey{OwnerID: f.principal.ID, ExpiresIn: 3600}, http.StatusCreated, &f.key)
+	e.call(tokAdmin, "POST", "/scim/tokens", apiv1.CreateSCIMToken{TenantID: tenant, Name: "Okta"}, http.StatusCreated, &f.scimToken)
 	return f
 }
 

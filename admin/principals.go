@@ -128,21 +128,34 @@ func (h *handler) getPrincipal(w http.ResponseWriter, r *http.Request, c *call) 
 	if !c.sees(p.TenantID) {
 		return notFound("principal", id)
 	}
-	return reply(w, http.StatusOK, principalView(p))
+	v := principalView(p)
+	if v.Source, err = principalSource(r.Context(), h.st, id); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, v)
 }
 
 func (h *handler) suspendPrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
-	m := h.principalStatus(r, c, store.StatusSuspended, "principal.suspend")
-	m.also = h.notifySuspended(c)
-	return h.updatePrincipal(w, r, c, m)
+	return h.updatePrincipal(w, r, c, h.principalSuspension(r.PathValue("id"), c))
 }
 
 func (h *handler) resumePrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
-	return h.updatePrincipal(w, r, c, h.principalStatus(r, c, store.StatusActive, "principal.resume"))
+	return h.updatePrincipal(w, r, c, h.principalResumption(r.PathValue("id"), c))
 }
 
-func (h *handler) principalStatus(r *http.Request, c *call, status store.Status, action string) mutation[store.Principal] {
-	id := r.PathValue("id")
+// principalSuspension, principalResumption and principalDeletion are the
+// one rule of each status change, for the admin API and for Lifecycle.
+func (h *handler) principalSuspension(id string, c *call) mutation[store.Principal] {
+	m := h.principalStatus(id, c, store.StatusSuspended, "principal.suspend")
+	m.also = h.notifySuspended(c)
+	return m
+}
+
+func (h *handler) principalResumption(id string, c *call) mutation[store.Principal] {
+	return h.principalStatus(id, c, store.StatusActive, "principal.resume")
+}
+
+func (h *handler) principalStatus(id string, c *call, status store.Status, action string) mutation[store.Principal] {
 	return mutation[store.Principal]{id: id, action: action, change: func(p store.Principal) (store.Principal, error) {
 		switch p.Status {
 		case status:
@@ -157,7 +170,11 @@ func (h *handler) principalStatus(r *http.Request, c *call, status store.Status,
 }
 
 func (h *handler) deletePrincipal(w http.ResponseWriter, r *http.Request, c *call) error {
-	return h.updatePrincipal(w, r, c, mutation[store.Principal]{id: r.PathValue("id"), action: "principal.delete", change: func(p store.Principal) (store.Principal, error) {
+	return h.updatePrincipal(w, r, c, h.principalDeletion(r.PathValue("id"), c))
+}
+
+func (h *handler) principalDeletion(id string, c *call) mutation[store.Principal] {
+	return mutation[store.Principal]{id: id, action: "principal.delete", change: func(p store.Principal) (store.Principal, error) {
 		if p.Status == store.StatusDeleted {
 			return p, errUnchanged
 		}
@@ -167,7 +184,7 @@ func (h *handler) deletePrincipal(w http.ResponseWriter, r *http.Request, c *cal
 		p.Status, p.StatusChangedAt, p.StatusChangedBy, p.UpdatedAt = store.StatusDeleted, now, c.actor, now
 		p.DeletedAt, p.DeletedBy = &now, c.actor
 		return p, nil
-	}})
+	}}
 }
 
 func (h *handler) updatePrincipal(w http.ResponseWriter, r *http.Request, c *call, m mutation[store.Principal]) error {
