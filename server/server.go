@@ -23,6 +23,7 @@ import (
 	"github.com/authz/authz/legacykeys"
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/notify"
+	"github.com/authz/authz/scim"
 	"github.com/authz/authz/oauth"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/statuslist/publisher"
@@ -227,6 +228,7 @@ func (s *Server) publicHandler() http.Handler {
 	mux.Handle("/", s.OAuth.Handler())
 	mux.Handle(publisher.PathList, s.Status)
 	mux.Handle(publisher.PathAggregation, s.Status)
+	mux.Handle(scim.Prefix+"/", s.scimHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

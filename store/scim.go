@@ -80,7 +80,8 @@ type SCIMGroupMapping struct {
 // SCIMUserFilter selects live (not deleted) SCIM users of a tenant. Zero
 // fields match all; UserName matches case-insensitively (RFC 7643 §4.1.1).
 type SCIMUserFilter struct {
-	TenantID   string
+	TenantID    string
+	PrincipalID string
 	UserName   string
 	ExternalID string
 }
@@ -89,6 +90,7 @@ type SCIMUserFilter struct {
 // case-insensitively.
 type SCIMGroupFilter struct {
 	TenantID    string
+	ID          string
 	DisplayName string
 	ExternalID  string
 }
@@ -107,7 +109,8 @@ type SCIMQueries interface {
 
 	GetSCIMGroup(ctx context.Context, id string) (SCIMGroup, error)
 	ListSCIMGroups(ctx context.Context, f SCIMGroupFilter, offset, limit int) ([]SCIMGroup, int64, error)
-	// ListSCIMGroupMembers returns the principal ids of a group's members.
+	// ListSCIMGroupMembers returns the principal ids of a group's members
+	// whose SCIM user is live (not deleted).
 	ListSCIMGroupMembers(ctx context.Context, groupID string) ([]string, error)
 	ListSCIMGroupMappings(ctx context.Context, tenantID string) ([]SCIMGroupMapping, error)
 }

@@ -157,6 +157,7 @@ func (q *queries) ListSCIMUsers(ctx context.Context, f store.SCIMUserFilter, off
 	var w where
 	w.add("u.deleted_at IS NULL")
 	w.eq("u.tenant_id", f.TenantID)
+	w.eq("u.principal_id", f.PrincipalID)
 	if f.UserName != "" {
 		w.add("u.user_name_key = ?", strings.ToLower(f.UserName))
 	}
@@ -258,6 +259,7 @@ func (q *queries) GetSCIMGroup(ctx context.Context, id string) (store.SCIMGroup,
 func (q *queries) ListSCIMGroups(ctx context.Context, f store.SCIMGroupFilter, offset, limit int) ([]store.SCIMGroup, int64, error) {
 	var w where
 	w.eq("tenant_id", f.TenantID)
+	w.eq("id", f.ID)
 	if f.DisplayName != "" {
 		w.add("display_key = ?", strings.ToLower(f.DisplayName))
 	}
@@ -292,7 +294,9 @@ func (q *queries) ListSCIMGroupMembers(ctx context.Context, groupID string) ([]s
 		}
 		out = append(out, id)
 		return nil
-	}, `SELECT principal_id FROM scim_group_members WHERE group_id = $1 ORDER BY principal_id`, groupID)
+	}, `SELECT gm.principal_id FROM scim_group_members gm
+	    JOIN scim_users u ON u.principal_id = gm.principal_id AND u.deleted_at IS NULL
+	    WHERE gm.group_id = $1 ORDER BY gm.principal_id`, groupID)
 	return out, err
 }
 

@@ -103,6 +103,8 @@ func testSCIMUsers(t *testing.T, s store.Store) {
 		{"count only", store.SCIMUserFilter{TenantID: "ten_a"}, 0, 0, nil, 2},
 		{"userName any case", store.SCIMUserFilter{TenantID: "ten_a", UserName: "ADA@example.com"}, 0, 10, []string{"prn_1"}, 1},
 		{"externalId", store.SCIMUserFilter{TenantID: "ten_a", ExternalID: "00u2"}, 0, 10, []string{"prn_2"}, 1},
+		{"id", store.SCIMUserFilter{TenantID: "ten_a", PrincipalID: "prn_2"}, 0, 10, []string{"prn_2"}, 1},
+		{"id of another tenant", store.SCIMUserFilter{TenantID: "ten_a", PrincipalID: "prn_b"}, 0, 10, nil, 0},
 		{"both, disagreeing", store.SCIMUserFilter{TenantID: "ten_a", UserName: "ada@example.com", ExternalID: "00u2"}, 0, 10, nil, 0},
 		{"other tenant", store.SCIMUserFilter{TenantID: "ten_b", ExternalID: "00u2"}, 0, 10, nil, 0},
 	} {
@@ -167,13 +169,21 @@ func testSCIMGroups(t *testing.T, s store.Store) {
 	_, err = s.UpdateSCIMGroup(ctx, "grp_3", func(g store.SCIMGroup) (store.SCIMGroup, error) { g.DisplayName = "OPS team"; return g, nil })
 	wantErr(t, err, store.ErrConflict, "rename onto a taken displayName")
 
-	must(t, s.AddSCIMGroupMembers(ctx, "grp_1", []string{"prn_1", "prn_2"}))
+	must(t, s.CreateSCIMUser(ctx, scimUser("prn_1", "ten_a", "one", "")))
+	must(t, s.CreateSCIMUser(ctx, scimUser("prn_2", "ten_a", "two", "")))
+	must(t, s.CreatePrincipal(ctx, principal("prn_3", "ten_a")))
+	must(t, s.AddSCIMGroupMembers(ctx, "grp_1", []string{"prn_1", "prn_2", "prn_3"}))
 	must(t, s.AddSCIMGroupMembers(ctx, "grp_1", []string{"prn_1"}))
 	must(t, s.AddSCIMGroupMembers(ctx, "grp_3", []string{"prn_1"}))
 	members, err := s.ListSCIMGroupMembers(ctx, "grp_1")
 	must(t, err)
 	if d := diff(members, []string{"prn_1", "prn_2"}); d != "" {
-		t.Fatalf("members: %s", d)
+		t.Fatalf("members are live SCIM users only: %s", d)
+	}
+	gs, total, err = s.ListSCIMGroups(ctx, store.SCIMGroupFilter{TenantID: "ten_a", ID: "grp_3"}, 0, 10)
+	must(t, err)
+	if total != 1 || gs[0].DisplayName != "Devs" {
+		t.Fatalf("filter by id: %d %+v", total, gs)
 	}
 
 	// Unmapped groups bind nothing.
