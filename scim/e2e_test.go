@@ -17,7 +17,7 @@ import (
 
 // scimClient speaks SCIM to a running server with one connector token.
 type scimClient struct {
-	t     *testing.T
+	t     testing.TB
 	e     *servertest.Env
 	token string
 }
@@ -35,37 +35,43 @@ func (a answer) total() int { n, _ := a.Body["totalResults"].(float64); return i
 
 func (c scimClient) do(method, path, body string) answer {
 	c.t.Helper()
-	var rd *bytes.Reader
-	if body != "" {
-		rd = bytes.NewReader([]byte(body))
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, err := http.NewRequest(method, c.e.Issuer+"/scim/v2"+path, rd)
+	a, err := rawDo(http.DefaultClient, c.e.Issuer, c.token, method, path, body)
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	return a
+}
+
+// rawDo sends one SCIM request with the bearer token ("" = none) and
+// decodes the answer, which must be SCIM JSON when it has a body.
+func rawDo(hc *http.Client, issuer, token, method, path, body string) (answer, error) {
+	req, err := http.NewRequest(method, issuer+"/scim/v2"+path, strings.NewReader(body))
+	if err != nil {
+		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/scim+json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	var raw bytes.Buffer
-	_, _ = raw.ReadFrom(resp.Body)
+	if _, err := raw.ReadFrom(resp.Body); err != nil {
+		return answer{}, err
+	}
 	a := answer{Status: resp.StatusCode, Header: resp.Header, Raw: raw.Bytes()}
 	if raw.Len() > 0 {
 		if err := json.Unmarshal(raw.Bytes(), &a.Body); err != nil {
-			c.t.Fatalf("%s %s: answer is not JSON: %s", method, path, raw.Bytes())
+			return a, fmt.Errorf("%s %s: answer is not JSON: %s", method, path, raw.Bytes())
 		}
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/scim+json") {
-			c.t.Fatalf("%s %s: Content-Type %q", method, path, ct)
+			return a, fmt.Errorf("%s %s: Content-Type %q", method, path, ct)
 		}
 	}
-	return a
+	return a, nil
 }
 
 // want checks the status, and for an error the RFC 7644 §3.12 shape.
@@ -154,7 +160,7 @@ type world struct {
 	sc     scimClient
 }
 
-func newWorld(t *testing.T, e *servertest.Env, name string) world {
+func newWorld(t testing.TB, e *servertest.Env, name string) world {
 	t.Helper()
 	w := world{e: e, a: e.Admin()}
 	ctx := e.Ctx()
@@ -329,3 +335,5 @@ func TestOktaAndEntraEndToEnd(t *testing.T) {
 		sc.want(sc.do("GET", "/Users", ""), 401, "")
 	})
 }
+
+var newWorldTB = newWorld

@@ -354,10 +354,11 @@ func (h *handler) replaceGroup(r *http.Request, c caller) (reply, error) {
 		return reply{}, err
 	}
 	return h.updateGroup(r, c, func(old groupDoc) (groupDoc, error) {
-		if d.Members == nil {
-			d.Members = old.Members
+		n := d
+		if n.Members == nil {
+			n.Members = old.Members
 		}
-		return d, nil
+		return n, nil
 	})
 }
 

@@ -80,7 +80,13 @@ type handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	requests *prometheus.CounterVec
+	// asyncAudit bounds the read events being recorded in the background.
+	asyncAudit chan struct{}
 }
+
+// maxAsyncAudit is how many read events may wait for their group commit
+// in the background; past it a read waits for its own.
+const maxAsyncAudit = 1024
 
 // caller is an authenticated connector: its token and tenant.
 type caller struct {
@@ -93,6 +99,9 @@ type reply struct {
 	status   int
 	body     any
 	location string
+	// unchanged marks a write that changed nothing (a reconciliation's
+	// PUT of a user as it is): its use is audited like a read's.
+	unchanged bool
 }
 
 type route struct {
@@ -105,7 +114,7 @@ type route struct {
 // public listener.
 func New(cfg Config) http.Handler {
 	h := &handler{st: cfg.Store, hasher: cfg.Hasher, life: cfg.Lifecycle, audit: cfg.Audit,
-		base: strings.TrimSuffix(cfg.BaseURL, "/") + Prefix, log: cfg.Logger, now: cfg.Now}
+		base: strings.TrimSuffix(cfg.BaseURL, "/") + Prefix, log: cfg.Logger, now: cfg.Now, asyncAudit: make(chan struct{}, maxAsyncAudit)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -186,7 +195,25 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, rt route) int {
 	if err != nil {
 		ev.Outcome = audit.OutcomeRefused
 	}
-	if aerr := h.audit.Record(ctx, ev); aerr != nil && err == nil {
+	if err == nil && (r.Method == http.MethodGet || out.unchanged) {
+		// A read's event need not be durable before the answer, which
+		// depends on nothing it records: it joins the next group commit
+		// while the answer goes out, so that a reconciliation's lookups
+		// do not each wait for a commit. In-flight events are bounded.
+		select {
+		case h.asyncAudit <- struct{}{}:
+			go func() {
+				defer func() { <-h.asyncAudit }()
+				if aerr := h.audit.Record(context.WithoutCancel(ctx), ev); aerr != nil {
+					h.log.WarnContext(ctx, "scim: auditing a read failed", "err", aerr)
+				}
+			}()
+		default:
+			if aerr := h.audit.Record(ctx, ev); aerr != nil {
+				return writeError(w, h.log, r, aerr).Status
+			}
+		}
+	} else if aerr := h.audit.Record(ctx, ev); aerr != nil && err == nil {
 		// A use that cannot be audited is not answered as done: the
 		// change (if any) committed, and the IdP's retry finds it done.
 		return writeError(w, h.log, r, aerr).Status

@@ -162,23 +162,30 @@ func (q *queries) ListSCIMUsers(ctx context.Context, f store.SCIMUserFilter, off
 		w.add("u.user_name_key = ?", strings.ToLower(f.UserName))
 	}
 	w.eq("u.external_id", f.ExternalID)
-	var total int64
-	if err := q.row(ctx, "count scim users", "", func(r scanner) error { return r.Scan(&total) },
-		`SELECT COUNT(*) FROM scim_users u`+w.sql(), w.args...); err != nil {
-		return nil, 0, err
-	}
-	if limit <= 0 || int64(offset) >= total {
-		return nil, total, nil
-	}
 	var out []store.SCIMUser
-	err := q.rows(ctx, "list scim users", "", func(r scanner) error {
-		var u store.SCIMUser
-		if err := scanSCIMUser(r, &u); err != nil {
-			return err
+	if limit > 0 {
+		n := len(w.args)
+		err := q.rows(ctx, "list scim users", "", func(r scanner) error {
+			var u store.SCIMUser
+			if err := scanSCIMUser(r, &u); err != nil {
+				return err
+			}
+			out = append(out, u)
+			return nil
+		}, `SELECT `+scimUserCols+scimUserFrom+w.sql()+` ORDER BY u.principal_id LIMIT `+w.arg(limit)+` OFFSET `+w.arg(offset), w.args...)
+		if err != nil {
+			return nil, 0, err
 		}
-		out = append(out, u)
-		return nil
-	}, `SELECT `+scimUserCols+scimUserFrom+w.sql()+` ORDER BY u.principal_id LIMIT `+w.arg(limit)+` OFFSET `+w.arg(offset), w.args...)
+		w.args = w.args[:n]
+		// An IdP's lookup by userName or externalId is one short page from
+		// the start: its length is the total, without counting again.
+		if offset == 0 && len(out) < limit {
+			return out, int64(len(out)), nil
+		}
+	}
+	var total int64
+	err := q.row(ctx, "count scim users", "", func(r scanner) error { return r.Scan(&total) },
+		`SELECT COUNT(*) FROM scim_users u`+w.sql(), w.args...)
 	return out, total, err
 }
 
