@@ -18,14 +18,13 @@ const (
 func (h *handler) serviceProviderConfig(*http.Request, caller) (reply, error) {
 	supported := func(b bool) map[string]bool { return map[string]bool{"supported": b} }
 	return reply{status: http.StatusOK, body: map[string]any{
-		"schemas":          []string{schemaSPC},
-		"documentationUri": "https://github.com/authz/authz#scim-20-provisioning",
-		"patch":            supported(true),
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":           map[string]any{"supported": true, "maxResults": 1000},
-		"changePassword":   supported(false),
-		"sort":             supported(false),
-		"etag":             supported(false),
+		"schemas":        []string{schemaSPC},
+		"patch":          supported(true),
+		"bulk":           map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":         map[string]any{"supported": true, "maxResults": 1000},
+		"changePassword": supported(false),
+		"sort":           supported(false),
+		"etag":           supported(false),
 		"authenticationSchemes": []map[string]any{{
 			"type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": true,
 			"description": "The tenant's SCIM token (authz scim token create), as Authorization: Bearer <token>.",

@@ -48,6 +48,7 @@ func TestSpecCommandNames(t *testing.T) {
 		"key import", "key remap", "key issue", "key list", "key revoke", "key rotate", "key reassign", "key diagnose",
 		"report migration", "report orphans", "report expiring",
 		"audit list", "audit verify", "signing-key list", "signing-key rotate", "token",
+		"scim token create", "scim token list", "scim token revoke", "scim map-group", "principal show",
 	} {
 		c, rest, err := root.Find(strings.Fields(path))
 		if err != nil || len(rest) != 0 || c.CommandPath() != "authz "+path {
