@@ -82,8 +82,8 @@ type SCIMGroupMapping struct {
 type SCIMUserFilter struct {
 	TenantID    string
 	PrincipalID string
-	UserName   string
-	ExternalID string
+	UserName    string
+	ExternalID  string
 }
 
 // SCIMGroupFilter selects groups of a tenant; DisplayName matches
