@@ -115,6 +115,23 @@ type handler struct {
 // New returns the admin API: every route of the route table under Prefix,
 // and GET Prefix/openapi.json, which needs no token.
 func New(cfg Config) http.Handler {
+	h := newHandler(cfg)
+	mux := http.NewServeMux()
+	for _, rt := range routes() {
+		mux.Handle(rt.Method+" "+Prefix+rt.Path, bodylimit.Handler(bodyLimit(rt), h.log, h.serve(rt)))
+	}
+	mux.Handle("GET "+Prefix+"/openapi.json", bodylimit.Handler(maxBody, h.log, http.HandlerFunc(serveOpenAPI)))
+	// Anything else is 404 in the API's own error shape, after
+	// authentication so that an anonymous caller learns nothing about
+	// which routes exist.
+	mux.Handle("/", bodylimit.Handler(maxBody, h.log, h.serve(route{Path: "/{unknown...}", Handle: func(*handler, http.ResponseWriter, *http.Request, *call) error {
+		return errcode.New(errcode.NotFound, "no such admin API route; see "+Prefix+"/openapi.json")
+	}})))
+	return withRequestMeta(mux)
+}
+
+// newHandler is the admin API's state, shared by New and NewLifecycle.
+func newHandler(cfg Config) *handler {
 	h := &handler{
 		st:       cfg.Store,
 		auth:     cfg.Auth,
@@ -142,18 +159,7 @@ func New(cfg Config) http.Handler {
 	if h.offboard == nil {
 		h.offboard = offboarding.New(offboarding.Config{Store: h.st, Notifier: h.notifier, TokenWindow: h.maxTTL, View: PrincipalAuditView, Now: h.now})
 	}
-	mux := http.NewServeMux()
-	for _, rt := range routes() {
-		mux.Handle(rt.Method+" "+Prefix+rt.Path, bodylimit.Handler(bodyLimit(rt), h.log, h.serve(rt)))
-	}
-	mux.Handle("GET "+Prefix+"/openapi.json", bodylimit.Handler(maxBody, h.log, http.HandlerFunc(serveOpenAPI)))
-	// Anything else is 404 in the API's own error shape, after
-	// authentication so that an anonymous caller learns nothing about
-	// which routes exist.
-	mux.Handle("/", bodylimit.Handler(maxBody, h.log, h.serve(route{Path: "/{unknown...}", Handle: func(*handler, http.ResponseWriter, *http.Request, *call) error {
-		return errcode.New(errcode.NotFound, "no such admin API route; see "+Prefix+"/openapi.json")
-	}})))
-	return withRequestMeta(mux)
+	return h
 }
 
 // withRequestMeta assigns a request id unless the server's middleware

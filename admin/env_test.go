@@ -212,6 +212,7 @@ type fixture struct {
 	extID     string
 	audience  apiv1.Audience
 	peer      string // the other of tenants A and B, to share the audience with
+	scimToken apiv1.SCIMToken
 }
 
 func (e *env) fixture(tenant string) fixture {
@@ -228,6 +229,7 @@ func (e *env) fixture(tenant string) fixture {
 	if tenant == e.tenantA {
 		f.peer = e.tenantB
 	}
+	e.call(tokAdmin, "POST", "/scim/tokens", apiv1.CreateSCIMToken{TenantID: tenant, Name: "Okta"}, http.StatusCreated, &f.scimToken)
 	return f
 }
 

@@ -117,13 +117,22 @@ func probes() map[string]probe {
 		"GET /reports/migration/history": {id("/reports/migration/history?tenant_id={tenant}"), hiddenNotFound},
 		"GET /reports/orphans":           {id("/reports/orphans?tenant_id={tenant}"), hiddenNotFound},
 		"GET /reports/expiring":          {id("/reports/expiring?tenant_id={tenant}"), hiddenNotFound},
+		"POST /scim/tokens": {with("/scim/tokens", func(f fixture) any {
+			return apiv1.CreateSCIMToken{TenantID: f.tenant, Name: "intruder"}
+		}), hiddenNotFound},
+		"GET /scim/tokens":              {id("/scim/tokens?tenant_id={tenant}"), emptyList},
+		"POST /scim/tokens/{id}/revoke": {id("/scim/tokens/{scimtoken}/revoke"), hiddenNotFound},
+		"POST /scim/group-mappings": {with("/scim/group-mappings", func(f fixture) any {
+			return apiv1.CreateSCIMGroupMapping{TenantID: f.tenant, Group: "Engineering", Role: f.role.ID}
+		}), hiddenNotFound},
+		"GET /scim/group-mappings": {id("/scim/group-mappings?tenant_id={tenant}"), emptyList},
 	}
 }
 
 func expand(format string, f fixture) string {
 	r := map[string]string{
 		"{tenant}": url.QueryEscape(f.tenant), "{principal}": f.principal.ID, "{role}": f.role.ID,
-		"{client}": f.client.ID, "{key}": f.key.ID, "{audience}": f.audience.ID,
+		"{client}": f.client.ID, "{key}": f.key.ID, "{audience}": f.audience.ID, "{scimtoken}": f.scimToken.ID,
 	}
 	out := format
 	for k, v := range r {

@@ -78,8 +78,20 @@ type mutation[T any] struct {
 // change or not at all. It returns the object as it now is.
 func update[T any](h *handler, r *http.Request, c *call, k kind[T], m mutation[T]) (T, error) {
 	ctx := r.Context()
-	var before, after T
+	var after T
 	err := h.st.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		after, err = updateIn(ctx, tx, h, c, k, m)
+		return err
+	})
+	return after, err
+}
+
+// updateIn is update inside the caller's transaction (Lifecycle's callers
+// change more in the same transaction).
+func updateIn[T any](ctx context.Context, tx store.Tx, h *handler, c *call, k kind[T], m mutation[T]) (T, error) {
+	var before, after T
+	err := func() error {
 		var err error
 		after, err = k.update(tx)(ctx, m.id, func(t T) (T, error) {
 			before = t
@@ -104,6 +116,6 @@ func update[T any](h *handler, r *http.Request, c *call, k kind[T], m mutation[T
 			return m.also(ctx, tx, before, after)
 		}
 		return nil
-	})
+	}()
 	return after, err
 }

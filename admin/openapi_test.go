@@ -87,6 +87,8 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		"ImportRow": apiv1.ImportRow{}, "ImportKeys": apiv1.ImportKeys{}, "ImportSummary": apiv1.ImportSummary{}, "Rejection": apiv1.Rejection{},
 		"RemapRow": apiv1.RemapRow{}, "RemapKeys": apiv1.RemapKeys{}, "RemapSummary": apiv1.RemapSummary{},
 		"SigningKey": apiv1.SigningKey{}, "AuditEvent": apiv1.AuditEvent{}, "AuditReport": apiv1.AuditReport{}, "AuditBreak": apiv1.AuditBreak{},
+		"PrincipalSource": apiv1.PrincipalSource{}, "SCIMToken": apiv1.SCIMToken{}, "CreateSCIMToken": apiv1.CreateSCIMToken{},
+		"SCIMGroupMapping": apiv1.SCIMGroupMapping{}, "CreateSCIMGroupMapping": apiv1.CreateSCIMGroupMapping{},
 	}
 	for name, v := range types {
 		schema, ok := doc.Components.Schemas[name]

@@ -111,7 +111,11 @@ func (h *handler) getPrincipal(w http.ResponseWriter, r *http.Request, c *call) 
 	if !c.sees(p.TenantID) {
 		return notFound("principal", id)
 	}
-	return reply(w, http.StatusOK, principalView(p))
+	v := principalView(p)
+	if v.Source, err = principalSource(r.Context(), h.st, id); err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, v)
 }
 
 func (h *handler) suspendPrincipal(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -87,5 +87,12 @@ func routes() []route {
 		{"GET", "/reports/migration/history", accessTenant, (*handler).migrationHistory},
 		{"GET", "/reports/orphans", accessTenant, (*handler).orphansReport},
 		{"GET", "/reports/expiring", accessTenant, (*handler).expiringReport},
+
+		// SCIM connectors (issue 20 §1).
+		{"POST", "/scim/tokens", accessTenant, (*handler).createSCIMToken},
+		{"GET", "/scim/tokens", accessTenant, (*handler).listSCIMTokens},
+		{"POST", "/scim/tokens/{id}/revoke", accessTenant, (*handler).revokeSCIMToken},
+		{"POST", "/scim/group-mappings", accessTenant, (*handler).createSCIMGroupMapping},
+		{"GET", "/scim/group-mappings", accessTenant, (*handler).listSCIMGroupMappings},
 	}
 }

@@ -90,6 +90,8 @@ type OwnerState struct {
 	ExternalID  string        `json:"external_id,omitempty"`
 	Status      string        `json:"status,omitempty"`
 	Change      *StatusChange `json:"status_change,omitempty"`
+	// Source is set when an IdP governs the owner through SCIM.
+	Source *OwnerSource `json:"source,omitempty"`
 }
 
 // TenantState is the key's tenant, its latest status change and sunset.
@@ -114,6 +116,9 @@ type StatusChange struct {
 	// Reason is the reason the change was given (--reason), if any.
 	Reason string `json:"reason,omitempty"`
 	Source string `json:"source"` // "audit" or "record"
+	// Via names who changed it for people when By is a SCIM token:
+	// "Okta via SCIM".
+	Via string `json:"via,omitempty"`
 }
 
 // Lockout is a recent lockout of the key by the token endpoint after
@@ -200,6 +205,9 @@ func (s *Service) Diagnose(ctx context.Context, keyOrID string) (Diagnosis, erro
 		o := f.Owner
 		d.Owner = &OwnerState{ID: o.ID, Exists: true, Kind: string(o.Kind), DisplayName: o.DisplayName, ExternalID: o.ExternalID, Status: string(o.Status)}
 		if d.Owner.Change, err = s.statusChange(ctx, "principal:"+o.ID, "principal.", o.StatusChangedAt, o.StatusChangedBy); err != nil {
+			return Diagnosis{}, err
+		}
+		if d.Owner.Source, err = ownerSource(ctx, s.st, o.ID, d.Owner.Change); err != nil {
 			return Diagnosis{}, err
 		}
 	}
@@ -314,7 +322,10 @@ func remedy(d Diagnosis, k store.LegacyKey) string {
 			return ""
 		}
 		s := " at " + c.At.UTC().Format(time.RFC3339)
-		if c.By != "" {
+		switch {
+		case c.Via != "":
+			s = " by " + c.Via + s
+		case c.By != "":
 			s += " by " + c.By
 		}
 		if c.Reason != "" {
@@ -345,6 +356,9 @@ func remedy(d Diagnosis, k store.LegacyKey) string {
 		}
 		return fmt.Sprintf("The key's owner %s is not a principal of the key's tenant %s; reassign the key (`authz key reassign %s --owner P`).", k.OwnerID, k.TenantID, k.ID)
 	case errcode.OwnerSuspended:
+		if src := d.Owner.Source; src != nil && d.Owner.Change != nil && d.Owner.Change.Via != "" {
+			return fmt.Sprintf("The owner %s was suspended%s: the identity provider deactivated user %s; reactivate them there (authz follows it), or reassign the key (`authz key reassign %s --owner P`).", k.OwnerID, who(d.Owner.Change), src.UserName, k.ID)
+		}
 		return fmt.Sprintf("The owner %s was suspended%s; resume the owner (`authz principal resume %s`) if that was a mistake, or reassign the key.", k.OwnerID, who(d.Owner.Change), k.OwnerID)
 	case errcode.TenantSuspended:
 		if d.Tenant == nil || !d.Tenant.Exists {

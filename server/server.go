@@ -31,6 +31,7 @@ import (
 	"github.com/authz/authz/outbound"
 	"github.com/authz/authz/ratelimit"
 	"github.com/authz/authz/reqmeta"
+	"github.com/authz/authz/scim"
 	"github.com/authz/authz/statuslist/publisher"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/backends"
@@ -271,6 +272,7 @@ func (s *Server) publicHandler() http.Handler {
 	mux.Handle("/", s.OAuth.Handler())
 	mux.Handle(publisher.PathList, s.Status)
 	mux.Handle(publisher.PathAggregation, s.Status)
+	mux.Handle(scim.Prefix+"/", s.scimHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

@@ -281,6 +281,8 @@ type Queries interface {
 	ListAudiences(ctx context.Context, f AudienceFilter, p Page) ([]Audience, string, error)
 	// AlertQueries: hourly use counts and credential networks (alerts.go).
 	AlertQueries
+	// SCIM (issue 20): principal sources, groups, connector tokens.
+	SCIMQueries
 
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
@@ -389,6 +391,8 @@ type Mutations interface {
 	// owner are fixed.
 	UpdateAudience(ctx context.Context, id string, fn func(Audience) (Audience, error)) (Audience, error)
 	DeleteAudience(ctx context.Context, id string) error
+	// SCIM (issue 20).
+	SCIMMutations
 
 	SetSetting(ctx context.Context, key, value string) error
 	// SetSettingIfAbsent stores value unless the key is set, and returns the

@@ -49,6 +49,9 @@ type Principal struct {
 	DeletedBy       string     `json:"deleted_by,omitempty"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// Source is set when an identity provider governs the principal
+	// through SCIM (SPEC §2 "Principal source").
+	Source *PrincipalSource `json:"source,omitempty"`
 }
 
 // CreatePrincipal is the body of POST /principals.
@@ -368,4 +371,61 @@ type CreateAudience struct {
 // ShareAudience is the body of POST /audiences/{id}/share and /unshare.
 type ShareAudience struct {
 	TenantID string `json:"tenant_id"`
+}
+
+// SCIM (issue 20 §1).
+
+// PrincipalSource is the SCIM user that governs a principal: which
+// connector token created or linked it, the attribute that made the link
+// ("externalId" or "userName"; empty when SCIM created the principal), and
+// the IdP's identifiers.
+type PrincipalSource struct {
+	TokenID    string     `json:"token_id"`
+	TokenName  string     `json:"token_name,omitempty"`
+	LinkedBy   string     `json:"linked_by,omitempty"`
+	UserName   string     `json:"user_name"`
+	ExternalID string     `json:"external_id,omitempty"`
+	LinkedAt   time.Time  `json:"linked_at"`
+	DeletedAt  *time.Time `json:"deleted_at,omitempty"`
+}
+
+// SCIMToken is a tenant's SCIM connector token. Token, the bearer value
+// to paste into the IdP, is present only in the answer that created it.
+type SCIMToken struct {
+	ID         string     `json:"id"`
+	TenantID   string     `json:"tenant_id"`
+	Name       string     `json:"name"`
+	Token      string     `json:"token,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy  string     `json:"revoked_by,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// CreateSCIMToken is the body of POST /scim/tokens. Name says which IdP
+// holds the token ("Okta"); refusals and diagnoses name it.
+type CreateSCIMToken struct {
+	TenantID string `json:"tenant_id"`
+	Name     string `json:"name"`
+}
+
+// SCIMGroupMapping binds the members of the IdP group of that display name
+// (case-insensitively) to a role.
+type SCIMGroupMapping struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenant_id"`
+	Group     string    `json:"group"`
+	RoleID    string    `json:"role_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// Bound is how many members were bound by the mapping's creation.
+	Bound int `json:"bound"`
+}
+
+// CreateSCIMGroupMapping is the body of POST /scim/group-mappings; Role is
+// a role id or a role name of the tenant.
+type CreateSCIMGroupMapping struct {
+	TenantID string `json:"tenant_id"`
+	Group    string `json:"group"`
+	Role     string `json:"role"`
 }

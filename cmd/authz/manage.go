@@ -27,6 +27,7 @@ func addManagementCommands(root *cobra.Command) {
 		newTenantCmd(), newPrincipalCmd(), newRoleCmd(), newClientCmd(), newKeyCmd(),
 		newReportCmd(), newAuditCmd(), newSigningKeyCmd(),
 		newAudienceCmd(),
+		newSCIMCmd(),
 	} {
 		addConnectionFlags(c)
 		root.AddCommand(c)

@@ -693,7 +693,10 @@ func changed(c *legacykeys.StatusChange) string {
 		return ""
 	}
 	s := " since " + at(c.At)
-	if c.By != "" {
+	switch {
+	case c.Via != "":
+		s = " by " + c.Via + " at " + at(c.At)
+	case c.By != "":
 		s += " by " + c.By
 	}
 	if c.Reason != "" {

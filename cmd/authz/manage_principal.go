@@ -75,7 +75,7 @@ func newPrincipalCmd() *cobra.Command {
 	list.Flags().String("external-id", "", "only the principal with this external id")
 	addPageFlags(list)
 
-	cmd.AddCommand(create, list,
+	cmd.AddCommand(create, list, principalShowCmd(),
 		principalChange("suspend", "Suspend a principal: its clients and keys are refused until it is resumed"),
 		principalChange("resume", "Resume a suspended principal"),
 		principalChange("delete", "Delete a principal (a tombstone remains, so its keys are refused as owner_deleted)"),

@@ -66,6 +66,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExpiringKeys", testExpiringKeys},
 		{"AddedAtDefaultsToCreatedAt", testAddedAtDefault},
 		{"MigrationHistory", testMigrationHistory},
+		{"SCIMTokens", testSCIMTokens},
+		{"SCIMUsers", testSCIMUsers},
+		{"SCIMGroups", testSCIMGroups},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
