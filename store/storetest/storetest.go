@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StatusEntries", testStatusEntries},
 		{"StatusExceptions", testStatusExceptions},
 		{"Ping", testPing},
+		{"ConsoleSessions", testConsoleSessions},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
