@@ -106,6 +106,8 @@ func probes() map[string]probe {
 		"GET /reports/migration": {id("/reports/migration?tenant_id={tenant}"), hiddenNotFound},
 		"GET /reports/orphans":   {id("/reports/orphans?tenant_id={tenant}"), hiddenNotFound},
 		"GET /reports/expiring":  {id("/reports/expiring?tenant_id={tenant}"), hiddenNotFound},
+
+		"POST /console/links": {with("/console/links", func(f fixture) any { return apiv1.CreateConsoleLink{PrincipalID: f.principal.ID} }), hiddenNotFound},
 	}
 }
 

@@ -44,7 +44,7 @@ func (h *handler) visibleKey(ctx context.Context, c *call, id string) (store.Leg
 	if err != nil {
 		return k, storeErr(err, "key", id, "")
 	}
-	if !c.sees(k.TenantID) {
+	if !c.owns(k.TenantID, k.OwnerID) {
 		return k, notFound("key", id)
 	}
 	return k, nil
@@ -105,7 +105,11 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	f := store.LegacyKeyFilter{OwnerID: q.Get("owner_id"), Status: status}
+	owner, ok := c.listOwner(q.Get("owner_id"))
+	if !ok {
+		return reply(w, http.StatusOK, list([]apiv1.LegacyKey(nil), ""))
+	}
+	f := store.LegacyKeyFilter{OwnerID: owner, Status: status}
 	if s := q.Get("expiring_within"); s != "" {
 		within, err := parseDuration("expiring_within", s)
 		if err != nil {
@@ -284,21 +288,21 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 	ctx := r.Context()
 	hidden := h.hiddenPrincipals(ctx, c)
 	ownName := ""
-	if !c.global {
-		own, err := h.st.GetTenant(ctx, c.tenant)
+	if !c.Global {
+		own, err := h.st.GetTenant(ctx, c.Tenant)
 		if err != nil {
-			return storeErr(err, "tenant", c.tenant, "")
+			return storeErr(err, "tenant", c.Tenant, "")
 		}
 		ownName = own.Name
 	}
 	rows := make([]legacykeys.ImportRow, len(req.Rows))
 	for i, row := range req.Rows {
-		if !c.global {
+		if !c.Global {
 			// A tenant admin imports into its own tenant only, named by id
 			// or by name.
 			switch row.Tenant {
-			case "", c.tenant, ownName:
-				row.Tenant = c.tenant
+			case "", c.Tenant, ownName:
+				row.Tenant = c.Tenant
 			default:
 				return notFound("tenant", row.Tenant)
 			}
@@ -308,7 +312,7 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 					return err
 				}
 				if bad {
-					row.Problem = fmt.Sprintf("owner_id: no principal %q in tenant %s", row.OwnerID, c.tenant)
+					row.Problem = fmt.Sprintf("owner_id: no principal %q in tenant %s", row.OwnerID, c.Tenant)
 				}
 			}
 		}
@@ -339,7 +343,7 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 func (h *handler) hiddenPrincipals(ctx context.Context, c *call) func(id string) (bool, error) {
 	seen := map[string]bool{}
 	return func(id string) (bool, error) {
-		if c.global {
+		if c.Global {
 			return false, nil
 		}
 		if v, ok := seen[id]; ok {
@@ -373,11 +377,11 @@ func (h *handler) remapKeys(w http.ResponseWriter, r *http.Request, c *call) err
 	rows := make([]legacykeys.RemapRow, len(req.Rows))
 	for i, row := range req.Rows {
 		rows[i] = legacykeys.RemapRow{Line: row.Line, OldExternalID: row.OldExternalID, NewPrincipal: row.NewPrincipal, Problem: row.Problem}
-		if !c.global {
+		if !c.Global {
 			// A tenant admin remaps within its tenant: new_principal is
 			// looked for there only, and a principal of another tenant is
 			// answered exactly as one that does not exist.
-			rows[i].Tenant = c.tenant
+			rows[i].Tenant = c.Tenant
 		}
 	}
 	sum, err := h.keys.Remap(ctx, rows, req.DryRun)

@@ -49,11 +49,11 @@ func (h *handler) listTenants(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if !c.global {
+	if !c.Global {
 		// A tenant admin's listing is its own tenant.
-		t, err := h.st.GetTenant(r.Context(), c.tenant)
+		t, err := h.st.GetTenant(r.Context(), c.Tenant)
 		if err != nil {
-			return storeErr(err, "tenant", c.tenant, "")
+			return storeErr(err, "tenant", c.Tenant, "")
 		}
 		var items []apiv1.Tenant
 		if p.After == "" && (status == "" || status == t.Status) {
