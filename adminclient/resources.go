@@ -367,3 +367,10 @@ func (c *Client) VerifyAudit(ctx context.Context) (apiv1.AuditReport, error) {
 	var out apiv1.AuditReport
 	return out, c.do(ctx, http.MethodGet, "/audit/verify", nil, nil, &out)
 }
+
+// CreateConsoleLink makes a one-time web-console sign-in link for a
+// principal; ttl 0 is the server's default (15 minutes).
+func (c *Client) CreateConsoleLink(ctx context.Context, principalID string, ttl time.Duration) (apiv1.ConsoleLink, error) {
+	var out apiv1.ConsoleLink
+	return out, c.do(ctx, http.MethodPost, "/console/links", nil, apiv1.CreateConsoleLink{PrincipalID: principalID, TTL: int64(ttl / time.Second)}, &out)
+}

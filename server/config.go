@@ -21,6 +21,12 @@ type Config struct {
 	Addr string
 	// AdminAddr is the admin API's own listener; keep it off the internet.
 	AdminAddr string
+	// ConsoleAddr is the web console's listener ("" = no console);
+	// ConsoleURL is the console's URL as browsers reach it (default
+	// http://<ConsoleAddr>), used in sign-in links; https makes its
+	// cookies Secure.
+	ConsoleAddr string
+	ConsoleURL  string
 	// Issuer is the public base URL, the iss of every token. Default:
 	// http://<Addr>.
 	Issuer string
@@ -77,6 +83,7 @@ func Defaults() Config {
 	return Config{
 		Addr:                "127.0.0.1:8080",
 		AdminAddr:           "127.0.0.1:8081",
+		ConsoleAddr:         "127.0.0.1:8082",
 		Database:            "sqlite:authz.db",
 		SigningAlg:          jwks.ES256,
 		TokenLifetime:       5 * time.Minute,
@@ -108,6 +115,20 @@ func (c *Config) validate() error {
 	}
 	if c.Addr == c.AdminAddr {
 		bad("--admin-addr must differ from --addr: the admin API has its own listener")
+	}
+	if c.ConsoleAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ConsoleAddr); err != nil {
+			bad("--console-addr %q: want HOST:PORT, for example 127.0.0.1:8082, or empty for no console", c.ConsoleAddr)
+		}
+		if c.ConsoleAddr == c.Addr || c.ConsoleAddr == c.AdminAddr {
+			bad("--console-addr must differ from --addr and --admin-addr: the console has its own listener")
+		}
+		if c.ConsoleURL == "" {
+			c.ConsoleURL = "http://" + c.ConsoleAddr
+		}
+		if u, err := url.Parse(c.ConsoleURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("--console-url %q: want an absolute http(s) URL, for example https://console.authz.example.com", c.ConsoleURL)
+		}
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Addr

@@ -52,7 +52,10 @@ type Server struct {
 	Status *publisher.Publisher
 
 	public, admin http.Handler
-	http          httpMetrics
+	// adminAPI is the admin API without the listener's middleware: the
+	// console calls it in process. console is nil without --console-addr.
+	adminAPI, console http.Handler
+	http              httpMetrics
 	// Bootstrap holds the generated bootstrap credentials when this start
 	// created them (tests read them; serve prints them once).
 	Bootstrap *Bootstrap
@@ -179,6 +182,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 	s.public = s.publicHandler()
+	if err := s.buildConsole(); err != nil {
+		return nil, err
+	}
 	s.admin = s.adminHandler()
 	return s, nil
 }
@@ -262,10 +268,11 @@ func (s *Server) Handler() http.Handler { return s.public }
 // AdminHandler returns the admin API handler (for in-process tests).
 func (s *Server) AdminHandler() http.Handler { return s.admin }
 
-// Run starts the background tasks and both listeners, and serves until ctx
+// Run starts the background tasks and the listeners, and serves until ctx
 // ends; then it stops accepting, lets in-flight requests finish, flushes
-// the audit and usage buffers and closes the store.
-func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
+// the audit and usage buffers and closes the store. console, if given, is
+// the web console's listener (Config.ConsoleAddr).
+func (s *Server) Run(ctx context.Context, public, admin net.Listener, console ...net.Listener) error {
 	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer bgCancel()
 	var tasks errgroup.Group
@@ -288,6 +295,11 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener) error {
 
 	servers := []*http.Server{newHTTPServer(s.public, s.log), newHTTPServer(s.admin, s.log)}
 	listeners := []net.Listener{public, admin}
+	if len(console) > 0 && console[0] != nil && s.console != nil {
+		servers = append(servers, newHTTPServer(s.console, s.log))
+		listeners = append(listeners, console[0])
+		s.log.Info("web console serving", "console_addr", console[0].Addr().String(), "console_url", s.cfg.ConsoleURL)
+	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {

@@ -25,6 +25,7 @@ func addManagementCommands(root *cobra.Command) {
 	for _, c := range []*cobra.Command{
 		newTenantCmd(), newPrincipalCmd(), newRoleCmd(), newClientCmd(), newKeyCmd(),
 		newReportCmd(), newAuditCmd(), newSigningKeyCmd(),
+		newConsoleCmd(),
 	} {
 		addConnectionFlags(c)
 		root.AddCommand(c)

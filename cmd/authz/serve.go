@@ -20,7 +20,7 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the authorization server",
 		Long: `Run the authorization server: the token endpoint, discovery and JWKS on --addr,
-the admin API on --admin-addr.
+the admin API on --admin-addr, the web console on --console-addr.
 
 With no --database it keeps everything in an embedded SQLite file (authz.db)
 and, without AUTHZ_MASTER_KEY, a generated master key in authz.db.master-key
@@ -64,18 +64,31 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				pub.Close()
 				return fmt.Errorf("listen on --admin-addr %s: %w", cfg.AdminAddr, err)
 			}
+			var con net.Listener
+			if cfg.ConsoleAddr != "" {
+				if con, err = net.Listen("tcp", cfg.ConsoleAddr); err != nil {
+					pub.Close()
+					adm.Close()
+					return fmt.Errorf("listen on --console-addr %s: %w (give --console-addr \"\" to run without the console)", cfg.ConsoleAddr, err)
+				}
+			}
 			srv, err := server.New(ctx, cfg, log)
 			if err != nil {
 				pub.Close()
 				adm.Close()
+				if con != nil {
+					con.Close()
+				}
 				return err
 			}
-			return srv.Run(ctx, pub, adm)
+			return srv.Run(ctx, pub, adm, con)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, /healthz, /readyz, /metrics")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin API listener; never expose it publicly")
+	f.StringVar(&cfg.ConsoleAddr, "console-addr", cfg.ConsoleAddr, "web console listener (\"\" = no console); sign in with: authz console link --principal prn_...")
+	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's URL as browsers reach it, in sign-in links; https makes its cookies Secure (default http://<console-addr>)")
 	f.StringVar(&cfg.Issuer, "issuer", "", "public base URL and iss of every token (default http://<addr>)")
 	f.StringVar(&cfg.Database, "database", cfg.Database, "sqlite:PATH or postgres://USER@HOST:PORT/DB")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "32-byte key (64 hex chars) sealing signing keys and peppering hashes; prefer the environment variable")
