@@ -121,14 +121,14 @@ func (c *Console) Handler() http.Handler {
 }
 
 // headers sets what every answer carries: a CSP without inline script,
-// no framing, no referrer (the sign-in URL carries a code), no caching.
+// no framing, no referrer to other sites (the sign-in URL carries a code; "no-referrer" would make browsers send "Origin: null" on our own forms), no caching.
 func (c *Console) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin")
 		if !strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
@@ -143,6 +143,8 @@ type session struct {
 	Principal store.Principal
 	Caller    admin.Caller
 	Access    admin.Access
+	// Notice, if set, is shown on every page (a suspended principal).
+	Notice string
 }
 
 // csrfToken derives the session's CSRF token from its secret: another
@@ -200,26 +202,35 @@ func (c *Console) principalSession(ctx context.Context, id string) (*session, er
 		}
 		return nil, err
 	}
-	if p.Status != store.StatusActive {
-		return nil, errcode.Newf(errcode.Forbidden, "Your principal %s is %s, so it cannot use the console. Ask an administrator to resume it.", p.ID, p.Status)
+	if p.Status == store.StatusDeleted {
+		return nil, errcode.Newf(errcode.Forbidden, "Your principal %s was deleted, so it cannot use the console.", p.ID)
 	}
 	t, err := c.cfg.Store.GetTenant(ctx, p.TenantID)
 	if err != nil {
 		return nil, err
 	}
-	if t.Status != store.StatusActive {
-		return nil, errcode.Newf(errcode.Forbidden, "Your tenant %s is %s, so its principals cannot use the console.", t.Name, t.Status)
+	var perms []string
+	notice := ""
+	switch {
+	case p.Status != store.StatusActive:
+		// A suspended holder may still look at its own keys (that is how
+		// it learns why they are refused), but holds no admin power.
+		notice = "Your principal is " + string(p.Status) + ": its keys and clients are refused, and you can only look at your own objects. An administrator can resume it."
+	case t.Status != store.StatusActive:
+		notice = "Your tenant " + t.Name + " is " + string(t.Status) + ": its keys and clients are refused, and you can only look at your own objects."
+	default:
+		roles, err := c.cfg.Store.RolesOfPrincipal(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		perms = policy.Permissions(roles)
 	}
-	roles, err := c.cfg.Store.RolesOfPrincipal(ctx, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	caller := admin.Caller{Subject: p.ID, TenantID: p.TenantID, Scopes: policy.Permissions(roles), Actor: "console:" + p.ID, Self: true}
+	caller := admin.Caller{Subject: p.ID, TenantID: p.TenantID, Scopes: perms, Actor: "console:" + p.ID, Self: true}
 	acc, err := admin.Decide(caller, false)
 	if err != nil {
 		return nil, err
 	}
-	return &session{Principal: p, Caller: caller, Access: acc}, nil
+	return &session{Principal: p, Caller: caller, Access: acc, Notice: notice}, nil
 }
 
 // handlerFunc is a page handler of a signed-in session.
@@ -280,7 +291,7 @@ func (c *Console) checkOrigin(r *http.Request) error {
 // principal and decodes its answer into out. A refusal comes back as the
 // *errcode.Error the admin API answered, with its code.
 func (c *Console) call(ctx context.Context, s *session, method, path string, query url.Values, in, out any) error {
-	var body io.Reader
+	var body io.Reader = http.NoBody
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
