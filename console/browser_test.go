@@ -528,6 +528,54 @@ func TestConsoleInBrowser(t *testing.T) {
 		developer.shot(t, "usage")
 	})
 
+	t.Run("bad input", func(t *testing.T) {
+		operator.open(t, "/orphans")
+		opCookie, opCSRF := operator.cookie(t), operator.csrf(t)
+		developer.open(t, "/clients")
+		devCookie, devCSRF := developer.cookie(t), developer.csrf(t)
+		before := must[apiv1.LegacyKey](t)(a.GetKey(ctx, svcKey.ID))
+		for _, c := range []struct {
+			name, method, path, cookie string
+			form                       url.Values
+			status                     int
+			says                       string
+		}{
+			{"unknown key", "GET", "/keys/key_nope", opCookie, nil, 404, "no key"},
+			{"unknown principal", "GET", "/principals/prn_nope", opCookie, nil, 404, "prn_nope"},
+			{"unknown page", "GET", "/nope", opCookie, nil, 404, "no such page"},
+			{"malformed audit filter", "GET", "/audit?since=yesterday", opCookie, nil, 400, "since"},
+			{"plain principal on an operator page", "GET", "/orphans", devCookie, nil, 403, "administrators"},
+			{"signed out", "GET", "/keys", "", nil, 403, "not signed in"},
+			{"unknown session", "GET", "/keys", "forged-session", nil, 403, "not signed in"},
+			{"resume a deleted principal", "POST", "/principals/" + leaver.ID + "/resume", opCookie, url.Values{"csrf": {opCSRF}}, 409, "deleted"},
+			{"unknown principal action", "POST", "/principals/" + svc.ID + "/explode", opCookie, url.Values{"csrf": {opCSRF}}, 404, "explode"},
+			{"unknown orphan action", "POST", "/orphans/" + svcKey.ID + "/explode", opCookie, url.Values{"csrf": {opCSRF}}, 404, "explode"},
+			{"unconfirmed reassign", "POST", "/orphans/" + svcKey.ID + "/reassign", opCookie, url.Values{"csrf": {opCSRF}, "owner_id": {dev.ID}}, 400, "not confirmed"},
+			{"reassign to nobody", "POST", "/orphans/" + svcKey.ID + "/reassign", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}}, 400, "Choose"},
+			{"reassign to an unknown principal", "POST", "/orphans/" + svcKey.ID + "/reassign", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}, "owner_id": {"prn_nope"}}, 404, "prn_nope"},
+			{"client name too long", "POST", "/clients", devCookie, url.Values{"csrf": {devCSRF}, "name": {strings.Repeat("x", 300)}}, 400, "name"},
+			{"rotate another's client", "POST", "/clients/cli_nope/rotate", devCookie, url.Values{"csrf": {devCSRF}}, 404, "cli_nope"},
+		} {
+			var code int
+			var body string
+			if c.method == "GET" {
+				code, body = e.get(t, c.path, c.cookie)
+			} else {
+				code, body = e.post(t, c.path, c.cookie, c.form, e.console)
+			}
+			if code != c.status || !strings.Contains(body, c.says) || !strings.Contains(body, "<h1>") {
+				t.Fatalf("%s: %d, want %d saying %q:\n%s", c.name, code, c.status, c.says, body)
+			}
+		}
+		if after := must[apiv1.LegacyKey](t)(a.GetKey(ctx, svcKey.ID)); after.OwnerID != before.OwnerID || after.Status != before.Status {
+			t.Fatalf("refused actions changed the key: %+v", after)
+		}
+		code, _ := e.get(t, "/orphans/"+svcKey.ID+"/reassign", opCookie)
+		if code != http.StatusOK {
+			t.Fatalf("the confirmation page: %d", code)
+		}
+	})
+
 	t.Run("one-time link", func(t *testing.T) {
 		fresh := e.person()
 		link := fresh.signIn(t, svc.ID)
@@ -553,6 +601,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		fresh.click(t, `form.who button`)
 		if code, _ := e.get(t, "/keys", ck); code != http.StatusForbidden {
 			t.Fatalf("the session works after sign-out: %d", code)
+		}
+		// A session unused for longer than the idle timeout has ended.
+		idle := e.person()
+		idle.signIn(t, svc.ID)
+		idleCookie := idle.cookie(t)
+		e.Clock.Advance(31 * time.Minute)
+		if code, body := e.get(t, "/keys", idleCookie); code != http.StatusForbidden || !strings.Contains(body, "session has ended") {
+			t.Fatalf("an idle session still works: %d", code)
 		}
 	})
 	t.Logf("screenshots in %s", e.shots)
