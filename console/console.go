@@ -367,7 +367,13 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		// A browser shows the page; there is no HTTP authentication to offer.
 		status = http.StatusForbidden
 	}
-	c.render(w, r, s, status, "error", map[string]any{"Title": title, "Message": msg, "Code": string(e.Code), "Status": status})
+	hint := map[int]string{
+		400: "Correct the form and submit it again; nothing was changed.",
+		403: "Nothing was changed. If you need this, ask an administrator for the permission.",
+		404: "Check the id, or find the object from the lists in the menu (objects you may not see are not found). Nothing was changed.",
+		409: "Nothing was changed; reload the page to see the object as it is now.",
+	}[status]
+	c.render(w, r, s, status, "error", map[string]any{"Title": title, "Message": msg, "Hint": hint, "Code": string(e.Code), "Status": status})
 }
 
 // render executes a page inside the layout.
