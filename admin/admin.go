@@ -222,35 +222,38 @@ func withRequestMeta(next http.Handler) http.Handler {
 // call is an authenticated request: who calls and what it may see.
 type call struct {
 	Caller
-	Access
-	actor string
+	access Access
+	// global and tenant repeat access.Global and access.Tenant.
+	global bool
+	tenant string
+	actor  string
 }
 
 // sees reports whether the caller may see objects of the tenant.
-func (c *call) sees(tenantID string) bool { return c.Sees(tenantID) }
+func (c *call) sees(tenantID string) bool { return c.access.Sees(tenantID) }
 
 // owns reports whether the caller may see an object of the tenant owned
 // by ownerID.
-func (c *call) owns(tenantID, ownerID string) bool { return c.Owns(tenantID, ownerID) }
+func (c *call) owns(tenantID, ownerID string) bool { return c.access.Owns(tenantID, ownerID) }
 
 // listOwner narrows a listing's owner filter to what the caller sees. ok
 // is false when a plain principal asked for another owner's objects.
 func (c *call) listOwner(asked string) (owner string, ok bool) {
-	if c.Owner == "" {
+	if c.access.Owner == "" {
 		return asked, true
 	}
-	return c.Owner, asked == "" || asked == c.Owner
+	return c.access.Owner, asked == "" || asked == c.access.Owner
 }
 
 // listTenant narrows a listing's tenant filter to what the caller sees. ok
 // is false when the caller asked for a tenant it does not see: the answer
 // is then an empty list, as if the tenant had nothing.
 func (c *call) listTenant(asked string) (tenant string, ok bool) {
-	if c.Global {
+	if c.global {
 		return asked, true
 	}
-	if asked == "" || asked == c.Tenant {
-		return c.Tenant, true
+	if asked == "" || asked == c.tenant {
+		return c.tenant, true
 	}
 	return "", false
 }
@@ -264,7 +267,7 @@ func authorize(c Caller, rt route) (*call, error) {
 	if a.Owner != "" && rt.Access != accessOwner {
 		return nil, errcode.Newf(errcode.Forbidden, "this operation needs scope %s or %s", policy.PermAdmin, policy.PermTenantAdmin)
 	}
-	cl := &call{Caller: c, Access: a, actor: c.Actor}
+	cl := &call{Caller: c, access: a, global: a.Global, tenant: a.Tenant, actor: c.Actor}
 	if cl.actor == "" {
 		cl.actor = "admin:" + c.ClientID
 	}

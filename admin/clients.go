@@ -158,7 +158,7 @@ func (h *handler) createClient(w http.ResponseWriter, r *http.Request, c *call) 
 		case !c.sees(owner.TenantID):
 			return notFound("principal", req.OwnerID)
 		case !c.owns(owner.TenantID, owner.ID):
-			return errcode.Newf(errcode.Forbidden, "owner_id: you may create clients only for yourself (%s)", c.Owner)
+			return errcode.Newf(errcode.Forbidden, "owner_id: you may create clients only for yourself (%s)", c.access.Owner)
 		case owner.TenantID != t.ID:
 			return invalid("owner_id", "principal %s is in tenant %s, not %s", owner.ID, owner.TenantID, t.ID)
 		case owner.Status == store.StatusDeleted:

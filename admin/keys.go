@@ -288,21 +288,21 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 	ctx := r.Context()
 	hidden := h.hiddenPrincipals(ctx, c)
 	ownName := ""
-	if !c.Global {
-		own, err := h.st.GetTenant(ctx, c.Tenant)
+	if !c.global {
+		own, err := h.st.GetTenant(ctx, c.tenant)
 		if err != nil {
-			return storeErr(err, "tenant", c.Tenant, "")
+			return storeErr(err, "tenant", c.tenant, "")
 		}
 		ownName = own.Name
 	}
 	rows := make([]legacykeys.ImportRow, len(req.Rows))
 	for i, row := range req.Rows {
-		if !c.Global {
+		if !c.global {
 			// A tenant admin imports into its own tenant only, named by id
 			// or by name.
 			switch row.Tenant {
-			case "", c.Tenant, ownName:
-				row.Tenant = c.Tenant
+			case "", c.tenant, ownName:
+				row.Tenant = c.tenant
 			default:
 				return notFound("tenant", row.Tenant)
 			}
@@ -312,7 +312,7 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 					return err
 				}
 				if bad {
-					row.Problem = fmt.Sprintf("owner_id: no principal %q in tenant %s", row.OwnerID, c.Tenant)
+					row.Problem = fmt.Sprintf("owner_id: no principal %q in tenant %s", row.OwnerID, c.tenant)
 				}
 			}
 		}
@@ -343,7 +343,7 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 func (h *handler) hiddenPrincipals(ctx context.Context, c *call) func(id string) (bool, error) {
 	seen := map[string]bool{}
 	return func(id string) (bool, error) {
-		if c.Global {
+		if c.global {
 			return false, nil
 		}
 		if v, ok := seen[id]; ok {
@@ -377,11 +377,11 @@ func (h *handler) remapKeys(w http.ResponseWriter, r *http.Request, c *call) err
 	rows := make([]legacykeys.RemapRow, len(req.Rows))
 	for i, row := range req.Rows {
 		rows[i] = legacykeys.RemapRow{Line: row.Line, OldExternalID: row.OldExternalID, NewPrincipal: row.NewPrincipal, Problem: row.Problem}
-		if !c.Global {
+		if !c.global {
 			// A tenant admin remaps within its tenant: new_principal is
 			// looked for there only, and a principal of another tenant is
 			// answered exactly as one that does not exist.
-			rows[i].Tenant = c.Tenant
+			rows[i].Tenant = c.tenant
 		}
 	}
 	sum, err := h.keys.Remap(ctx, rows, req.DryRun)

@@ -68,7 +68,7 @@ func clientKind() kind[store.Client] {
 
 // visible reports whether the caller sees the object.
 func (k kind[T]) visible(c *call, t T) bool {
-	if c.Owner == "" {
+	if c.access.Owner == "" {
 		return c.sees(k.tenantOf(t))
 	}
 	return k.ownerOf != nil && c.owns(k.tenantOf(t), k.ownerOf(t))

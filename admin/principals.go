@@ -31,10 +31,10 @@ type PrincipalSuspended struct {
 // which must exist and be one the caller sees, or the tenant admin's own.
 func tenantFor(ctx context.Context, q store.Queries, c *call, asked string) (store.Tenant, error) {
 	if asked == "" {
-		if c.Global {
+		if c.global {
 			return store.Tenant{}, invalid("tenant_id", "required")
 		}
-		asked = c.Tenant
+		asked = c.tenant
 	}
 	if !c.sees(asked) {
 		return store.Tenant{}, notFound("tenant", asked)

@@ -49,11 +49,11 @@ func (h *handler) listTenants(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if !c.Global {
+	if !c.global {
 		// A tenant admin's listing is its own tenant.
-		t, err := h.st.GetTenant(r.Context(), c.Tenant)
+		t, err := h.st.GetTenant(r.Context(), c.tenant)
 		if err != nil {
-			return storeErr(err, "tenant", c.Tenant, "")
+			return storeErr(err, "tenant", c.tenant, "")
 		}
 		var items []apiv1.Tenant
 		if p.After == "" && (status == "" || status == t.Status) {
