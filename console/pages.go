@@ -180,6 +180,9 @@ func orphanAction(a string) error {
 
 // confirmOrphan is the confirmation page of a reassign or revoke.
 func (c *Console) confirmOrphan(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
 	action := r.PathValue("action")
 	if err := orphanAction(action); err != nil {
 		return err
@@ -199,6 +202,9 @@ func (c *Console) confirmOrphan(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 func (c *Console) actOrphan(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
 	action, id := r.PathValue("action"), r.PathValue("id")
 	if err := orphanAction(action); err != nil {
 		return err
@@ -256,6 +262,9 @@ func (c *Console) principalPage(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 func (c *Console) actPrincipal(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
 	action, id := r.PathValue("action"), r.PathValue("id")
 	if action != "suspend" && action != "resume" {
 		return errcode.Newf(errcode.NotFound, "There is no principal action %q; use suspend or resume.", action)
