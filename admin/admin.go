@@ -33,6 +33,72 @@ type Caller struct {
 	Subject  string
 	TenantID string
 	Scopes   []string
+	// Actor, if set, is the audit actor of the caller's changes (the web
+	// console's "console:prn_..."); otherwise it is "admin:<client id>".
+	Actor string
+	// Self marks a principal acting for itself (the console's signed-in
+	// principal): without an admin permission it may still read and manage
+	// the objects it owns. A bearer token never sets it, so the admin API
+	// over HTTP stays admin-only.
+	Self bool
+}
+
+// Access is what a caller may see: the one authorization decision of the
+// admin API, shared with the web console (package console) so that the two
+// can never disagree.
+type Access struct {
+	// Global is true for authz:admin (of the system tenant): every tenant.
+	Global bool
+	// Tenant is the only tenant a tenant admin or a plain principal sees.
+	Tenant string
+	// Owner, for a plain principal, is the only owner whose objects it
+	// sees (itself); "" for administrators.
+	Owner string
+}
+
+// Sees reports whether the caller may see objects of the tenant (for a
+// plain principal, only some of them: see Owns).
+func (a Access) Sees(tenantID string) bool {
+	return a.Global || (tenantID != "" && tenantID == a.Tenant)
+}
+
+// Owns reports whether the caller may see an object of the tenant owned by
+// ownerID.
+func (a Access) Owns(tenantID, ownerID string) bool {
+	return a.Sees(tenantID) && (a.Owner == "" || a.Owner == ownerID)
+}
+
+// IsAdmin reports whether the caller administers (every tenant or its own).
+func (a Access) IsAdmin() bool { return a.Owner == "" }
+
+// Decide is the authorization decision: adminOnly routes need authz:admin;
+// the others authz:admin, or authz:tenant-admin within its tenant, or, for
+// a Self caller, any principal within what it owns. authz:admin counts
+// only for principals of the system tenant: a tenant whose administrator
+// could grant it to its own clients would otherwise reach every other
+// tenant.
+func Decide(c Caller, adminOnly bool) (Access, error) {
+	switch {
+	case hasScope(c.Scopes, policy.PermAdmin) && c.TenantID == store.SystemTenantID:
+		return Access{Global: true}, nil
+	case adminOnly:
+		return Access{}, errcode.Newf(errcode.Forbidden, "this operation needs scope %s", policy.PermAdmin)
+	case hasScope(c.Scopes, policy.PermTenantAdmin) && c.TenantID != "" && c.TenantID != store.SystemTenantID:
+		return Access{Tenant: c.TenantID}, nil
+	case c.Self && c.Subject != "" && c.TenantID != "":
+		return Access{Tenant: c.TenantID, Owner: c.Subject}, nil
+	}
+	return Access{}, errcode.Newf(errcode.Forbidden, "the admin API needs scope %s or %s", policy.PermAdmin, policy.PermTenantAdmin)
+}
+
+type callerKey struct{}
+
+// WithCaller returns a context whose requests the admin API handler
+// serves as c without a bearer token: how the web console, in the same
+// process, calls the very admin operations the CLI calls. Only code in
+// this process can set it; nothing in a request can.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
 }
 
 // Authenticator verifies one of this server's access tokens (signature,
@@ -62,6 +128,8 @@ type Config struct {
 	// Offboarding suspends, resumes and deletes principals (nil: one on
 	// Store and Notifier, without alerts).
 	Offboarding *offboarding.Service
+	// Console makes web-console sign-in links; nil: the console is off.
+	Console ConsoleLinks
 	// Changed, if set, is called after every change the API committed, so
 	// that an in-process cache (directory.Directory.Invalidate) forgets at
 	// once instead of at its next poll of the store's generation.
@@ -104,6 +172,7 @@ type handler struct {
 	signing  SigningKeys
 	notifier Notifier
 	offboard *offboarding.Service
+	console  ConsoleLinks
 	changed  func()
 	maxTTL   time.Duration
 	open     []string // Config.OpenAudiences
@@ -140,6 +209,7 @@ func newHandler(cfg Config) *handler {
 		signing:  cfg.SigningKeys,
 		notifier: cfg.Notifier,
 		offboard: cfg.Offboarding,
+		console:  cfg.Console,
 		changed:  cfg.Changed,
 		maxTTL:   cfg.MaxTokenLifetime,
 		open:     cfg.OpenAudiences,
@@ -178,16 +248,27 @@ func withRequestMeta(next http.Handler) http.Handler {
 // call is an authenticated request: who calls and what it may see.
 type call struct {
 	Caller
-	// global is true for authz:admin; otherwise tenant is the only tenant
-	// the caller sees.
+	access Access
+	// global and tenant repeat access.Global and access.Tenant.
 	global bool
 	tenant string
 	actor  string
 }
 
 // sees reports whether the caller may see objects of the tenant.
-func (c *call) sees(tenantID string) bool {
-	return c.global || (tenantID != "" && tenantID == c.tenant)
+func (c *call) sees(tenantID string) bool { return c.access.Sees(tenantID) }
+
+// owns reports whether the caller may see an object of the tenant owned
+// by ownerID.
+func (c *call) owns(tenantID, ownerID string) bool { return c.access.Owns(tenantID, ownerID) }
+
+// listOwner narrows a listing's owner filter to what the caller sees. ok
+// is false when a plain principal asked for another owner's objects.
+func (c *call) listOwner(asked string) (owner string, ok bool) {
+	if c.access.Owner == "" {
+		return asked, true
+	}
+	return c.access.Owner, asked == "" || asked == c.access.Owner
 }
 
 // listTenant narrows a listing's tenant filter to what the caller sees. ok
@@ -203,21 +284,18 @@ func (c *call) listTenant(asked string) (tenant string, ok bool) {
 	return "", false
 }
 
-// authorize turns a verified token into a call, or refuses it.
-// authz:admin counts only for clients of the system tenant: a tenant whose
-// administrator could grant it to its own clients would otherwise reach
-// every other tenant.
+// authorize turns a verified caller into a call, or refuses it (Decide).
 func authorize(c Caller, rt route) (*call, error) {
-	cl := &call{Caller: c, actor: "admin:" + c.ClientID}
-	switch {
-	case hasScope(c.Scopes, policy.PermAdmin) && c.TenantID == store.SystemTenantID:
-		cl.global = true
-	case rt.Access == accessAdmin:
-		return nil, errcode.Newf(errcode.Forbidden, "this operation needs scope %s", policy.PermAdmin)
-	case hasScope(c.Scopes, policy.PermTenantAdmin) && c.TenantID != "" && c.TenantID != store.SystemTenantID:
-		cl.tenant = c.TenantID
-	default:
-		return nil, errcode.Newf(errcode.Forbidden, "the admin API needs scope %s or %s", policy.PermAdmin, policy.PermTenantAdmin)
+	a, err := Decide(c, rt.Access == accessAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if a.Owner != "" && rt.Access != accessOwner {
+		return nil, errcode.Newf(errcode.Forbidden, "this operation needs scope %s or %s", policy.PermAdmin, policy.PermTenantAdmin)
+	}
+	cl := &call{Caller: c, access: a, global: a.Global, tenant: a.Tenant, actor: c.Actor}
+	if cl.actor == "" {
+		cl.actor = "admin:" + c.ClientID
 	}
 	return cl, nil
 }
@@ -232,6 +310,9 @@ func hasScope(scopes []string, want string) bool {
 }
 
 func (h *handler) authenticate(r *http.Request) (Caller, error) {
+	if c, ok := r.Context().Value(callerKey{}).(Caller); ok {
+		return c, nil
+	}
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return Caller{}, errcode.New(errcode.TokenInvalid, "send an access token with scope authz:admin or authz:tenant-admin as Authorization: Bearer <token>")

@@ -161,6 +161,8 @@ func (h *handler) createClient(w http.ResponseWriter, r *http.Request, c *call) 
 		switch {
 		case !c.sees(owner.TenantID):
 			return notFound("principal", req.OwnerID)
+		case !c.owns(owner.TenantID, owner.ID):
+			return errcode.Newf(errcode.Forbidden, "owner_id: you may create clients only for yourself (%s)", c.access.Owner)
 		case owner.TenantID != t.ID:
 			return invalid("owner_id", "principal %s is in tenant %s, not %s", owner.ID, owner.TenantID, t.ID)
 		case owner.Status == store.StatusDeleted:
@@ -198,10 +200,11 @@ func (h *handler) listClients(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	tenant, ok := c.listTenant(q.Get("tenant_id"))
-	if !ok {
+	owner, mine := c.listOwner(q.Get("owner_id"))
+	if !ok || !mine {
 		return reply(w, http.StatusOK, list([]apiv1.Client(nil), ""))
 	}
-	cs, next, err := h.st.ListClients(r.Context(), store.ClientFilter{TenantID: tenant, OwnerID: q.Get("owner_id"), Status: status}, p)
+	cs, next, err := h.st.ListClients(r.Context(), store.ClientFilter{TenantID: tenant, OwnerID: owner, Status: status}, p)
 	if err != nil {
 		return err
 	}
@@ -218,7 +221,7 @@ func (h *handler) getClient(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return storeErr(err, "client", id, "")
 	}
-	if !c.sees(cl.TenantID) {
+	if !c.owns(cl.TenantID, cl.OwnerID) {
 		return notFound("client", id)
 	}
 	return reply(w, http.StatusOK, clientView(cl))

@@ -125,7 +125,7 @@ func newEnv(t testing.TB, st store.Store) *env {
 	}
 	e.h = New(Config{
 		Store: st, Auth: e.auth, Secrets: e.secrets, Keys: e.legacy, SigningKeys: keys,
-		Notifier: e.notifier, Now: clock,
+		Notifier: e.notifier, Now: clock, Console: fakeLinks{},
 	})
 	e.auth.set(tokAdmin, Caller{ClientID: "cli_admin", Subject: "cli_admin", TenantID: store.SystemTenantID, Scopes: []string{policy.PermAdmin}})
 	e.tenantA = e.createTenant("tenant A").ID
@@ -259,3 +259,14 @@ func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 // openSQLite opens a fresh SQLite store, for tests that are about the
 // HTTP layer rather than storage.
 func openSQLite(t *testing.T) store.Store { return storetest.OpenSQLite(t) }
+
+// fakeLinks stores console links as the console does, with a fixed URL.
+type fakeLinks struct{}
+
+func (fakeLinks) NewLink(ctx context.Context, tx store.Tx, principalID, createdBy string, ttl time.Duration) (string, time.Time, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	h := store.NewID("h")
+	err := tx.CreateConsoleSession(ctx, store.ConsoleSession{Hash: h, Kind: store.ConsoleLink, PrincipalID: principalID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl), CreatedBy: createdBy})
+	return "http://console.test/signin#" + h, now.Add(ttl), err
+}

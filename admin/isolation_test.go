@@ -126,6 +126,8 @@ func probes() map[string]probe {
 			return apiv1.CreateSCIMGroupMapping{TenantID: f.tenant, Group: "Engineering", Role: f.role.ID}
 		}), hiddenNotFound},
 		"GET /scim/group-mappings": {id("/scim/group-mappings?tenant_id={tenant}"), emptyList},
+
+		"POST /console/links": {with("/console/links", func(f fixture) any { return apiv1.CreateConsoleLink{PrincipalID: f.principal.ID} }), hiddenNotFound},
 	}
 }
 

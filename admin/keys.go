@@ -46,7 +46,7 @@ func (h *handler) visibleKey(ctx context.Context, c *call, id string) (store.Leg
 	if err != nil {
 		return k, storeErr(err, "key", id, "")
 	}
-	if !c.sees(k.TenantID) {
+	if !c.owns(k.TenantID, k.OwnerID) {
 		return k, notFound("key", id)
 	}
 	return k, nil
@@ -107,7 +107,11 @@ func (h *handler) listKeys(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	f := store.LegacyKeyFilter{OwnerID: q.Get("owner_id"), Status: status}
+	owner, ok := c.listOwner(q.Get("owner_id"))
+	if !ok {
+		return reply(w, http.StatusOK, list([]apiv1.LegacyKey(nil), ""))
+	}
+	f := store.LegacyKeyFilter{OwnerID: owner, Status: status}
 	if s := q.Get("expiring_within"); s != "" {
 		within, err := parseDuration("expiring_within", s)
 		if err != nil {

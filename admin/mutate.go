@@ -12,8 +12,12 @@ import (
 type kind[T any] struct {
 	name     string // "principal": in targets ("principal:<id>") and messages
 	tenantOf func(T) string
-	view     func(T) any
-	update   func(tx store.Tx) func(context.Context, string, func(T) (T, error)) (T, error)
+	// ownerOf, if set, is the principal owning the object: a plain
+	// principal (Access.Owner) sees only its own. Kinds without it are
+	// hidden from plain principals.
+	ownerOf func(T) string
+	view    func(T) any
+	update  func(tx store.Tx) func(context.Context, string, func(T) (T, error)) (T, error)
 }
 
 // The kinds of object the generic update path handles.
@@ -54,11 +58,20 @@ func clientKind() kind[store.Client] {
 	return kind[store.Client]{
 		name:     "client",
 		tenantOf: func(c store.Client) string { return c.TenantID },
+		ownerOf:  func(c store.Client) string { return c.OwnerID },
 		view:     func(c store.Client) any { return clientView(c) },
 		update: func(tx store.Tx) func(context.Context, string, func(store.Client) (store.Client, error)) (store.Client, error) {
 			return tx.UpdateClient
 		},
 	}
+}
+
+// visible reports whether the caller sees the object.
+func (k kind[T]) visible(c *call, t T) bool {
+	if c.access.Owner == "" {
+		return c.sees(k.tenantOf(t))
+	}
+	return k.ownerOf != nil && c.owns(k.tenantOf(t), k.ownerOf(t))
 }
 
 var errHidden = errors.New("admin: object of another tenant")
@@ -95,7 +108,7 @@ func updateIn[T any](ctx context.Context, tx store.Tx, h *handler, c *call, k ki
 		var err error
 		after, err = k.update(tx)(ctx, m.id, func(t T) (T, error) {
 			before = t
-			if !c.sees(k.tenantOf(t)) {
+			if !k.visible(c, t) {
 				return t, errHidden
 			}
 			return m.change(t)

@@ -10,6 +10,9 @@ const (
 	accessTenant access = iota
 	// accessAdmin: authz:admin only (server-wide objects and decisions).
 	accessAdmin
+	// accessOwner: as accessTenant, and also a principal acting for itself
+	// (Caller.Self) on the objects it owns.
+	accessOwner
 )
 
 type route struct {
@@ -48,22 +51,22 @@ func routes() []route {
 		{"DELETE", "/roles/{id}/bindings/{principal_id}", accessTenant, (*handler).unbind},
 		{"GET", "/bindings", accessTenant, (*handler).listBindings},
 
-		{"POST", "/clients", accessTenant, (*handler).createClient},
-		{"GET", "/clients", accessTenant, (*handler).listClients},
-		{"GET", "/clients/{id}", accessTenant, (*handler).getClient},
+		{"POST", "/clients", accessOwner, (*handler).createClient},
+		{"GET", "/clients", accessOwner, (*handler).listClients},
+		{"GET", "/clients/{id}", accessOwner, (*handler).getClient},
 		{"PATCH", "/clients/{id}", accessTenant, (*handler).updateClient},
-		{"POST", "/clients/{id}/rotate-secret", accessTenant, (*handler).rotateSecret},
+		{"POST", "/clients/{id}/rotate-secret", accessOwner, (*handler).rotateSecret},
 		{"POST", "/clients/{id}/suspend", accessTenant, (*handler).suspendClient},
 		{"POST", "/clients/{id}/resume", accessTenant, (*handler).resumeClient},
 		{"DELETE", "/clients/{id}", accessTenant, (*handler).deleteClient},
 
 		{"POST", "/keys", accessTenant, (*handler).issueKey},
-		{"GET", "/keys", accessTenant, (*handler).listKeys},
-		{"GET", "/keys/{id}", accessTenant, (*handler).getKey},
+		{"GET", "/keys", accessOwner, (*handler).listKeys},
+		{"GET", "/keys/{id}", accessOwner, (*handler).getKey},
 		{"POST", "/keys/{id}/revoke", accessTenant, (*handler).revokeKey},
 		{"POST", "/keys/{id}/rotate", accessTenant, (*handler).rotateKey},
 		{"POST", "/keys/{id}/reassign", accessTenant, (*handler).reassignKey},
-		{"GET", "/keys/{id}/diagnosis", accessTenant, (*handler).diagnoseKeyByID},
+		{"GET", "/keys/{id}/diagnosis", accessOwner, (*handler).diagnoseKeyByID},
 		{"POST", "/keys/diagnose", accessTenant, (*handler).diagnoseKey},
 		{"POST", "/keys/import", accessTenant, (*handler).importKeys},
 		{"POST", "/keys/remap", accessTenant, (*handler).remapKeys},
@@ -94,5 +97,6 @@ func routes() []route {
 		{"POST", "/scim/tokens/{id}/revoke", accessTenant, (*handler).revokeSCIMToken},
 		{"POST", "/scim/group-mappings", accessTenant, (*handler).createSCIMGroupMapping},
 		{"GET", "/scim/group-mappings", accessTenant, (*handler).listSCIMGroupMappings},
+		{"POST", "/console/links", accessTenant, (*handler).createConsoleLink},
 	}
 }

@@ -374,3 +374,10 @@ func (c *Client) ResolveKeyConflict(ctx context.Context, keyID, tenantID string)
 	var out apiv1.KeyConflictResolution
 	return out, c.do(ctx, http.MethodPost, "/keys/"+pathID(keyID)+"/resolve-conflict", nil, apiv1.ResolveKeyConflict{TenantID: tenantID}, &out)
 }
+
+// CreateConsoleLink makes a one-time web-console sign-in link for a
+// principal; ttl 0 is the server's default (15 minutes).
+func (c *Client) CreateConsoleLink(ctx context.Context, principalID string, ttl time.Duration) (apiv1.ConsoleLink, error) {
+	var out apiv1.ConsoleLink
+	return out, c.do(ctx, http.MethodPost, "/console/links", nil, apiv1.CreateConsoleLink{PrincipalID: principalID, TTL: int64(ttl / time.Second)}, &out)
+}

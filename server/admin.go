@@ -12,7 +12,12 @@ import (
 
 // adminHandler serves the admin API on its own listener.
 func (s *Server) adminHandler() http.Handler {
-	return s.middleware("admin", admin.New(admin.Config{
+	return s.middleware("admin", s.adminAPI)
+}
+
+// newAdminAPI builds the admin API; links is nil without a console.
+func (s *Server) newAdminAPI(links admin.ConsoleLinks) http.Handler {
+	return admin.New(admin.Config{
 		Store:            s.Store,
 		Auth:             bearerAuth{s},
 		Secrets:          s.Secrets,
@@ -28,7 +33,8 @@ func (s *Server) adminHandler() http.Handler {
 		// The issuer is the aud of tokens that name no resource server
 		// (oauth.Config.DefaultAudience): no tenant registers it.
 		OpenAudiences: []string{strings.TrimRight(s.cfg.Issuer, "/")},
-	}))
+		Console:       links,
+	})
 }
 
 // bearerAuth lets the admin API accept this server's own access tokens,

@@ -29,6 +29,12 @@ type Config struct {
 	// their traffic, which the public listener must not tell anyone
 	// (issue 18 §5). Empty disables it.
 	MetricsAddr string
+	// ConsoleAddr is the web console's listener ("" = no console);
+	// ConsoleURL is the console's URL as browsers reach it (default
+	// http://<ConsoleAddr>), used in sign-in links; https makes its
+	// cookies Secure.
+	ConsoleAddr string
+	ConsoleURL  string
 	// Issuer is the public base URL, the iss of every token. Default:
 	// http://<Addr>.
 	Issuer string
@@ -121,6 +127,7 @@ func Defaults() Config {
 		Addr:                "127.0.0.1:8080",
 		AdminAddr:           "127.0.0.1:8081",
 		MetricsAddr:         DefaultMetricsAddr,
+		ConsoleAddr:         "127.0.0.1:8082",
 		Database:            "sqlite:authz.db",
 		SigningAlg:          jwks.ES256,
 		TokenLifetime:       5 * time.Minute,
@@ -159,6 +166,20 @@ func (c *Config) validate() error {
 			bad("--metrics-addr %q: want HOST:PORT, for example %s, or empty to disable", c.MetricsAddr, DefaultMetricsAddr)
 		} else if c.MetricsAddr == c.Addr || c.MetricsAddr == c.AdminAddr {
 			bad("--metrics-addr must differ from --addr and --admin-addr: metrics have their own listener")
+		}
+	}
+	if c.ConsoleAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ConsoleAddr); err != nil {
+			bad("--console-addr %q: want HOST:PORT, for example 127.0.0.1:8082, or empty for no console", c.ConsoleAddr)
+		}
+		if c.ConsoleAddr == c.Addr || c.ConsoleAddr == c.AdminAddr || c.ConsoleAddr == c.MetricsAddr {
+			bad("--console-addr must differ from --addr, --admin-addr and --metrics-addr: the console has its own listener")
+		}
+		if c.ConsoleURL == "" {
+			c.ConsoleURL = "http://" + c.ConsoleAddr
+		}
+		if u, err := url.Parse(c.ConsoleURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("--console-url %q: want an absolute http(s) URL, for example https://console.authz.example.com", c.ConsoleURL)
 		}
 	}
 	if c.Issuer == "" {

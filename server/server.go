@@ -66,7 +66,10 @@ type Server struct {
 	Offboarding *offboarding.Service
 
 	public, admin, metrics http.Handler
-	http                   httpMetrics
+	// adminAPI is the admin API without the listener's middleware: the
+	// console calls it in process. console is nil without --console-addr.
+	adminAPI, console http.Handler
+	http              httpMetrics
 	// Bootstrap holds the generated bootstrap credentials when this start
 	// created them (tests read them; serve prints them once).
 	Bootstrap *Bootstrap
@@ -223,6 +226,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		return nil, err
 	}
 	s.public = s.publicHandler()
+	if err := s.buildConsole(); err != nil {
+		return nil, err
+	}
 	s.admin = s.adminHandler()
 	s.metrics = s.metricsHandler()
 	return s, nil
@@ -328,14 +334,34 @@ func (s *Server) AdminHandler() http.Handler { return s.admin }
 // tests).
 func (s *Server) MetricsHandler() http.Handler { return s.metrics }
 
-// Run starts the background tasks and the listeners, and serves until ctx
-// ends; then it stops accepting, lets in-flight requests finish, flushes
-// the audit and usage buffers and closes the store. metrics, if given (at
-// most one), serves /metrics; without it metrics are not served at all.
+// Listeners are the sockets Serve serves; Metrics and Console are
+// optional (nil: that listener is off).
+type Listeners struct {
+	Public, Admin net.Listener
+	// Metrics serves /metrics; without it metrics are not served at all.
+	Metrics net.Listener
+	// Console serves the web console (Config.ConsoleAddr).
+	Console net.Listener
+}
+
+// Run serves the public and admin listeners and, if given (at most one),
+// the metrics listener: Serve for the callers that have no console.
 func (s *Server) Run(ctx context.Context, public, admin net.Listener, metrics ...net.Listener) error {
 	if len(metrics) > 1 {
 		return errors.New("server: at most one metrics listener")
 	}
+	ls := Listeners{Public: public, Admin: admin}
+	if len(metrics) == 1 {
+		ls.Metrics = metrics[0]
+	}
+	return s.Serve(ctx, ls)
+}
+
+// Serve starts the background tasks and the listeners, and serves until ctx
+// ends; then it stops accepting, lets in-flight requests finish, flushes
+// the audit and usage buffers and closes the store.
+func (s *Server) Serve(ctx context.Context, ls Listeners) error {
+	public, admin := ls.Public, ls.Admin
 	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer bgCancel()
 	var tasks errgroup.Group
@@ -368,10 +394,15 @@ func (s *Server) Run(ctx context.Context, public, admin net.Listener, metrics ..
 	servers := []*http.Server{newHTTPServer(s.public, s.log), newHTTPServer(s.admin, s.log)}
 	listeners := []net.Listener{public, admin}
 	metricsAddr := "off"
-	for _, l := range metrics {
+	if ls.Metrics != nil {
 		servers = append(servers, newHTTPServer(s.metrics, s.log))
-		listeners = append(listeners, l)
-		metricsAddr = l.Addr().String()
+		listeners = append(listeners, ls.Metrics)
+		metricsAddr = ls.Metrics.Addr().String()
+	}
+	if ls.Console != nil && s.console != nil {
+		servers = append(servers, newHTTPServer(s.console, s.log))
+		listeners = append(listeners, ls.Console)
+		s.log.Info("web console serving", "console_addr", ls.Console.Addr().String(), "console_url", s.cfg.ConsoleURL)
 	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {

@@ -271,6 +271,11 @@ type Queries interface {
 	// and is returned as it is.
 	ListStatusExceptions(ctx context.Context, now, since, horizon time.Time, each func(StatusEntry) error) (StatusExtent, error)
 
+	// GetConsoleSession returns the console session or link whose secret
+	// hashes to hash, ErrNotFound if none (expired ones included: callers
+	// check ExpiresAt).
+	GetConsoleSession(ctx context.Context, hash string) (ConsoleSession, error)
+
 	// GetSetting returns a server-wide setting, ErrNotFound if unset.
 	GetSetting(ctx context.Context, key string) (string, error)
 
@@ -393,6 +398,17 @@ type Mutations interface {
 	DeleteAudience(ctx context.Context, id string) error
 	// SCIM (issue 20).
 	SCIMMutations
+	// CreateConsoleSession stores a console link or session; ErrConflict if
+	// the hash exists.
+	CreateConsoleSession(ctx context.Context, s ConsoleSession) error
+	// ConsumeConsoleLink deletes the link whose secret hashes to hash and
+	// returns it, in one statement: of two concurrent uses only one gets
+	// it. ErrNotFound if there is no such link (used, or never made).
+	ConsumeConsoleLink(ctx context.Context, hash string) (ConsoleSession, error)
+	// TouchConsoleSession advances a session's LastSeenAt (never back).
+	TouchConsoleSession(ctx context.Context, hash string, at time.Time) error
+	// DeleteConsoleSession removes a session or link; no error if absent.
+	DeleteConsoleSession(ctx context.Context, hash string) error
 
 	SetSetting(ctx context.Context, key, value string) error
 	// SetSettingIfAbsent stores value unless the key is set, and returns the

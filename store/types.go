@@ -297,3 +297,23 @@ type AuthFailure struct {
 	// Reached reports that this failure reached the threshold.
 	Reached bool
 }
+
+// ConsoleSession is a web-console credential of a principal: a one-time
+// sign-in link (Kind ConsoleLink) or a signed-in session (ConsoleSessionKind).
+// Only the SHA-256 of the secret is stored; Hash is its hex form.
+type ConsoleSession struct {
+	Hash        string
+	Kind        string
+	PrincipalID string
+	CreatedAt   time.Time
+	LastSeenAt  time.Time
+	ExpiresAt   time.Time
+	// CreatedBy is the actor that created it (the admin that made a link).
+	CreatedBy string
+}
+
+// The kinds of ConsoleSession.
+const (
+	ConsoleLink        = "link"
+	ConsoleSessionKind = "session"
+)

@@ -429,3 +429,18 @@ type CreateSCIMGroupMapping struct {
 	Group    string `json:"group"`
 	Role     string `json:"role"`
 }
+
+// CreateConsoleLink is the body of POST /console/links.
+type CreateConsoleLink struct {
+	PrincipalID string `json:"principal_id"`
+	// TTL is how long the link is valid, in seconds (0: 15 minutes).
+	TTL int64 `json:"ttl,omitempty"`
+}
+
+// ConsoleLink is a one-time web-console sign-in link. The URL carries the
+// only copy of its code; the server keeps its hash.
+type ConsoleLink struct {
+	URL         string    `json:"url"`
+	PrincipalID string    `json:"principal_id"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}

@@ -28,6 +28,7 @@ func addManagementCommands(root *cobra.Command) {
 		newReportCmd(), newAuditCmd(), newSigningKeyCmd(),
 		newAudienceCmd(),
 		newSCIMCmd(),
+		newConsoleCmd(),
 	} {
 		addConnectionFlags(c)
 		root.AddCommand(c)

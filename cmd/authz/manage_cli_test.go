@@ -110,6 +110,7 @@ func startServerKey(t *testing.T, dbURL, masterKey string, flags ...string) *cli
 		"AUTHZ_ADDR="+pub,
 		"AUTHZ_ADMIN_ADDR="+adm,
 		"AUTHZ_METRICS_ADDR="+met,
+		"AUTHZ_CONSOLE_ADDR="+freeAddr(t),
 		"AUTHZ_ISSUER="+c.issuer,
 		"AUTHZ_MASTER_KEY="+masterKey,
 		"AUTHZ_BOOTSTRAP_CLIENT_ID="+bootstrapID,

@@ -21,7 +21,8 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the authorization server",
 		Long: `Run the authorization server: the token endpoint, discovery and JWKS on --addr,
-the admin API on --admin-addr, Prometheus /metrics on --metrics-addr.
+the admin API on --admin-addr, Prometheus /metrics on --metrics-addr, the web
+console on --console-addr.
 
 With no --database it keeps everything in an embedded SQLite file (authz.db)
 and, without AUTHZ_MASTER_KEY, a generated master key in authz.db.master-key
@@ -75,6 +76,17 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				}
 				metrics = append(metrics, m)
 			}
+			var con net.Listener
+			if cfg.ConsoleAddr != "" {
+				if con, err = net.Listen("tcp", cfg.ConsoleAddr); err != nil {
+					pub.Close()
+					adm.Close()
+					for _, m := range metrics {
+						m.Close()
+					}
+					return fmt.Errorf("listen on --console-addr %s: %w (give --console-addr \"\" to run without the console)", cfg.ConsoleAddr, err)
+				}
+			}
 			srv, err := server.New(ctx, cfg, log)
 			if err != nil {
 				pub.Close()
@@ -82,15 +94,24 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				for _, m := range metrics {
 					m.Close()
 				}
+				if con != nil {
+					con.Close()
+				}
 				return err
 			}
-			return srv.Run(ctx, pub, adm, metrics...)
+			ls := server.Listeners{Public: pub, Admin: adm, Console: con}
+			if len(metrics) > 0 {
+				ls.Metrics = metrics[0]
+			}
+			return srv.Serve(ctx, ls)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, status lists, /healthz, /readyz")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin API listener; never expose it publicly")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "Prometheus /metrics listener (empty: off); keep it private, metrics name tenants")
+	f.StringVar(&cfg.ConsoleAddr, "console-addr", cfg.ConsoleAddr, "web console listener (\"\" = no console); sign in with: authz console link --principal prn_...")
+	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's URL as browsers reach it, in sign-in links; https makes its cookies Secure (default http://<console-addr>)")
 	f.StringVar(&cfg.Issuer, "issuer", "", "public base URL and iss of every token (default http://<addr>)")
 	f.StringVar(&cfg.Database, "database", cfg.Database, "sqlite:PATH or postgres://USER@HOST:PORT/DB")
 	f.StringVar(&cfg.MasterKey, "master-key", "", "32-byte key (64 hex chars) sealing signing keys and peppering hashes; prefer the environment variable")

@@ -68,6 +68,7 @@ func (t *txn) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 		{"purge auth failures", `DELETE FROM auth_failures WHERE expires_at < $1`, now},
 		{"purge delivered webhooks", `DELETE FROM webhooks WHERE delivered_at < $1`, now.Add(-deliveredRetention)},
 		{"purge abandoned webhooks", `DELETE FROM webhooks WHERE delivered_at IS NULL AND created_at < $1`, now.Add(-abandonedRetention)},
+		{"purge console sessions", `DELETE FROM console_sessions WHERE expires_at < $1`, now},
 	} {
 		n, err := t.execN(ctx, stmt.what, "", stmt.query, t.d.encodeTime(stmt.at))
 		if err != nil {

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SCIMTokens", testSCIMTokens},
 		{"SCIMUsers", testSCIMUsers},
 		{"SCIMGroups", testSCIMGroups},
+		{"ConsoleSessions", testConsoleSessions},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

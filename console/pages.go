@@ -1,0 +1,405 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/authz/authz/admin/apiv1"
+	"github.com/authz/authz/errcode"
+	"github.com/authz/authz/legacykeys"
+	"github.com/authz/authz/store"
+)
+
+// listLimit is the page size of the console's listings.
+const listLimit = "200"
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) error {
+	c.render(w, r, s, http.StatusOK, "home", nil)
+	return nil
+}
+
+// keyRow is a legacy key with its diagnosis.
+type keyRow struct {
+	Key       apiv1.LegacyKey
+	Diagnosis legacykeys.Diagnosis
+	Migration string
+}
+
+// migrationState says, in words, where a key's holder stands.
+func migrationState(k apiv1.LegacyKey, activeClients int) string {
+	switch {
+	case k.Status != string(store.StatusActive):
+		return "retired: this key no longer works"
+	case activeClients > 0:
+		return "dual: you have an OAuth client; switch this key's callers to it, then revoke the key"
+	}
+	return "legacy only: create an OAuth client and move this key's callers to tokens"
+}
+
+func (c *Console) keyRows(ctx context.Context, s *session, ks []apiv1.LegacyKey, clients int) ([]keyRow, error) {
+	rows := make([]keyRow, 0, len(ks))
+	for _, k := range ks {
+		var d legacykeys.Diagnosis
+		if err := c.call(ctx, s, "GET", "/keys/"+url.PathEscape(k.ID)+"/diagnosis", nil, nil, &d); err != nil {
+			return nil, err
+		}
+		rows = append(rows, keyRow{Key: k, Diagnosis: d, Migration: migrationState(k, clients)})
+	}
+	return rows, nil
+}
+
+func (c *Console) ownClients(ctx context.Context, s *session, owner string) ([]apiv1.Client, int, error) {
+	var cl apiv1.List[apiv1.Client]
+	if err := c.call(ctx, s, "GET", "/clients", url.Values{"owner_id": {owner}, "limit": {listLimit}}, nil, &cl); err != nil {
+		return nil, 0, err
+	}
+	active := 0
+	for _, x := range cl.Items {
+		if x.Status == string(store.StatusActive) {
+			active++
+		}
+	}
+	return cl.Items, active, nil
+}
+
+func (c *Console) myKeys(w http.ResponseWriter, r *http.Request, s *session) error {
+	ctx := r.Context()
+	var kl apiv1.List[apiv1.LegacyKey]
+	if err := c.call(ctx, s, "GET", "/keys", url.Values{"owner_id": {s.Principal.ID}, "limit": {listLimit}}, nil, &kl); err != nil {
+		return err
+	}
+	_, active, err := c.ownClients(ctx, s, s.Principal.ID)
+	if err != nil {
+		return err
+	}
+	rows, err := c.keyRows(ctx, s, kl.Items, active)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "keys", map[string]any{"Rows": rows})
+	return nil
+}
+
+func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) error {
+	ctx := r.Context()
+	var k apiv1.LegacyKey
+	if err := c.call(ctx, s, "GET", "/keys/"+url.PathEscape(r.PathValue("id")), nil, nil, &k); err != nil {
+		return err
+	}
+	clients, active, err := c.ownClients(ctx, s, k.OwnerID)
+	if err != nil {
+		return err
+	}
+	rows, err := c.keyRows(ctx, s, []apiv1.LegacyKey{k}, active)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "key", map[string]any{"Row": rows[0], "Clients": clients, "Issuer": c.cfg.Issuer})
+	return nil
+}
+
+func (c *Console) myClients(w http.ResponseWriter, r *http.Request, s *session) error {
+	return c.clientsPage(w, r, s, http.StatusOK, nil)
+}
+
+// clientsPage lists the principal's clients; fresh, when set, is a client
+// whose secret was just made: the only time the secret is shown.
+func (c *Console) clientsPage(w http.ResponseWriter, r *http.Request, s *session, status int, fresh *apiv1.Client) error {
+	clients, _, err := c.ownClients(r.Context(), s, s.Principal.ID)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, status, "clients", map[string]any{"Clients": clients, "Fresh": fresh, "TokenURL": c.cfg.Issuer + "/oauth2/token"})
+	return nil
+}
+
+func (c *Console) createClient(w http.ResponseWriter, r *http.Request, s *session) error {
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	req := apiv1.CreateClient{TenantID: s.Principal.TenantID, OwnerID: s.Principal.ID, Name: name, Scopes: strings.Fields(r.PostForm.Get("scopes"))}
+	var cl apiv1.Client
+	if err := c.call(r.Context(), s, "POST", "/clients", nil, req, &cl); err != nil {
+		return err
+	}
+	return c.clientsPage(w, r, s, http.StatusCreated, &cl)
+}
+
+func (c *Console) rotateClient(w http.ResponseWriter, r *http.Request, s *session) error {
+	var cl apiv1.Client
+	if err := c.call(r.Context(), s, "POST", "/clients/"+url.PathEscape(r.PathValue("id"))+"/rotate-secret", nil, apiv1.Rotate{}, &cl); err != nil {
+		return err
+	}
+	return c.clientsPage(w, r, s, http.StatusOK, &cl)
+}
+
+// operator refuses a plain principal's request for an operator page
+// before any admin call, with the admin API's own words.
+func operator(s *session) error {
+	if !s.Access.IsAdmin() {
+		return errcode.New(errcode.Forbidden, "This page is for administrators (permission authz:admin, or authz:tenant-admin for your tenant). Your own keys and clients are under My keys and My clients.")
+	}
+	return nil
+}
+
+func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	var rep legacykeys.MigrationReport
+	// The same admin operation, hence the same function, as
+	// `authz report migration`.
+	if err := c.call(r.Context(), s, "GET", "/reports/migration", nil, nil, &rep); err != nil {
+		return err
+	}
+	states := []legacykeys.HolderState{legacykeys.HolderLegacyOnly, legacykeys.HolderDual, legacykeys.HolderTokenOnly, legacykeys.HolderRetired}
+	c.render(w, r, s, http.StatusOK, "dashboard", map[string]any{"Report": rep, "States": states, "Chart": holderChart(rep, states)})
+	return nil
+}
+
+func (c *Console) orphans(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	var os apiv1.List[legacykeys.Orphan]
+	if err := c.call(r.Context(), s, "GET", "/reports/orphans", nil, nil, &os); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "orphans", map[string]any{"Orphans": os.Items})
+	return nil
+}
+
+func orphanAction(a string) error {
+	if a != "reassign" && a != "revoke" {
+		return errcode.Newf(errcode.NotFound, "There is no orphan action %q; use reassign or revoke from the orphans page.", a)
+	}
+	return nil
+}
+
+// confirmOrphan is the confirmation page of a reassign or revoke.
+func (c *Console) confirmOrphan(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	action := r.PathValue("action")
+	if err := orphanAction(action); err != nil {
+		return err
+	}
+	var k apiv1.LegacyKey
+	if err := c.call(r.Context(), s, "GET", "/keys/"+url.PathEscape(r.PathValue("id")), nil, nil, &k); err != nil {
+		return err
+	}
+	var ps apiv1.List[apiv1.Principal]
+	if action == "reassign" {
+		if err := c.call(r.Context(), s, "GET", "/principals", url.Values{"tenant_id": {k.TenantID}, "status": {"active"}, "limit": {listLimit}}, nil, &ps); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, s, http.StatusOK, "confirm", map[string]any{"Key": k, "Action": action, "Principals": ps.Items})
+	return nil
+}
+
+func (c *Console) actOrphan(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	action, id := r.PathValue("action"), r.PathValue("id")
+	if err := orphanAction(action); err != nil {
+		return err
+	}
+	if r.PostForm.Get("confirm") != "yes" {
+		return errcode.New(errcode.RequestInvalid, "The action was not confirmed; nothing changed. Use the confirmation page's button.")
+	}
+	var k apiv1.LegacyKey
+	var err error
+	if action == "reassign" {
+		owner := strings.TrimSpace(r.PostForm.Get("owner_id"))
+		if owner == "" {
+			return errcode.New(errcode.RequestInvalid, "Choose the principal that gets the key; nothing changed.")
+		}
+		err = c.call(r.Context(), s, "POST", "/keys/"+url.PathEscape(id)+"/reassign", nil, apiv1.ReassignKey{OwnerID: owner}, &k)
+	} else {
+		reason := strings.TrimSpace(r.PostForm.Get("reason"))
+		err = c.call(r.Context(), s, "POST", "/keys/"+url.PathEscape(id)+"/revoke", nil, apiv1.RevokeKey{Reason: reason}, &k)
+	}
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "done", map[string]any{"Message": "Key " + k.ID + " was " + map[string]string{"reassign": "reassigned to " + k.OwnerID, "revoke": "revoked"}[action] + ".", "Back": "/orphans"})
+	return nil
+}
+
+func (c *Console) principalPage(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	id := r.PathValue("id")
+	var p apiv1.Principal
+	if err := c.call(ctx, s, "GET", "/principals/"+url.PathEscape(id), nil, nil, &p); err != nil {
+		return err
+	}
+	var ks apiv1.List[apiv1.LegacyKey]
+	var bs apiv1.List[apiv1.Binding]
+	var evs apiv1.List[apiv1.AuditEvent]
+	if err := c.call(ctx, s, "GET", "/keys", url.Values{"owner_id": {p.ID}, "tenant_id": {p.TenantID}, "limit": {listLimit}}, nil, &ks); err != nil {
+		return err
+	}
+	clients, _, err := c.ownClients(ctx, s, p.ID)
+	if err != nil {
+		return err
+	}
+	if err := c.call(ctx, s, "GET", "/bindings", url.Values{"principal_id": {p.ID}, "limit": {listLimit}}, nil, &bs); err != nil {
+		return err
+	}
+	if err := c.call(ctx, s, "GET", "/audit/events", url.Values{"target": {"principal:" + p.ID}, "tenant_id": {p.TenantID}, "limit": {"50"}}, nil, &evs); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "principal", map[string]any{"P": p, "Keys": ks.Items, "Clients": clients, "Bindings": bs.Items, "Events": evs.Items})
+	return nil
+}
+
+func (c *Console) actPrincipal(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	action, id := r.PathValue("action"), r.PathValue("id")
+	if action != "suspend" && action != "resume" {
+		return errcode.Newf(errcode.NotFound, "There is no principal action %q; use suspend or resume.", action)
+	}
+	var p apiv1.Principal
+	if err := c.call(r.Context(), s, "POST", "/principals/"+url.PathEscape(id)+"/"+action, nil, nil, &p); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/principals/"+url.PathEscape(p.ID), http.StatusSeeOther)
+	return nil
+}
+
+// auditFilters are the filters of `authz audit list`, passed through to
+// the admin API, which validates them.
+var auditFilters = []string{"actor", "target", "action", "outcome", "error_code", "since", "until", "tenant_id"}
+
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	q := url.Values{"limit": {"100"}}
+	form := map[string]string{}
+	for _, k := range auditFilters {
+		if v := strings.TrimSpace(r.URL.Query().Get(k)); v != "" {
+			q.Set(k, v)
+			form[k] = v
+		}
+	}
+	var evs apiv1.List[apiv1.AuditEvent]
+	if err := c.call(r.Context(), s, "GET", "/audit/events", q, nil, &evs); err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "audit", map[string]any{"Events": evs.Items, "F": form})
+	return nil
+}
+
+// refusalWindow is how far back the refusals page and the usage chart look.
+const refusalWindow = 30 * 24 * time.Hour
+
+func (c *Console) refusals(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	since := c.now().Add(-refusalWindow).UTC()
+	// Refused token requests are audit events with outcome refused, read
+	// through the admin API's audit listing, so a tenant admin counts
+	// only its tenant's.
+	counts := map[string]int{}
+	days := map[string]map[string]int{}
+	q := url.Values{"outcome": {"refused"}, "since": {since.Format(time.RFC3339)}, "limit": {"1000"}}
+	for {
+		var evs apiv1.List[apiv1.AuditEvent]
+		if err := c.call(r.Context(), s, "GET", "/audit/events", q, nil, &evs); err != nil {
+			return err
+		}
+		for _, e := range evs.Items {
+			counts[e.ErrorCode]++
+			d := e.Time.UTC().Format("2006-01-02")
+			if days[d] == nil {
+				days[d] = map[string]int{}
+			}
+			days[d][e.ErrorCode]++
+		}
+		if evs.Next == "" {
+			break
+		}
+		q.Set("after", evs.Next)
+	}
+	type row struct {
+		Code  string
+		Count int
+	}
+	var rows []row
+	for k, v := range counts {
+		rows = append(rows, row{k, v})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		return rows[i].Count > rows[j].Count || (rows[i].Count == rows[j].Count && rows[i].Code < rows[j].Code)
+	})
+	c.render(w, r, s, http.StatusOK, "refusals", map[string]any{"Rows": rows, "Chart": dayChart(c.now(), days, "refusals per day")})
+	return nil
+}
+
+func (c *Console) usage(w http.ResponseWriter, r *http.Request, s *session) error {
+	ctx := r.Context()
+	since := c.now().Add(-refusalWindow).UTC()
+	var kl apiv1.List[apiv1.LegacyKey]
+	if err := c.call(ctx, s, "GET", "/keys", url.Values{"owner_id": {s.Principal.ID}, "limit": {listLimit}}, nil, &kl); err != nil {
+		return err
+	}
+	clients, _, err := c.ownClients(ctx, s, s.Principal.ID)
+	if err != nil {
+		return err
+	}
+	// The principal's own credentials' token decisions, from the audit
+	// log (which a plain principal cannot list through the admin API: the
+	// console reads exactly its own targets).
+	days := map[string]map[string]int{}
+	codes := map[string]int{}
+	count := func(target, kind string) error {
+		f := store.AuditFilter{Target: target, Since: &since, TenantID: s.Principal.TenantID}
+		p := store.Page{Limit: store.MaxLimit}
+		for {
+			evs, next, err := c.cfg.Store.ListAudit(ctx, f, p)
+			if err != nil {
+				return err
+			}
+			for _, e := range evs {
+				d := e.Time.UTC().Format("2006-01-02")
+				if days[d] == nil {
+					days[d] = map[string]int{}
+				}
+				series := kind
+				if e.Outcome == "refused" {
+					series = "refused"
+					codes[e.ErrorCode]++
+				}
+				days[d][series]++
+			}
+			if next == "" {
+				return nil
+			}
+			p.After = next
+		}
+	}
+	for _, k := range kl.Items {
+		if err := count("key:"+k.ID, "legacy exchange"); err != nil {
+			return err
+		}
+	}
+	for _, cl := range clients {
+		if err := count("client:"+cl.ID, "client credentials"); err != nil {
+			return err
+		}
+	}
+	c.render(w, r, s, http.StatusOK, "usage", map[string]any{"Chart": dayChart(c.now(), days, "requests per day"), "Codes": codes})
+	return nil
+}
