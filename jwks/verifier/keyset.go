@@ -70,8 +70,9 @@ type remoteKeySet struct {
 }
 
 type fetchCall struct {
-	done chan struct{}
-	err  error
+	done    chan struct{}
+	err     error
+	started time.Time // lastAttempt when it began
 }
 
 // usable returns the current set if it may still be used: fresh, or stale
@@ -105,7 +106,11 @@ func (r *remoteKeySet) lookup(ctx context.Context, kid string) (*publicKey, erro
 	if s.raw[kid] != nil {
 		return nil, errKeyWithdrawn
 	}
-	if !refreshed && r.refresh(ctx, false) {
+	if !refreshed {
+		// Whether this call fetched or was held back by the rate limit (a
+		// fetch that just ended, for another caller), the set may have
+		// changed since s was loaded: look again.
+		r.refresh(ctx, false)
 		if s = r.usable(r.now()); s == nil {
 			return nil, refuse(ReasonUnavailable, "", r.lastError())
 		}
@@ -215,28 +220,39 @@ func (r *remoteKeySet) lastError() error {
 // minInterval ago (force skips that check), joining a fetch already in
 // flight. It waits for the fetch or for ctx, and reports whether a fetch
 // took place (successful or not) on this call's behalf.
+//
+// A fetch in flight that began minInterval or more before this call does
+// not stand for it: its response may predate a key published since (the
+// token naming that key), and the rate limit would have let this call
+// fetch anew. Once it ends, this call fetches again (or joins a newer
+// fetch), rather than refuse a new key on an old answer.
 func (r *remoteKeySet) refresh(ctx context.Context, force bool) bool {
-	r.mu.Lock()
-	c := r.inflight
-	if c == nil {
+	for {
+		r.mu.Lock()
+		c := r.inflight
 		now := r.now()
-		if !force && !r.lastAttempt.IsZero() && now.Sub(r.lastAttempt) < r.minInterval {
-			r.mu.Unlock()
-			return false
+		if c == nil {
+			if !force && !r.lastAttempt.IsZero() && now.Sub(r.lastAttempt) < r.minInterval {
+				r.mu.Unlock()
+				return false
+			}
+			r.lastAttempt = now
+			c = &fetchCall{done: make(chan struct{}), started: now}
+			r.inflight = c
+			// The fetch runs on the verifier's lifetime, not the caller's: a
+			// caller that gives up must not fail the fetch for the others.
+			go r.run(c)
 		}
-		r.lastAttempt = now
-		c = &fetchCall{done: make(chan struct{})}
-		r.inflight = c
-		// The fetch runs on the verifier's lifetime, not the caller's: a
-		// caller that gives up must not fail the fetch for the others.
-		go r.run(c)
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return true
+		}
+		if now.Sub(c.started) < r.minInterval {
+			return true
+		}
 	}
-	r.mu.Unlock()
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-	}
-	return true
 }
 
 func (r *remoteKeySet) run(c *fetchCall) {

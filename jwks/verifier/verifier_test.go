@@ -1,6 +1,7 @@
 package verifier_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -538,6 +541,93 @@ func TestUnknownKidRefetchIsRateLimited(t *testing.T) {
 	if got := f.iss.JWKSHits(); got != 3 {
 		t.Fatalf("hits = %d, want 3", got)
 	}
+}
+
+// TestNewKidNotRefusedOnAnOldFetch: a token of a key published while a
+// JWKS fetch was in flight, that fetch having begun a full refetch
+// interval before the token arrives, is not refused on that fetch's
+// answer (the key missing from it): the verifier may refetch, so it does.
+// (The withdrawal refetch of TestStatusListWithdrawsKeys, still in flight
+// on a loaded machine when the clock moved on, made it flaky.)
+func TestNewKidNotRefusedOnAnOldFetch(t *testing.T) {
+	hold := &holdingTransport{held: make(chan struct{}), release: make(chan struct{})}
+	f := setup(t, verifier.ES256, func(c *verifier.Config) {
+		c.HTTPClient = &http.Client{Transport: hold}
+	})
+	hold.arm()
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- f.v.Refresh(context.Background()) }()
+	<-hold.held // that fetch has its answer, without the next key
+
+	next := f.iss.AddKey(t, verifier.ES256)
+	f.clock.Advance(verifier.DefaultMinRefreshInterval + time.Second)
+	tok := next.Sign(t, f.claims(), nil)
+	verified := make(chan error, 1)
+	go func() {
+		_, err := f.v.Verify(context.Background(), tok)
+		verified <- err
+	}()
+	waitForStack(t, "(*remoteKeySet).lookup") // Verify waits for the held fetch
+	close(hold.release)
+	if err := <-verified; err != nil {
+		t.Fatalf("Verify of the new key's token: %v", err)
+	}
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	if got := f.iss.JWKSHits(); got != 3 {
+		t.Fatalf("JWKS fetched %d times, want 3 (initial, held, refetch for the new kid)", got)
+	}
+}
+
+// holdingTransport, once armed, holds the next response it receives
+// (body read, so the server has answered) until release is closed.
+type holdingTransport struct {
+	mu            sync.Mutex
+	armed         bool
+	held, release chan struct{}
+}
+
+func (h *holdingTransport) arm() {
+	h.mu.Lock()
+	h.armed = true
+	h.mu.Unlock()
+}
+
+func (h *holdingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	h.mu.Lock()
+	armed := h.armed
+	h.armed = false
+	h.mu.Unlock()
+	if armed {
+		close(h.held)
+		<-h.release
+	}
+	return resp, nil
+}
+
+// waitForStack waits until a goroutine is blocked in a select inside fn.
+func waitForStack(t *testing.T, fn string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[select") && strings.Contains(g, fn) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no goroutine waiting in %s", fn)
 }
 
 func TestCacheControlIsHonoured(t *testing.T) {
