@@ -95,7 +95,9 @@ func TestDecisionAnswers(t *testing.T) {
 	other := f.authz.validToken(t, func(c map[string]any) { c["tenant"] = "globex" })
 	nginx := []string{"X-Original-Method", "GET", "X-Original-URI", "/orders/1?q=2"}
 	fwd := []string{"X-Forwarded-Method", "PUT", "X-Forwarded-Uri", "/orders/1", "X-Forwarded-Host", "api.example"}
-	with := func(base []string, kv ...string) http.Header { return hdr(append(append([]string{}, base...), kv...)...) }
+	with := func(base []string, kv ...string) http.Header {
+		return hdr(append(append([]string{}, base...), kv...)...)
+	}
 
 	for _, tt := range []struct {
 		name   string
