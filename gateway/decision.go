@@ -57,11 +57,9 @@ func (d *Decider) DecisionHandler() http.Handler {
 func (d *Decider) serveDecision(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if d.trusted.Len() > 0 && !d.trustedPeer(r.RemoteAddr) {
-		ref := &refusal{status: http.StatusForbidden, noChallenge: true, reason: "untrusted_peer",
-			body: errcode.Body{Error: "access_denied", Code: errcode.Forbidden,
-				Description: "Decisions are answered only to the proxies named by --trusted-proxy."}}
-		writeDecisionRefusal(w, ref, d.realm)
-		d.Record(ModeDecision, "", Decision{Credential: credNone, ref: ref}, "untrusted_peer", time.Since(start))
+		dec := UntrustedPeer()
+		writeDecisionRefusal(w, dec.ref, d.realm)
+		d.Record(ModeDecision, "", dec, OutcomeUntrustedPeer, time.Since(start))
 		return
 	}
 	o, ref := parseOriginal(r.Method, r.RequestURI, r.Host, r.Header)
@@ -71,7 +69,7 @@ func (d *Decider) serveDecision(w http.ResponseWriter, r *http.Request) {
 	}
 	if ref != nil {
 		writeDecisionRefusal(w, ref, d.realm)
-		d.Record(ModeDecision, "", Decision{Credential: credNone, ref: ref}, "bad_request", time.Since(start))
+		d.Record(ModeDecision, "", Decision{Credential: credNone, ref: ref}, OutcomeBadRequest, time.Since(start))
 		return
 	}
 	dec := d.Decide(r.Context(), Input{Header: r.Header, Path: o.Path, Extra: extra})
@@ -127,6 +125,48 @@ func (d Decision) RefusalHeaders(realm string) map[string]string {
 	}
 	return h
 }
+
+// Outcomes of decision requests refused before any credential is looked
+// at.
+const (
+	OutcomeBadRequest    = "bad_request"
+	OutcomeUntrustedPeer = "untrusted_peer"
+)
+
+// UntrustedPeer is the refusal of a decision request from a peer outside
+// TrustedProxies.
+func UntrustedPeer() Decision {
+	return Decision{Credential: credNone, ref: &refusal{status: http.StatusForbidden, noChallenge: true, reason: OutcomeUntrustedPeer,
+		body: errcode.Body{Error: "access_denied", Code: errcode.Forbidden,
+			Description: "Decisions are answered only to the proxies named by --trusted-proxy."}}}
+}
+
+// BadRequest is the refusal of a decision request that does not describe
+// the original request usably.
+func BadRequest(desc string) Decision {
+	return Decision{Credential: credNone, ref: badForwarded(desc)}
+}
+
+// ParseRequirements reads the per-route requirement headers
+// (X-Authz-Require-*).
+func ParseRequirements(h http.Header) (Extra, error) {
+	e, ref := parseExtra(h)
+	if ref != nil {
+		return Extra{}, forwardedError(ref.body.Description)
+	}
+	return e, nil
+}
+
+// JSONBody is a refusal's JSON body, one line of ASCII.
+func (d Decision) JSONBody() string {
+	if d.ref == nil {
+		return ""
+	}
+	return asciiJSON(d.ref.body)
+}
+
+// KeyHeader is the legacy key header, canonical ("" with the bridge off).
+func (d *Decider) KeyHeader() string { return d.keyHeader }
 
 func writeDecisionRefusal(w http.ResponseWriter, ref *refusal, realm string) {
 	w.Header().Set(HeaderErrorCode, string(ref.body.Code))
