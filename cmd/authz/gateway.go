@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/authz/authz/gateway"
+	"github.com/authz/authz/gateway/extauthz"
 	"github.com/authz/authz/jwks/verifier"
 	"github.com/authz/authz/reqmeta"
 )
@@ -260,6 +262,8 @@ type gatewayFlags struct {
 	// mode is proxy (forward to --upstream) or decision (answer front
 	// proxies' auth subrequests; issue 21, docs/gateways.md).
 	mode string
+	// grpcListen serves Envoy's ext_authz over gRPC on the same decider.
+	grpcListen string
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -330,6 +334,7 @@ get 400; nothing passes that cannot be described. See docs/gateways.md.`,
 	f := cmd.Flags()
 	f.StringVar(&g.listen, "listen", "127.0.0.1:8000", "address the proxy (or the decision endpoint) listens on")
 	f.StringVar(&g.upstream, "upstream", "", "URL requests are forwarded to (required in proxy mode)")
+	f.StringVar(&g.grpcListen, "grpc-listen", "", "address serving Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check), same decisions (off when empty)")
 	f.StringVar(&g.mode, "mode", "proxy", "proxy (forward to --upstream) or decision (answer NGINX auth_request, forward_auth, Envoy ext_authz)")
 	f.StringVar(&g.issuer, "issuer", "", "authz issuer URL whose tokens are accepted (required)")
 	f.StringVar(&g.jwks, "jwks", "", "JWKS URL, instead of the jwks_uri in the issuer's metadata")
@@ -389,6 +394,16 @@ func runGateway(ctx context.Context, g gatewayFlags, log *slog.Logger) error {
 	if len(listeners) > 1 {
 		ops = listeners[1]
 	}
+	if g.grpcListen != "" {
+		gl, err := net.Listen("tcp", g.grpcListen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", g.grpcListen, err)
+		}
+		app.grpcL = gl
+	}
 	return app.serve(ctx, listeners[0], ops)
 }
 
@@ -400,6 +415,9 @@ type gatewayApp struct {
 	proxy    http.Handler
 	// decider is the decision function behind proxy (in both modes).
 	decider *gateway.Decider
+	// trusted are --trusted-proxy; grpcL, when set, serves ext_authz.
+	trusted reqmeta.TrustedProxies
+	grpcL   net.Listener
 	// ops serves /healthz and /metrics, on their own listener.
 	ops http.Handler
 }
@@ -507,6 +525,7 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	if err != nil {
 		return err
 	}
+	a.trusted = trusted
 	cfg := gateway.Config{
 		TrustedProxies:   trusted,
 		ExchangeRate:     g.exchangeRate,
@@ -589,7 +608,26 @@ func (a *gatewayApp) serve(ctx context.Context, l, ops net.Listener) error {
 	}
 	log.Info("gateway listening", "addr", l.Addr().String())
 
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1)
+	if a.grpcL != nil {
+		gs := grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
+		extauthz.New(a.decider, a.trusted).Register(gs)
+		log.Info("serving Envoy ext_authz over gRPC", "addr", a.grpcL.Addr().String())
+		go func() {
+			if err := gs.Serve(a.grpcL); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- err
+			}
+		}()
+		defer func() {
+			stopped := make(chan struct{})
+			go func() { gs.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-time.After(g.shutdownTimeout):
+				gs.Stop()
+			}
+		}()
+	}
 	for i, srv := range servers {
 		go func() {
 			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {

@@ -10,6 +10,11 @@ import (
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/authz/authz/jwks/verifier/verifiertest"
 )
 
@@ -38,6 +43,9 @@ func TestGatewayCommandDecisionMode(t *testing.T) {
 	}
 	opsL, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if app.grpcL, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -95,6 +103,19 @@ func TestGatewayCommandDecisionMode(t *testing.T) {
 			}
 		})
 	}
+	// --grpc-listen: Envoy's ext_authz over gRPC, same decider.
+	conn, err := grpc.NewClient(app.grpcL.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cr, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "GET", Path: "/orders/1", Headers: map[string]string{"authorization": "Bearer " + tok}}}}})
+	if err != nil || codes.Code(cr.GetStatus().GetCode()) != codes.OK || cr.GetOkResponse() == nil {
+		t.Fatalf("gRPC check: %v %v", cr, err)
+	}
+
 	resp, err := http.Get("http://" + opsL.Addr().String() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +125,7 @@ func TestGatewayCommandDecisionMode(t *testing.T) {
 	for _, want := range []string{
 		`authz_gateway_requests_total{credential="token",mode="decision",outcome="allowed",route="/orders"} 1`,
 		`authz_gateway_requests_total{credential="none",mode="decision",outcome="bad_request",route="/"} 1`,
+		`authz_gateway_requests_total{credential="token",mode="grpc",outcome="allowed",route="/orders"} 1`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("/metrics lacks %s:\n%s", want, b)
