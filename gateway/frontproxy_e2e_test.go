@@ -25,7 +25,7 @@ import (
 // auth_request) and a real Caddy (forward_auth) in front of the decision
 // endpoint, with the configurations of docs/gateways.md. Under CI=true a
 // missing binary fails the test (.ci/run installs both).
-func needBinary(t *testing.T, name, pkg string) string {
+func needBinary(t testing.TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err == nil {
@@ -38,7 +38,7 @@ func needBinary(t *testing.T, name, pkg string) string {
 	return ""
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,7 +49,7 @@ func freePort(t *testing.T) string {
 }
 
 // startDaemon runs cmd until the test ends and waits for addr to accept.
-func startDaemon(t *testing.T, cmd *exec.Cmd, addr string, logs func() string) {
+func startDaemon(t testing.TB, cmd *exec.Cmd, addr string, logs func() string) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -82,9 +82,11 @@ func startDaemon(t *testing.T, cmd *exec.Cmd, addr string, logs func() string) {
 type frontConfig struct {
 	Dir, Listen, Authz, Upstream string
 	Root                         bool
+	// Plain adds an unauthenticated /plain/ location (benchmarks).
+	Plain bool
 }
 
-func writeConfig(t *testing.T, name, tmpl string, c frontConfig) string {
+func writeConfig(t testing.TB, name, tmpl string, c frontConfig) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := template.Must(template.New(name).Parse(tmpl)).Execute(&b, c); err != nil {
@@ -146,6 +148,12 @@ http {
       auth_request /_authz;
       proxy_pass http://app;
     }
+{{if .Plain}}
+    # Benchmarks only: the same route without the decision.
+    location /plain/ {
+      proxy_pass http://app;
+    }
+{{end}}
     location /admin/ {
       auth_request /_authz_admin;
       proxy_pass http://app;
@@ -220,9 +228,11 @@ http://{{.Listen}} {
 }
 `
 
-func startNGINX(t *testing.T, authz, upstream string) string {
+func startNGINX(t testing.TB, authz, upstream string) string { return startNGINXConf(t, authz, upstream, false) }
+
+func startNGINXConf(t testing.TB, authz, upstream string, plain bool) string {
 	bin := needBinary(t, "nginx", "nginx-light")
-	c := frontConfig{Dir: t.TempDir(), Listen: freePort(t), Authz: authz, Upstream: upstream, Root: os.Geteuid() == 0}
+	c := frontConfig{Dir: t.TempDir(), Listen: freePort(t), Authz: authz, Upstream: upstream, Root: os.Geteuid() == 0, Plain: plain}
 	conf := writeConfig(t, "nginx.conf", nginxConf, c)
 	errLog := filepath.Join(c.Dir, "error.log")
 	cmd := exec.Command(bin, "-p", c.Dir, "-c", conf,
@@ -247,7 +257,9 @@ func startCaddy(t *testing.T, authz, upstream string) string {
 	return "http://" + c.Listen
 }
 
-func TestFrontProxyNGINX(t *testing.T) { testFrontProxy(t, startNGINX) }
+func TestFrontProxyNGINX(t *testing.T) {
+	testFrontProxy(t, func(t *testing.T, a, u string) string { return startNGINX(t, a, u) })
+}
 func TestFrontProxyCaddy(t *testing.T) { testFrontProxy(t, startCaddy) }
 
 // testFrontProxy runs the issue 21 scenarios through a real front proxy
