@@ -228,7 +228,9 @@ http://{{.Listen}} {
 }
 `
 
-func startNGINX(t testing.TB, authz, upstream string) string { return startNGINXConf(t, authz, upstream, false) }
+func startNGINX(t testing.TB, authz, upstream string) string {
+	return startNGINXConf(t, authz, upstream, false)
+}
 
 func startNGINXConf(t testing.TB, authz, upstream string, plain bool) string {
 	bin := needBinary(t, "nginx", "nginx-light")
