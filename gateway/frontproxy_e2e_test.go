@@ -167,6 +167,8 @@ http {
       proxy_set_header Connection "";
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Method "";  # a caller's own would conflict
+      proxy_set_header X-Forwarded-Uri "";
       proxy_set_header X-Forwarded-For $remote_addr;
     }
     location = /_authz_admin {
@@ -177,6 +179,8 @@ http {
       proxy_set_header Connection "";
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Original-URI $request_uri;
+      proxy_set_header X-Forwarded-Method "";  # a caller's own would conflict
+      proxy_set_header X-Forwarded-Uri "";
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Authz-Require-Scope "orders:admin";
     }
@@ -209,6 +213,8 @@ http://{{.Listen}} {
 	handle /admin/* {
 		forward_auth {{.Authz}} {
 			uri /_authz
+			header_up -X-Original-Method  # a caller's own would conflict
+			header_up -X-Original-Uri
 			header_up X-Authz-Require-Scope "orders:admin"
 			copy_headers X-Authz-Subject X-Authz-Tenant X-Authz-Client-Id X-Authz-Scope X-Authz-Credential Authorization
 		}
@@ -219,6 +225,8 @@ http://{{.Listen}} {
 	handle {
 		forward_auth {{.Authz}} {
 			uri /_authz
+			header_up -X-Original-Method  # a caller's own would conflict
+			header_up -X-Original-Uri
 			copy_headers X-Authz-Subject X-Authz-Tenant X-Authz-Client-Id X-Authz-Scope X-Authz-Credential Authorization
 		}
 		reverse_proxy {{.Upstream}} {
@@ -346,6 +354,13 @@ func testFrontProxy(t *testing.T, start func(t *testing.T, authz, upstream strin
 		}
 		if vs := r.seen.Values("X-Authz-Subject"); len(vs) != 1 {
 			t.Fatalf("caller's own X-Authz-Subject reached the upstream: %q", vs)
+		}
+	})
+	t.Run("ok/caller's own forwarded headers are replaced", func(t *testing.T) {
+		r := call(t, "/orders/1", map[string]string{"Authorization": "Bearer " + tok,
+			"X-Original-Method": "GET", "X-Original-URI": "/elsewhere", "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/elsewhere"})
+		if r.status != 200 || r.seen == nil {
+			t.Fatalf("status %d: %s", r.status, r.body)
 		}
 	})
 	t.Run("fail/no token", func(t *testing.T) {

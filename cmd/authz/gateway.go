@@ -317,7 +317,9 @@ insufficient_scope), with X-Authz-Error-Code and X-Authz-Error (the JSON) for
 NGINX. Per-location requirements: X-Authz-Require-Scope, -Role, -Tenant,
 -Audience, which add to the flags' requirements. With --trusted-proxy, only
 those peers may ask (403 otherwise). Malformed or conflicting forwarded headers
-get 400; nothing passes that cannot be described. See docs/gateways.md.`,
+get 400; nothing passes that cannot be described. --grpc-listen serves Envoy's
+ext_authz over gRPC (in either mode) with the same decisions. See
+docs/gateways.md.`,
 		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 --tenant ten_abc \
     --issuer https://authz.example.com --audience https://orders.example --require-scope orders:read
   AUTHZ_CLIENT_ID=gw-orders AUTHZ_CLIENT_SECRET=... authz gateway --upstream http://orders:9000 --tenant ten_abc \
