@@ -58,9 +58,6 @@ func TestBridgeFloodFromOneAddress(t *testing.T) {
 	const aud = "https://api.example.com"
 	gw := e.Standard("gateways") // client with token exchange and audience aud
 	h := e.Holder("globex", "service")
-	// The holder's tenant may be issued tokens for aud (audiences are
-	// registered per tenant, issue 18 §4).
-	e.ShareAudience(aud, h.Tenant.ID)
 	const legit = 100
 	keys := make([]string, legit)
 	for i := range keys {

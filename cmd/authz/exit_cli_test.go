@@ -211,7 +211,7 @@ func TestRowCommandsExitCodes(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, authzBin, "gateway", "--listen", freeAddr(t), "--upstream", upstream,
-			"--issuer", c.issuer, "--legacy-key-header", "X-API-Key", "--any-tenant")
+			"--issuer", c.issuer, "--legacy-key-header", "X-API-Key")
 		cmd.Env = append(baseEnv(t.TempDir()), "AUTHZ_CLIENT_ID="+bootstrapID, "AUTHZ_CLIENT_SECRET="+bootstrapSecret)
 		out, err := cmd.CombinedOutput()
 		ee, ok := err.(*exec.ExitError)
