@@ -23,13 +23,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authz_gateway_requests_total",
-			Help: "Requests through the gateway, by route, credential kind (token, legacy_key, none) and outcome.",
-		}, []string{"route", "credential", "outcome"}),
+			Help: "Requests through the gateway, by mode (proxy, decision, grpc), route, credential kind (token, legacy_key, none) and outcome.",
+		}, []string{"mode", "route", "credential", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "authz_gateway_request_duration_seconds",
-			Help:    "Time from request to response through the gateway, upstream included, by credential kind.",
+			Help:    "Time from request to response through the gateway, upstream included in proxy mode, by mode and credential kind.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"credential"}),
+		}, []string{"mode", "credential"}),
 		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authz_gateway_exchanges_total",
 			Help: "Legacy key exchanges at the token endpoint, by outcome (issued, refused, error) and error_code.",
@@ -56,12 +56,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-func (m *metrics) request(route, credential, outcome string, d time.Duration) {
+func (m *metrics) request(mode, route, credential, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, credential, outcome).Inc()
-	m.duration.WithLabelValues(credential).Observe(d.Seconds())
+	m.requests.WithLabelValues(mode, route, credential, outcome).Inc()
+	m.duration.WithLabelValues(mode, credential).Observe(d.Seconds())
 }
 
 func (m *metrics) exchange(outcome, code string) {

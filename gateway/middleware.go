@@ -85,7 +85,10 @@ type refusal struct {
 	// carry none (RFC 6750 §3.1: no credentials, no error information).
 	challenge string
 	bare      bool
-	body      errcode.Body
+	// noChallenge: the refusal is not about credentials (a decision
+	// request from a peer that may not ask), so it carries no challenge.
+	noChallenge bool
+	body        errcode.Body
 	// scope, for insufficient_scope, lists what the resource requires.
 	scope string
 	// retryAfter, in seconds, for 429 and 503.
@@ -191,13 +194,10 @@ func refusalFor(ctx context.Context, err error, req verifier.Require, log *slog.
 // RFC 6749-style JSON body with authz's error_code, never cached.
 func (ref *refusal) write(w http.ResponseWriter, realm string) {
 	h := w.Header()
+	if v := ref.challengeValue(realm); v != "" {
+		h.Set("WWW-Authenticate", v)
+	}
 	switch ref.status {
-	case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
-		if ref.bare || ref.challenge == "" {
-			h.Set("WWW-Authenticate", challenge(realm, "", "", ""))
-		} else {
-			h.Set("WWW-Authenticate", challenge(realm, ref.challenge, ref.body.Description, ref.scope))
-		}
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(max(ref.retryAfter, 1)))
 	}
@@ -208,6 +208,23 @@ func (ref *refusal) write(w http.ResponseWriter, realm string) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(ref.body)
+}
+
+// challengeValue is the WWW-Authenticate of the refusal, "" for statuses
+// that carry none.
+func (ref *refusal) challengeValue(realm string) string {
+	switch ref.status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
+	default:
+		return ""
+	}
+	if ref.noChallenge {
+		return ""
+	}
+	if ref.bare || ref.challenge == "" {
+		return challenge(realm, "", "", "")
+	}
+	return challenge(realm, ref.challenge, ref.body.Description, ref.scope)
 }
 
 // challenge builds an RFC 6750 §3 WWW-Authenticate value.

@@ -90,24 +90,28 @@ type Config struct {
 // one). It never forwards a legacy key or the caller's own Authorization
 // header when it exchanged a key, and never logs keys or tokens.
 type Proxy struct {
-	verifier  Verifier
-	require   verifier.Require
-	realm     string
-	keyHeader string
-	x         *exchanger
-	routes    *routeLabels
-	rp        *httputil.ReverseProxy
-	handler   http.Handler
-	metrics   *metrics
-	log       *slog.Logger
+	*Decider
+	rp      *httputil.ReverseProxy
+	handler http.Handler
 }
 
 // NewProxy validates cfg and builds the proxy.
 func NewProxy(cfg Config) (*Proxy, error) {
-	var problems []string
 	if cfg.Upstream == nil || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") || cfg.Upstream.Host == "" {
-		problems = append(problems, "Upstream must be an http(s) URL")
+		return nil, errors.New("gateway: Upstream must be an http(s) URL")
 	}
+	d, err := NewDecider(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newProxy(d, cfg), nil
+}
+
+// NewDecider validates cfg (all but Upstream and Transport, which only
+// the proxy uses) and builds the decision function the proxy and the
+// decision endpoints share.
+func NewDecider(cfg Config) (*Decider, error) {
+	var problems []string
 	if cfg.Verifier == nil {
 		problems = append(problems, "Verifier is required")
 	}
@@ -145,13 +149,14 @@ func NewProxy(cfg Config) (*Proxy, error) {
 	if realm == "" {
 		realm = "authz"
 	}
-	p := &Proxy{
+	p := &Decider{
 		verifier:  cfg.Verifier,
 		require:   cfg.Require,
 		realm:     realm,
 		keyHeader: keyHeader,
 		routes:    newRouteLabels(cfg.Routes),
 		metrics:   m,
+		trusted:   cfg.TrustedProxies,
 		log:       log,
 	}
 	if keyHeader != "" {
@@ -192,6 +197,12 @@ func NewProxy(cfg Config) (*Proxy, error) {
 			log:          log,
 		}
 	}
+	return p, nil
+}
+
+func newProxy(d *Decider, cfg Config) *Proxy {
+	p := &Proxy{Decider: d}
+	log := d.log
 	upstream := *cfg.Upstream
 	transport := cfg.Transport
 	if transport == nil {
@@ -210,7 +221,7 @@ func NewProxy(cfg Config) (*Proxy, error) {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	p.handler = cfg.TrustedProxies.Middleware(http.HandlerFunc(p.serve))
-	return p, nil
+	return p
 }
 
 // exchangeRate applies the default to an unset rate; a negative one means
@@ -245,70 +256,20 @@ const (
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	cred, token, claims, ref := p.authenticate(r)
-	if ref != nil {
-		ref.write(w, p.realm)
-		p.metrics.request(p.routes.label(r.URL.Path, false), cred, outcome(ref.status), time.Since(start))
+	dec := p.Decide(r.Context(), Input{Header: r.Header, Path: r.URL.Path})
+	if !dec.Allowed() {
+		dec.ref.write(w, p.realm)
+		p.Record(ModeProxy, r.URL.Path, dec, "", time.Since(start))
 		return
 	}
-	f := &forward{token: token}
-	ctx := context.WithValue(WithClaims(r.Context(), claims), forwardKey{}, f)
+	f := &forward{token: dec.Token}
+	ctx := context.WithValue(WithClaims(r.Context(), dec.Claims), forwardKey{}, f)
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
 	result := "forwarded"
 	if f.upstreamFailed {
 		result = "upstream_error"
 	}
-	p.metrics.request(p.routes.label(r.URL.Path, !f.upstreamFailed), cred, result, time.Since(start))
-}
-
-// authenticate decides which credential the request carries and checks
-// it. A bearer token wins over a legacy key: a caller that has moved to
-// tokens is treated as such even if an old header lingers.
-func (p *Proxy) authenticate(r *http.Request) (cred, token string, c *verifier.Claims, ref *refusal) {
-	ctx := r.Context()
-	if p.x == nil || hasBearer(r.Header) {
-		token, ref = bearerToken(r.Header)
-		if ref == refuseNoToken {
-			return credNone, "", nil, ref
-		}
-		if ref != nil {
-			return credToken, "", nil, ref
-		}
-		c, ref = verify(ctx, p.verifier, p.require, token, p.log)
-		return credToken, token, c, ref
-	}
-	keys := r.Header.Values(p.keyHeader)
-	if len(keys) == 0 {
-		return credNone, "", nil, refuseNoToken
-	}
-	if len(keys) > 1 || strings.TrimSpace(keys[0]) == "" {
-		return credLegacyKey, "", nil, &refusal{status: http.StatusBadRequest, reason: "bad_key_header",
-			body: errcode.Body{Error: "invalid_request", Code: errcode.RequestInvalid,
-				Description: "Send exactly one " + p.keyHeader + " header, or better, Authorization: Bearer <access token>."}}
-	}
-	key := strings.TrimSpace(keys[0])
-	res, cached := p.x.exchange(ctx, key)
-	if res.ref != nil {
-		return credLegacyKey, "", nil, res.ref
-	}
-	// The exchanged token goes through the same verification as a
-	// caller's token, on every request (the verifier's own cache makes
-	// that cheap): a withdrawn signing key or a revoked token stops it
-	// here too. A cached token that no longer verifies is exchanged anew,
-	// once.
-	c, ref = verify(ctx, p.verifier, p.require, res.token, p.log)
-	if ref != nil && ref.status == http.StatusUnauthorized && cached {
-		p.x.forget(key)
-		if res, _ = p.x.exchange(ctx, key); res.ref != nil {
-			return credLegacyKey, "", nil, res.ref
-		}
-		c, ref = verify(ctx, p.verifier, p.require, res.token, p.log)
-	}
-	if ref != nil {
-		return credLegacyKey, "", nil, ref
-	}
-	p.log.DebugContext(ctx, "legacy key request", "key_id", c.KeyID, "sub", c.Subject)
-	return credLegacyKey, res.token, c, nil
+	p.Record(ModeProxy, r.URL.Path, dec, result, time.Since(start))
 }
 
 func hasBearer(h http.Header) bool {

@@ -403,13 +403,13 @@ func TestProxyMetrics(t *testing.T) {
 	f.do(t, "/orders/5", map[string]string{}) // known label, refused
 
 	want := `
-# HELP authz_gateway_requests_total Requests through the gateway, by route, credential kind (token, legacy_key, none) and outcome.
+# HELP authz_gateway_requests_total Requests through the gateway, by mode (proxy, decision, grpc), route, credential kind (token, legacy_key, none) and outcome.
 # TYPE authz_gateway_requests_total counter
-authz_gateway_requests_total{credential="legacy_key",outcome="forwarded",route="/orders"} 2
-authz_gateway_requests_total{credential="legacy_key",outcome="unauthorized",route="/orders"} 1
-authz_gateway_requests_total{credential="none",outcome="unauthorized",route="/orders"} 1
-authz_gateway_requests_total{credential="none",outcome="unauthorized",route="other"} 1
-authz_gateway_requests_total{credential="token",outcome="forwarded",route="/orders"} 1
+authz_gateway_requests_total{credential="legacy_key",mode="proxy",outcome="forwarded",route="/orders"} 2
+authz_gateway_requests_total{credential="legacy_key",mode="proxy",outcome="unauthorized",route="/orders"} 1
+authz_gateway_requests_total{credential="none",mode="proxy",outcome="unauthorized",route="/orders"} 1
+authz_gateway_requests_total{credential="none",mode="proxy",outcome="unauthorized",route="other"} 1
+authz_gateway_requests_total{credential="token",mode="proxy",outcome="forwarded",route="/orders"} 1
 # HELP authz_gateway_exchanges_total Legacy key exchanges at the token endpoint, by outcome (issued, refused, error) and error_code.
 # TYPE authz_gateway_exchanges_total counter
 authz_gateway_exchanges_total{error_code="",outcome="issued"} 1
@@ -436,11 +436,11 @@ func TestProxyConfiguredRoutes(t *testing.T) {
 		f.do(t, p, map[string]string{"Authorization": "Bearer " + tok})
 	}
 	want := `
-# HELP authz_gateway_requests_total Requests through the gateway, by route, credential kind (token, legacy_key, none) and outcome.
+# HELP authz_gateway_requests_total Requests through the gateway, by mode (proxy, decision, grpc), route, credential kind (token, legacy_key, none) and outcome.
 # TYPE authz_gateway_requests_total counter
-authz_gateway_requests_total{credential="token",outcome="forwarded",route="/v1"} 2
-authz_gateway_requests_total{credential="token",outcome="forwarded",route="/v1/orders"} 1
-authz_gateway_requests_total{credential="token",outcome="forwarded",route="other"} 1
+authz_gateway_requests_total{credential="token",mode="proxy",outcome="forwarded",route="/v1"} 2
+authz_gateway_requests_total{credential="token",mode="proxy",outcome="forwarded",route="/v1/orders"} 1
+authz_gateway_requests_total{credential="token",mode="proxy",outcome="forwarded",route="other"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "authz_gateway_requests_total"); err != nil {
 		t.Fatal(err)

@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/authz/authz/gateway"
+	"github.com/authz/authz/gateway/extauthz"
 	"github.com/authz/authz/jwks/verifier"
 	"github.com/authz/authz/reqmeta"
 )
@@ -256,6 +258,12 @@ type gatewayFlags struct {
 	// into tenants (none only with --any-tenant).
 	tenantFlags tenantChoice
 	tenants     []string
+
+	// mode is proxy (forward to --upstream) or decision (answer front
+	// proxies' auth subrequests; issue 21, docs/gateways.md).
+	mode string
+	// grpcListen serves Envoy's ext_authz over gRPC on the same decider.
+	grpcListen string
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -295,7 +303,23 @@ explicit --any-tenant is required; tokens of other tenants are refused (403
 insufficient_scope, "tenant") even when they name --audience and carry
 --require-scope. --require-tenant is the old name of --tenant.
 
-/healthz and /metrics are served on --metrics-addr only, never proxied.`,
+/healthz and /metrics are served on --metrics-addr only, never proxied.
+
+--mode decision: no --upstream; instead the gateway answers, on every path of
+--listen, the "may this request pass?" of the proxy a company already runs:
+NGINX auth_request (X-Original-Method / X-Original-URI), Traefik and Caddy
+forward_auth (X-Forwarded-Method / -Uri / -Host) and Envoy HTTP ext_authz (the
+original method, path and headers). 200 carries X-Authz-Subject, -Tenant,
+-Client-Id, -Scope, -Credential and Authorization: Bearer <token> (for a bridged
+key, the exchanged token: copy it upstream and drop the key header); a refusal
+is the proxy mode's (401 + WWW-Authenticate + JSON with error_code, 403
+insufficient_scope), with X-Authz-Error-Code and X-Authz-Error (the JSON) for
+NGINX. Per-location requirements: X-Authz-Require-Scope, -Role, -Tenant,
+-Audience, which add to the flags' requirements. With --trusted-proxy, only
+those peers may ask (403 otherwise). Malformed or conflicting forwarded headers
+get 400; nothing passes that cannot be described. --grpc-listen serves Envoy's
+ext_authz over gRPC (in either mode) with the same decisions. See
+docs/gateways.md.`,
 		Example: `  authz gateway --listen 0.0.0.0:8000 --upstream http://127.0.0.1:9000 --tenant ten_abc \
     --issuer https://authz.example.com --audience https://orders.example --require-scope orders:read
   AUTHZ_CLIENT_ID=gw-orders AUTHZ_CLIENT_SECRET=... authz gateway --upstream http://orders:9000 --tenant ten_abc \
@@ -310,8 +334,10 @@ insufficient_scope, "tenant") even when they name --audience and carry
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&g.listen, "listen", "127.0.0.1:8000", "address the proxy listens on")
-	f.StringVar(&g.upstream, "upstream", "", "URL requests are forwarded to (required)")
+	f.StringVar(&g.listen, "listen", "127.0.0.1:8000", "address the proxy (or the decision endpoint) listens on")
+	f.StringVar(&g.upstream, "upstream", "", "URL requests are forwarded to (required in proxy mode)")
+	f.StringVar(&g.grpcListen, "grpc-listen", "", "address serving Envoy ext_authz over gRPC (envoy.service.auth.v3.Authorization/Check), same decisions (off when empty)")
+	f.StringVar(&g.mode, "mode", "proxy", "proxy (forward to --upstream) or decision (answer NGINX auth_request, forward_auth, Envoy ext_authz)")
 	f.StringVar(&g.issuer, "issuer", "", "authz issuer URL whose tokens are accepted (required)")
 	f.StringVar(&g.jwks, "jwks", "", "JWKS URL, instead of the jwks_uri in the issuer's metadata")
 	f.StringVar(&g.tokenEndpoint, "token-endpoint", "", "token endpoint for key exchange (default: from the issuer's metadata)")
@@ -370,6 +396,16 @@ func runGateway(ctx context.Context, g gatewayFlags, log *slog.Logger) error {
 	if len(listeners) > 1 {
 		ops = listeners[1]
 	}
+	if g.grpcListen != "" {
+		gl, err := net.Listen("tcp", g.grpcListen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", g.grpcListen, err)
+		}
+		app.grpcL = gl
+	}
 	return app.serve(ctx, listeners[0], ops)
 }
 
@@ -379,14 +415,29 @@ type gatewayApp struct {
 	log      *slog.Logger
 	verifier *verifier.Verifier
 	proxy    http.Handler
+	// decider is the decision function behind proxy (in both modes).
+	decider *gateway.Decider
+	// trusted are --trusted-proxy; grpcL, when set, serves ext_authz.
+	trusted reqmeta.TrustedProxies
+	grpcL   net.Listener
 	// ops serves /healthz and /metrics, on their own listener.
 	ops http.Handler
 }
 
 func newGatewayApp(ctx context.Context, g gatewayFlags, log *slog.Logger) (*gatewayApp, error) {
 	var problems []string
-	if g.upstream == "" {
-		problems = append(problems, "--upstream is required")
+	switch g.mode {
+	case "", gateway.ModeProxy:
+		g.mode = gateway.ModeProxy
+		if g.upstream == "" {
+			problems = append(problems, "--upstream is required")
+		}
+	case gateway.ModeDecision:
+		if g.upstream != "" {
+			problems = append(problems, "--upstream is not used with --mode decision: the front proxy forwards")
+		}
+	default:
+		problems = append(problems, fmt.Sprintf("--mode %q: use proxy or decision", g.mode))
 	}
 	if g.issuer == "" {
 		problems = append(problems, "--issuer is required")
@@ -402,9 +453,12 @@ func newGatewayApp(ctx context.Context, g gatewayFlags, log *slog.Logger) (*gate
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
-	up, err := url.Parse(g.upstream)
-	if err != nil {
-		return nil, fmt.Errorf("--upstream: %w", err)
+	var up *url.URL
+	if g.mode == gateway.ModeProxy {
+		var err error
+		if up, err = url.Parse(g.upstream); err != nil {
+			return nil, fmt.Errorf("--upstream: %w", err)
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -473,7 +527,8 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	if err != nil {
 		return err
 	}
-	proxy, err := gateway.NewProxy(gateway.Config{
+	a.trusted = trusted
+	cfg := gateway.Config{
 		TrustedProxies:   trusted,
 		ExchangeRate:     g.exchangeRate,
 		ExchangeBurst:    g.exchangeBurst,
@@ -492,11 +547,25 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 		Transport:        transport,
 		Registerer:       reg,
 		Logger:           log,
-	})
-	if err != nil {
-		return err
 	}
-	a.proxy = proxy
+	if g.mode == gateway.ModeDecision {
+		d, err := gateway.NewDecider(cfg)
+		if err != nil {
+			return err
+		}
+		a.decider = d
+		a.proxy = d.DecisionHandler()
+		if trusted.Len() == 0 {
+			log.Warn("--mode decision without --trusted-proxy: any peer that reaches --listen may ask for decisions (and learn identities); bind it to the front proxy's network")
+		}
+	} else {
+		proxy, err := gateway.NewProxy(cfg)
+		if err != nil {
+			return err
+		}
+		a.decider = proxy.Decider
+		a.proxy = proxy
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !v.Ready() {
@@ -510,7 +579,11 @@ func (a *gatewayApp) build(ctx context.Context, up *url.URL, reg *prometheus.Reg
 	if len(g.tenants) == 0 {
 		log.Warn("--any-tenant: tokens of every tenant of the issuer are accepted")
 	}
-	log.Info("gateway configured", "upstream", up.Redacted(), "issuer", g.issuer, "tenants", g.tenants, "legacy_key_header", g.keyHeader,
+	upstreamName := ""
+	if up != nil {
+		upstreamName = up.Redacted()
+	}
+	log.Info("gateway configured", "mode", g.mode, "upstream", upstreamName, "issuer", g.issuer, "tenants", g.tenants, "legacy_key_header", g.keyHeader,
 		"status_lists", g.statusLists)
 	return nil
 }
@@ -537,7 +610,26 @@ func (a *gatewayApp) serve(ctx context.Context, l, ops net.Listener) error {
 	}
 	log.Info("gateway listening", "addr", l.Addr().String())
 
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1)
+	if a.grpcL != nil {
+		gs := grpc.NewServer(grpc.MaxRecvMsgSize(1 << 20))
+		extauthz.New(a.decider, a.trusted).Register(gs)
+		log.Info("serving Envoy ext_authz over gRPC", "addr", a.grpcL.Addr().String())
+		go func() {
+			if err := gs.Serve(a.grpcL); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				errc <- err
+			}
+		}()
+		defer func() {
+			stopped := make(chan struct{})
+			go func() { gs.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-time.After(g.shutdownTimeout):
+				gs.Stop()
+			}
+		}()
+	}
 	for i, srv := range servers {
 		go func() {
 			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {

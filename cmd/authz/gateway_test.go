@@ -158,7 +158,7 @@ func TestGatewayCommandServesAndShutsDown(t *testing.T) {
 	if code, body := get(ops, "/healthz", ""); code != 200 || body != "ok\n" {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
-	if code, body := get(ops, "/metrics", ""); code != 200 || !strings.Contains(body, `authz_gateway_requests_total{credential="token",outcome="forwarded",route="/orders"} 1`) {
+	if code, body := get(ops, "/metrics", ""); code != 200 || !strings.Contains(body, `authz_gateway_requests_total{credential="token",mode="proxy",outcome="forwarded",route="/orders"} 1`) {
 		t.Fatalf("/metrics: %d\n%s", code, body)
 	}
 	if code, body := get(proxy, "/metrics", tok); code != 200 || body != "upstream:/metrics" {
