@@ -604,6 +604,20 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("keys exchanged in 24 hours: %d, then %d after 2 exchanges", before, after)
 		}
 		operator.shot(t, "dashboard-history")
+		// The refusals page counts refused token requests (token.refuse),
+		// as the admin API lists them, and nothing else that is refused.
+		operator.open(t, "/refusals")
+		h = operator.html(t)
+		rows := regexp.MustCompile(`error_code=([a-z_]+)"><code>[a-z_]+</code></a></td><td class="num">(\d+)<`).FindAllStringSubmatch(h, -1)
+		if len(rows) == 0 || !strings.Contains(h, "owner_suspended") {
+			t.Fatalf("the refusals page lists no owner_suspended refusal:\n%s", h)
+		}
+		for _, r := range rows {
+			evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "token.refuse", Outcome: "refused", ErrorCode: r[1], Page: adminclient.Page{Limit: 1000}}))
+			if strconv.Itoa(len(evs.Items)) != r[2] {
+				t.Fatalf("refusals page: %s %s, the audit log's token.refuse events: %d", r[1], r[2], len(evs.Items))
+			}
+		}
 		for _, p := range []string{"/audit", "/refusals"} {
 			operator.open(t, p)
 			operator.shot(t, strings.TrimPrefix(p, "/"))

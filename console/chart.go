@@ -167,7 +167,10 @@ func historyChart(now time.Time, rows []legacykeys.MigrationDay, states []legacy
 	days := make([]string, n)
 	for i := range n {
 		days[i] = now.UTC().AddDate(0, 0, i-n+1).Format(time.DateOnly)
-		if i%15 == 0 || i == n-1 {
+		switch {
+		case i == n-1:
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" text-anchor="end" fill="#444">%s</text>`, x(i), h-bottom+14, days[i][5:])
+		case i%15 == 0 && i < n-8:
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="#444">%s</text>`, x(i), h-bottom+14, days[i][5:])
 		}
 	}

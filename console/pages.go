@@ -411,12 +411,14 @@ func (c *Console) refusals(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	since := c.now().Add(-refusalWindow).UTC()
-	// Refused token requests are audit events with outcome refused, read
+	// Refused token requests are the audit log's token.refuse events, read
 	// through the admin API's audit listing, so a tenant admin counts
-	// only its tenant's.
+	// only its tenant's. Lockouts (key.lockout, client.lockout) and SCIM
+	// refusals are refused events too, but not token requests: counting
+	// them would put a lockout on top of the refusals that caused it.
 	counts := map[string]int{}
 	days := map[string]map[string]int{}
-	q := url.Values{"outcome": {"refused"}, "since": {since.Format(time.RFC3339)}, "limit": {"1000"}}
+	q := url.Values{"action": {"token.refuse"}, "outcome": {"refused"}, "since": {since.Format(time.RFC3339)}, "limit": {"1000"}}
 	for {
 		var evs apiv1.List[apiv1.AuditEvent]
 		if err := c.call(r.Context(), s, "GET", "/audit/events", q, nil, &evs); err != nil {
