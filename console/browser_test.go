@@ -354,6 +354,46 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("suspension with a reason, after its dry run", func(t *testing.T) {
+		const why = "laptop stolen (SEC-42)"
+		operator.open(t, "/principals/"+dev.ID)
+		operator.do(t, chromedp.SendKeys(chromedp.CSS("#status-reason"), why))
+		operator.click(t, "#toggle-status")
+		operator.shot(t, "principal-suspend-confirm")
+		// The confirmation page is the admin API's dry run: it lists the
+		// key that would stop working and changes nothing.
+		if h := operator.html(t); !strings.Contains(h, `data-credential="`+devKey.ID+`"`) {
+			t.Fatalf("the confirmation page does not list %s:\n%s", devKey.ID, h)
+		}
+		if p := must[apiv1.Principal](t)(a.GetPrincipal(ctx, dev.ID)); p.Status != "active" {
+			t.Fatalf("the dry run changed the principal: %s", p.Status)
+		}
+		if v := value(t, operator, chromedp.Value(chromedp.CSS("#reason"))); v != why {
+			t.Fatalf("the confirmation page carries reason %q", v)
+		}
+		operator.click(t, "#confirm")
+		if status := operator.text(t, "#principal-status"); status != "suspended" {
+			t.Fatalf("after Suspend the principal page shows %q", status)
+		}
+		if h := operator.text(t, "td.reason"); !strings.Contains(h, why) {
+			t.Fatalf("the status history's latest reason is %q, want %q", h, why)
+		}
+		operator.shot(t, "principal-suspended-reason")
+		developer.open(t, "/keys")
+		developer.shot(t, "keys-suspended-reason")
+		if b := developer.body(t); !strings.Contains(b, "owner_suspended") || !strings.Contains(b, why) {
+			t.Fatalf("the holder's diagnosis does not give the reason %q:\n%s", why, b)
+		}
+		operator.do(t, chromedp.SendKeys(chromedp.CSS("#status-reason"), "recovered"))
+		operator.click(t, "#toggle-status")
+		if status := operator.text(t, "#principal-status"); status != "active" {
+			t.Fatalf("after Resume the principal page shows %q", status)
+		}
+		if h := operator.text(t, "td.reason"); h != "recovered" {
+			t.Fatalf("the status history's latest reason is %q, want recovered", h)
+		}
+	})
+
 	t.Run("client secret shown once", func(t *testing.T) {
 		developer.open(t, "/clients")
 		developer.do(t, chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "billing-worker"),
@@ -501,6 +541,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("dashboard equals the migration report", func(t *testing.T) {
+		// Key uses reach the store every 5 s: flushed now, the page and the
+		// report below read the same last_used_at (else the holder states
+		// may change between them).
+		if err := e.Srv.Usage.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 		operator.open(t, "/dashboard")
 		operator.shot(t, "dashboard")
 		rep := must[legacykeys.MigrationReport](t)(a.MigrationReport(ctx, ""))
@@ -518,6 +564,64 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 			if !strings.Contains(row[1], `data-col="active_keys">`+strconv.FormatInt(tm.ActiveKeys, 10)+`<`) {
 				t.Fatalf("tenant %s active keys differ: %s vs %d", tm.TenantID, row[1], tm.ActiveKeys)
+			}
+		}
+		// The history line: one point per recorded day and state, the
+		// tenant's seeded rows.
+		today := e.Clock.Now().UTC().Truncate(24 * time.Hour)
+		seed := []store.MigrationDay{
+			{TenantID: globex.Tenant.ID, Day: today.AddDate(0, 0, -2), Counts: map[string]int64{string(legacykeys.HolderLegacyOnly): 7, string(legacykeys.HolderTokenOnly): 1}, ActiveKeys: 7, UpdatedAt: today.AddDate(0, 0, -2)},
+			{TenantID: globex.Tenant.ID, Day: today.AddDate(0, 0, -1), Counts: map[string]int64{string(legacykeys.HolderLegacyOnly): 5, string(legacykeys.HolderTokenOnly): 3}, ActiveKeys: 5, UpdatedAt: today.AddDate(0, 0, -1)},
+		}
+		if err := e.Srv.Store.PutMigrationDays(ctx, seed); err != nil {
+			t.Fatal(err)
+		}
+		figure := func() int {
+			t.Helper()
+			operator.open(t, "/dashboard?tenant_id="+globex.Tenant.ID)
+			n, err := strconv.Atoi(operator.text(t, "#exchanged-24h"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := figure()
+		h = operator.html(t)
+		for _, sd := range seed {
+			for st, v := range map[string]int64{string(legacykeys.HolderLegacyOnly): sd.Counts[string(legacykeys.HolderLegacyOnly)], string(legacykeys.HolderTokenOnly): sd.Counts[string(legacykeys.HolderTokenOnly)], string(legacykeys.HolderDual): 0} {
+				want := `data-state="` + st + `" data-day="` + sd.Day.Format(time.DateOnly) + `" data-value="` + strconv.FormatInt(v, 10) + `"`
+				if !strings.Contains(h, want) {
+					t.Fatalf("the history line has no point %s:\n%s", want, h)
+				}
+			}
+		}
+		if n := strings.Count(h, `class="point"`); n != 2*4 {
+			t.Fatalf("the history line has %d points, want 8 (2 days, 4 states)", n)
+		}
+		for range 2 {
+			if r := e.Exchange(globexKey.Key, nil, "", ""); r.Status != http.StatusOK {
+				t.Fatalf("exchange: %d %s", r.Status, r.Raw)
+			}
+		}
+		if r := e.Exchange("bogus-key-"+globexKey.ID, nil, "", ""); r.Status == http.StatusOK {
+			t.Fatal("a bogus key was exchanged")
+		}
+		if after := figure(); after != before+2 {
+			t.Fatalf("keys exchanged in 24 hours: %d, then %d after 2 exchanges", before, after)
+		}
+		operator.shot(t, "dashboard-history")
+		// The refusals page counts refused token requests (token.refuse),
+		// as the admin API lists them, and nothing else that is refused.
+		operator.open(t, "/refusals")
+		h = operator.html(t)
+		rows := regexp.MustCompile(`error_code=([a-z_]+)"><code>[a-z_]+</code></a></td><td class="num">(\d+)<`).FindAllStringSubmatch(h, -1)
+		if len(rows) == 0 || !strings.Contains(h, "owner_suspended") {
+			t.Fatalf("the refusals page lists no owner_suspended refusal:\n%s", h)
+		}
+		for _, r := range rows {
+			evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "token.refuse", Outcome: "refused", ErrorCode: r[1], Page: adminclient.Page{Limit: 1000}}))
+			if strconv.Itoa(len(evs.Items)) != r[2] {
+				t.Fatalf("refusals page: %s %s, the audit log's token.refuse events: %d", r[1], r[2], len(evs.Items))
 			}
 		}
 		for _, p := range []string{"/audit", "/refusals"} {
@@ -548,6 +652,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			{"signed out", "GET", "/keys", "", nil, 403, "not signed in"},
 			{"unknown session", "GET", "/keys", "forged-session", nil, 403, "not signed in"},
 			{"resume a deleted principal", "POST", "/principals/" + leaver.ID + "/resume", opCookie, url.Values{"csrf": {opCSRF}}, 409, "deleted"},
+			{"unconfirmed suspension", "POST", "/principals/" + svc.ID + "/suspend", opCookie, url.Values{"csrf": {opCSRF}, "reason": {"x"}}, 400, "not confirmed"},
 			{"unknown principal action", "POST", "/principals/" + svc.ID + "/explode", opCookie, url.Values{"csrf": {opCSRF}}, 404, "explode"},
 			{"unknown orphan action", "POST", "/orphans/" + svcKey.ID + "/explode", opCookie, url.Values{"csrf": {opCSRF}}, 404, "explode"},
 			{"unconfirmed reassign", "POST", "/orphans/" + svcKey.ID + "/reassign", opCookie, url.Values{"csrf": {opCSRF}, "owner_id": {dev.ID}}, 400, "not confirmed"},

@@ -133,3 +133,78 @@ func holderChart(rep legacykeys.MigrationReport, states []legacykeys.HolderState
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // every interpolated string is escaped above
 }
+
+// historyChart draws one line per holder state over the last n days
+// ending at now, summing the tenants of each day; a day with no row (no
+// recording that day) is a gap in the line, not a zero.
+func historyChart(now time.Time, rows []legacykeys.MigrationDay, states []legacykeys.HolderState, n int) template.HTML {
+	const w, h, left, bottom, top = 720, 220, 40, 30, 20
+	sums := map[string]map[legacykeys.HolderState]int{}
+	max := 0
+	for _, r := range rows {
+		if sums[r.Day] == nil {
+			sums[r.Day] = map[legacykeys.HolderState]int{}
+		}
+		for _, s := range states {
+			sums[r.Day][s] += r.Holders[s]
+			if v := sums[r.Day][s]; v > max {
+				max = v
+			}
+		}
+	}
+	if max == 0 {
+		max = 1
+	}
+	plotH := float64(h - bottom - top)
+	step := float64(w-left-10) / float64(n-1)
+	x := func(i int) float64 { return float64(left) + float64(i)*step }
+	y := func(v int) float64 { return float64(h-bottom) - plotH*float64(v)/float64(max) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart history" viewBox="0 0 %d %d" role="img" aria-label="key holders by migration state, last %d days" xmlns="http://www.w3.org/2000/svg">`, w, h+20, n)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#888"/>`, left, h-bottom, w-10, h-bottom)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#444">%d</text>`, left-4, top+4, max)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end" fill="#444">0</text>`, left-4, h-bottom)
+	days := make([]string, n)
+	for i := range n {
+		days[i] = now.UTC().AddDate(0, 0, i-n+1).Format(time.DateOnly)
+		switch {
+		case i == n-1:
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" text-anchor="end" fill="#444">%s</text>`, x(i), h-bottom+14, days[i][5:])
+		case i%15 == 0 && i < n-8:
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" fill="#444">%s</text>`, x(i), h-bottom+14, days[i][5:])
+		}
+	}
+	for si, s := range states {
+		color := seriesColor(string(s), si)
+		var path strings.Builder
+		pen := "M"
+		for i, d := range days {
+			c, ok := sums[d]
+			if !ok {
+				pen = "M"
+				continue
+			}
+			fmt.Fprintf(&path, "%s%.1f %.1f ", pen, x(i), y(c[s]))
+			pen = "L"
+		}
+		if path.Len() == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="%s" stroke-width="2"/>`, strings.TrimSpace(path.String()), color)
+		for i, d := range days {
+			if c, ok := sums[d]; ok {
+				fmt.Fprintf(&b, `<circle class="point" data-state="%s" data-day="%s" data-value="%d" cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>%s %s: %d</title></circle>`, esc(string(s)), d, c[s], x(i), y(c[s]), color, d, esc(string(s)), c[s])
+			}
+		}
+	}
+	lx := left
+	for si, s := range states {
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" font-size="11" fill="#222">%s</text>`, lx, h+4, seriesColor(string(s), si), lx+14, h+13, esc(string(s)))
+		lx += 30 + 7*len(s)
+	}
+	if len(sums) == 0 {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" fill="#666">no history recorded in the last %d days</text>`, left+10, top+40, n)
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // every interpolated string is escaped above
+}

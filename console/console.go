@@ -111,6 +111,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /orphans/{id}/{action}", c.page(c.confirmOrphan))
 	mux.HandleFunc("POST /orphans/{id}/{action}", c.page(c.actOrphan))
 	mux.HandleFunc("GET /principals/{id}", c.page(c.principalPage))
+	mux.HandleFunc("GET /principals/{id}/{action}", c.page(c.confirmPrincipal))
 	mux.HandleFunc("POST /principals/{id}/{action}", c.page(c.actPrincipal))
 	mux.HandleFunc("GET /audit", c.page(c.auditPage))
 	mux.HandleFunc("GET /refusals", c.page(c.refusals))

@@ -30,4 +30,33 @@
 //     audited with actor "console:<principal id>". So admin.Decide is the
 //     one decision, the operations are the ones the CLI calls, and the
 //     error codes are the same.
+//
+// What the figures count (they are read from the store through the admin
+// API, so they hold across replicas and restarts, unlike a process's
+// Prometheus counters, which reset and are per replica):
+//
+//   - Refusals (/refusals) counts the audit log's token.refuse events (outcome
+//     refused) of the last 30 days by error_code: refused token requests,
+//     not lockouts (key.lockout, client.lockout) or SCIM refusals, which
+//     are refused audit events too. The token endpoint's
+//     counter authz_token_requests_total{outcome="refused",error_code}
+//     counts every refused request; the audit log writes each refusal of a
+//     well-formed request, but malformed requests and rate_limited refusals
+//     only as samples (audit.Recorder.Sample: one event per action,
+//     error_code and source address per interval, so a flood cannot become
+//     a write storm), and unavailable or internal failures not at all
+//     (oauth.Server.refuse). So the page shows fewer refusals than the
+//     counter's increase over the same window, for invalid_request and
+//     rate_limited above all. Use the counter for alerting on floods, the
+//     page for who was refused and why.
+//   - Keys exchanged in the last 24 hours (/dashboard) counts the audit log's
+//     successful token.issue events whose target is a legacy key: one per
+//     token issued for a key, written before the token leaves. It is read
+//     in pages of 1000 up to 50 pages, past which the page says "at least".
+//     authz_legacy_exchanges_total{outcome="issued"} counts the same
+//     exchanges per process. The hourly use counts of store.AlertQueries
+//     (UsesSince) would give the same number but need a query per key.
+//   - The history line (/dashboard) is GET /reports/migration/history: the
+//     daily counts by holder state recorded by legacykeys.RunHistory, summed
+//     over the tenants the caller administers unless a tenant is chosen.
 package console

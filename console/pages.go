@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -155,8 +156,62 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 		return err
 	}
 	states := []legacykeys.HolderState{legacykeys.HolderLegacyOnly, legacykeys.HolderDual, legacykeys.HolderTokenOnly, legacykeys.HolderRetired}
-	c.render(w, r, s, http.StatusOK, "dashboard", map[string]any{"Report": rep, "States": states, "Chart": holderChart(rep, states)})
+	tenant := strings.TrimSpace(r.URL.Query().Get("tenant_id"))
+	hq := url.Values{"days": {strconv.Itoa(historyDays)}}
+	if tenant != "" {
+		hq.Set("tenant_id", tenant)
+	}
+	var hist apiv1.List[legacykeys.MigrationDay]
+	if err := c.call(r.Context(), s, "GET", "/reports/migration/history", hq, nil, &hist); err != nil {
+		return err
+	}
+	exchanged, capped, err := c.keyExchanges(r.Context(), s, tenant)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "dashboard", map[string]any{
+		"Report": rep, "States": states, "Chart": holderChart(rep, states),
+		"History": historyChart(c.now(), hist.Items, states, historyDays), "HistoryDays": historyDays, "Tenant": tenant,
+		"Exchanged": exchanged, "ExchangedCapped": capped,
+	})
 	return nil
+}
+
+// historyDays is how far back the dashboard's history line goes.
+const historyDays = 90
+
+// exchangePages bounds the audit pages read for the 24-hour figure (1000
+// events a page); past it the dashboard says "at least".
+const exchangePages = 50
+
+// keyExchanges counts the legacy key exchanges of the last 24 hours: the
+// audit log's successful token.issue events whose target is a key, read
+// through the admin API's audit listing (so a tenant admin counts only its
+// tenant's). Each issued token is one event, written before the token
+// leaves, so the figure is exact, across replicas and restarts, unlike
+// the per-process Prometheus counter; a key's hourly use counts
+// (store.AlertQueries.UsesSince) would need one query per key.
+func (c *Console) keyExchanges(ctx context.Context, s *session, tenant string) (n int, capped bool, err error) {
+	q := url.Values{"action": {"token.issue"}, "outcome": {"success"}, "since": {c.now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)}, "limit": {"1000"}}
+	if tenant != "" {
+		q.Set("tenant_id", tenant)
+	}
+	for range exchangePages {
+		var evs apiv1.List[apiv1.AuditEvent]
+		if err := c.call(ctx, s, "GET", "/audit/events", q, nil, &evs); err != nil {
+			return 0, false, err
+		}
+		for _, e := range evs.Items {
+			if strings.HasPrefix(e.Target, "key:") {
+				n++
+			}
+		}
+		if evs.Next == "" {
+			return n, false, nil
+		}
+		q.Set("after", evs.Next)
+	}
+	return n, true, nil
 }
 
 func (c *Console) orphans(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -261,19 +316,66 @@ func (c *Console) principalPage(w http.ResponseWriter, r *http.Request, s *sessi
 	return nil
 }
 
+// principalAction refuses any action but suspend and resume (the page
+// offers no delete: deleting is SCIM's or the CLI's, and cannot be undone).
+func principalAction(a string) error {
+	if a != "suspend" && a != "resume" {
+		return errcode.Newf(errcode.NotFound, "There is no principal action %q; use suspend or resume.", a)
+	}
+	return nil
+}
+
+// changePrincipal is the admin API's suspension or resumption, with the
+// reason (kept in the audit event and shown by every key diagnosis) and,
+// on a dry run, the credentials that would stop working.
+func (c *Console) changePrincipal(ctx context.Context, s *session, id, action, reason string, dryRun bool) (apiv1.PrincipalChanged, error) {
+	var out apiv1.PrincipalChanged
+	err := c.call(ctx, s, "POST", "/principals/"+url.PathEscape(id)+"/"+action, nil, apiv1.PrincipalStatusChange{Reason: reason, DryRun: dryRun}, &out)
+	return out, err
+}
+
+// confirmPrincipal is the confirmation page of a suspension or resumption:
+// the admin API's dry run says which credentials stop working.
+func (c *Console) confirmPrincipal(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := operator(s); err != nil {
+		return err
+	}
+	action, id := r.PathValue("action"), r.PathValue("id")
+	if err := principalAction(action); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
+	out, err := c.changePrincipal(r.Context(), s, id, action, reason, true)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, s, http.StatusOK, "confirmprincipal", map[string]any{"Out": out, "Action": action, "Reason": reason})
+	return nil
+}
+
 func (c *Console) actPrincipal(w http.ResponseWriter, r *http.Request, s *session) error {
 	if err := operator(s); err != nil {
 		return err
 	}
 	action, id := r.PathValue("action"), r.PathValue("id")
-	if action != "suspend" && action != "resume" {
-		return errcode.Newf(errcode.NotFound, "There is no principal action %q; use suspend or resume.", action)
-	}
-	var p apiv1.Principal
-	if err := c.call(r.Context(), s, "POST", "/principals/"+url.PathEscape(id)+"/"+action, nil, nil, &p); err != nil {
+	if err := principalAction(action); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/principals/"+url.PathEscape(p.ID), http.StatusSeeOther)
+	ctx := r.Context()
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	if action == "suspend" && r.PostForm.Get("confirm") != "yes" {
+		// The dry run first, so that a principal the operator may not
+		// see answers 404 and a deleted one 409, as the change would.
+		if _, err := c.changePrincipal(ctx, s, id, action, reason, true); err != nil {
+			return err
+		}
+		return errcode.New(errcode.RequestInvalid, "The suspension was not confirmed; nothing changed. Use the confirmation page's button, which lists what stops working.")
+	}
+	out, err := c.changePrincipal(ctx, s, id, action, reason, false)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/principals/"+url.PathEscape(out.ID), http.StatusSeeOther)
 	return nil
 }
 
@@ -309,12 +411,14 @@ func (c *Console) refusals(w http.ResponseWriter, r *http.Request, s *session) e
 		return err
 	}
 	since := c.now().Add(-refusalWindow).UTC()
-	// Refused token requests are audit events with outcome refused, read
+	// Refused token requests are the audit log's token.refuse events, read
 	// through the admin API's audit listing, so a tenant admin counts
-	// only its tenant's.
+	// only its tenant's. Lockouts (key.lockout, client.lockout) and SCIM
+	// refusals are refused events too, but not token requests: counting
+	// them would put a lockout on top of the refusals that caused it.
 	counts := map[string]int{}
 	days := map[string]map[string]int{}
-	q := url.Values{"outcome": {"refused"}, "since": {since.Format(time.RFC3339)}, "limit": {"1000"}}
+	q := url.Values{"action": {"token.refuse"}, "outcome": {"refused"}, "since": {since.Format(time.RFC3339)}, "limit": {"1000"}}
 	for {
 		var evs apiv1.List[apiv1.AuditEvent]
 		if err := c.call(r.Context(), s, "GET", "/audit/events", q, nil, &evs); err != nil {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"html/template"
 	"io/fs"
 	"strings"
@@ -22,6 +23,16 @@ var funcs = template.FuncMap{
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		return ""
+	},
+	"reason": func(details json.RawMessage) string {
+		// The offboarding operation keeps the reason in the audit details.
+		var d struct {
+			Reason string `json:"reason"`
+		}
+		if json.Unmarshal(details, &d) != nil {
+			return ""
+		}
+		return d.Reason
 	},
 	"join":      strings.Join,
 	"hasPrefix": strings.HasPrefix,
