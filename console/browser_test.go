@@ -26,6 +26,7 @@ import (
 	"github.com/authz/authz/server/servertest"
 	"github.com/authz/authz/store"
 	"github.com/authz/authz/store/storetest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // consoleEnv is a real authz server on SQLite with its console listening,
@@ -624,6 +625,44 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Fatalf("refusals page: %s %s, the audit log's token.refuse events: %d", r[1], r[2], len(evs.Items))
 			}
 		}
+		// Its "since this replica started" table is the token endpoint's
+		// counter, gathered from the server's own registry: N refused
+		// requests of one error_code (malformed ones, which the audit log
+		// writes only as samples) raise both by N.
+		const n = 3
+		code := ""
+		for i := range n {
+			r := e.Post("/oauth2/token", url.Values{"grant_type": {"urn:example:no-such-grant"}}, "", "")
+			if r.Status == http.StatusOK || r.Str("error_code") == "" || (i > 0 && r.Str("error_code") != code) {
+				t.Fatalf("an unknown grant type: %d %s", r.Status, r.Raw)
+			}
+			code = r.Str("error_code")
+		}
+		operator.open(t, "/refusals")
+		h = operator.html(t)
+		live := regexp.MustCompile(`<td class="num" data-code="([a-z_]*)">(\d+)<`).FindAllStringSubmatch(h, -1)
+		counters := refusedCounters(t, e.Srv.Registry)
+		if counters[code] < n {
+			t.Fatalf("authz_token_requests_total{outcome=\"refused\",error_code=%q} = %v after %d such refusals", code, counters[code], n)
+		}
+		if len(live) != len(counters) {
+			t.Fatalf("the counter table has %d rows, the registry %d error codes (%v):\n%s", len(live), len(counters), counters, h)
+		}
+		seen := false
+		for _, r := range live {
+			if strconv.FormatFloat(counters[r[1]], 'f', -1, 64) != r[2] {
+				t.Fatalf("the counter table says %s %s, the registry %v", r[1], r[2], counters[r[1]])
+			}
+			seen = seen || r[1] == code
+		}
+		if !seen {
+			t.Fatalf("the counter table has no row for %s:\n%s", code, h)
+		}
+		// The counter is every tenant's: a tenant admin does not see it.
+		tenantAdmin.open(t, "/refusals")
+		if h := tenantAdmin.html(t); !strings.Contains(h, "Refusals by error_code") || strings.Contains(h, "refusal-counters") {
+			t.Fatalf("a tenant admin's refusals page, with or without the process-wide counters:\n%s", h)
+		}
 		for _, p := range []string{"/audit", "/refusals"} {
 			operator.open(t, p)
 			operator.shot(t, strings.TrimPrefix(p, "/"))
@@ -717,4 +756,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 	t.Logf("screenshots in %s", e.shots)
+}
+
+// refusedCounters reads authz_token_requests_total{outcome="refused"} from
+// the registry directly, summed per error_code, to hold the page to.
+func refusedCounters(t *testing.T, g prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "authz_token_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["outcome"] == "refused" {
+				out[l["error_code"]] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }

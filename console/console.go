@@ -24,6 +24,7 @@ import (
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/policy"
 	"github.com/authz/authz/store"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 //go:embed assets templates
@@ -47,6 +48,10 @@ type Config struct {
 	MaxAge      time.Duration
 	Logger      *slog.Logger
 	Now         func() time.Time
+	// Metrics is the server's Prometheus registry; the refusals page shows
+	// its authz_token_requests_total refused series to global
+	// administrators. Nil leaves that table out.
+	Metrics prometheus.Gatherer
 }
 
 // Console serves the web console.

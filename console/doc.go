@@ -49,6 +49,12 @@
 //     counter's increase over the same window, for invalid_request and
 //     rate_limited above all. Use the counter for alerting on floods, the
 //     page for who was refused and why.
+//     Below the audit table, a global administrator (authz:admin) sees a
+//     second table, "since this replica started": that counter itself,
+//     gathered from the server's registry (Config.Metrics) and summed over
+//     grant per error_code, the same numbers /metrics serves. A tenant
+//     admin does not: the counter has no tenant label, so it would show
+//     other tenants' refusals.
 //   - Keys exchanged in the last 24 hours (/dashboard) counts the audit log's
 //     successful token.issue events whose target is a legacy key: one per
 //     token issued for a key, written before the token leaves. It is read

@@ -448,7 +448,19 @@ func (c *Console) refusals(w http.ResponseWriter, r *http.Request, s *session) e
 	sort.Slice(rows, func(i, j int) bool {
 		return rows[i].Count > rows[j].Count || (rows[i].Count == rows[j].Count && rows[i].Code < rows[j].Code)
 	})
-	c.render(w, r, s, http.StatusOK, "refusals", map[string]any{"Rows": rows, "Chart": dayChart(c.now(), days, "refusals per day")})
+	data := map[string]any{"Rows": rows, "Chart": dayChart(c.now(), days, "refusals per day")}
+	// The counter has no tenant label: it is every tenant's, so only a
+	// global administrator sees it; a tenant admin would otherwise read
+	// other tenants' refusals.
+	if c.cfg.Metrics != nil && s.Access.Global {
+		live, err := refusalCounters(c.cfg.Metrics)
+		if err != nil {
+			return err
+		}
+		data["Counters"] = live
+		data["ShowCounters"] = true
+	}
+	c.render(w, r, s, http.StatusOK, "refusals", data)
 	return nil
 }
 

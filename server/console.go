@@ -21,7 +21,7 @@ func (s *Server) buildConsole() error {
 	s.adminAPI = s.newAdminAPI(links)
 	c, err := console.New(console.Config{
 		Store: s.Store, Admin: s.adminAPI, Links: links, BaseURL: s.cfg.ConsoleURL,
-		Issuer: s.cfg.Issuer, Logger: s.log, Now: s.cfg.Now,
+		Issuer: s.cfg.Issuer, Logger: s.log, Now: s.cfg.Now, Metrics: s.Registry,
 	})
 	if err != nil {
 		return err
