@@ -272,7 +272,8 @@ func loadMasterKey(ctx context.Context, cfg Config, st store.Store, log *slog.Lo
 	return mk, nil
 }
 
-// publicHandler serves SPEC §3's public API plus health and metrics.
+// publicHandler serves SPEC §3's public API (SCIM included) and health;
+// never metrics, which name tenants (metricsHandler).
 func (s *Server) publicHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", s.OAuth.Handler())
