@@ -55,53 +55,44 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				runtime.GOMAXPROCS(2)
 			}
 			ctx := cmd.Context()
-			// Listen first: a port that is taken should stop the start
-			// before anything is created or printed.
-			pub, err := net.Listen("tcp", cfg.Addr)
-			if err != nil {
-				return fmt.Errorf("listen on --addr %s: %w", cfg.Addr, err)
-			}
-			adm, err := net.Listen("tcp", cfg.AdminAddr)
-			if err != nil {
-				pub.Close()
-				return fmt.Errorf("listen on --admin-addr %s: %w", cfg.AdminAddr, err)
-			}
-			var metrics []net.Listener
-			if cfg.MetricsAddr != "" {
-				m, err := net.Listen("tcp", cfg.MetricsAddr)
-				if err != nil {
-					pub.Close()
-					adm.Close()
-					return fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
-				}
-				metrics = append(metrics, m)
-			}
-			var con net.Listener
-			if cfg.ConsoleAddr != "" {
-				if con, err = net.Listen("tcp", cfg.ConsoleAddr); err != nil {
-					pub.Close()
-					adm.Close()
-					for _, m := range metrics {
-						m.Close()
+			// Every listener is bound before anything is created, so a busy
+			// port fails the start at once and leaves nothing behind.
+			var ls server.Listeners
+			closeAll := func() {
+				for _, l := range []net.Listener{ls.Public, ls.Admin, ls.Metrics, ls.Console} {
+					if l != nil {
+						l.Close()
 					}
-					return fmt.Errorf("listen on --console-addr %s: %w (give --console-addr \"\" to run without the console)", cfg.ConsoleAddr, err)
 				}
+			}
+			for _, b := range []struct {
+				flag, addr string
+				into       *net.Listener
+				optional   bool // "" turns it off
+			}{
+				{"--addr", cfg.Addr, &ls.Public, false},
+				{"--admin-addr", cfg.AdminAddr, &ls.Admin, false},
+				{"--metrics-addr", cfg.MetricsAddr, &ls.Metrics, true},
+				{"--console-addr", cfg.ConsoleAddr, &ls.Console, true},
+			} {
+				if b.optional && b.addr == "" {
+					continue
+				}
+				l, err := net.Listen("tcp", b.addr)
+				if err != nil {
+					closeAll()
+					hint := ""
+					if b.optional {
+						hint = fmt.Sprintf(" (give %s \"\" to run without it)", b.flag)
+					}
+					return fmt.Errorf("listen on %s %s: %w%s", b.flag, b.addr, err, hint)
+				}
+				*b.into = l
 			}
 			srv, err := server.New(ctx, cfg, log)
 			if err != nil {
-				pub.Close()
-				adm.Close()
-				for _, m := range metrics {
-					m.Close()
-				}
-				if con != nil {
-					con.Close()
-				}
+				closeAll()
 				return err
-			}
-			ls := server.Listeners{Public: pub, Admin: adm, Console: con}
-			if len(metrics) > 0 {
-				ls.Metrics = metrics[0]
 			}
 			return srv.Serve(ctx, ls)
 		},
