@@ -421,6 +421,67 @@ func TestConsoleInBrowser(t *testing.T) {
 		developer.shot(t, "clients")
 	})
 
+	t.Run("each secret's last use", func(t *testing.T) {
+		// A client, its secret used, rotated on the page with an overlap:
+		// the old secret, then the new one, obtain tokens, and the page
+		// shows each secret's own last use (and the admin API the same).
+		developer.open(t, "/clients")
+		developer.do(t, chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "rotating-worker"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="scopes"]`), "orders:read"))
+		developer.click(t, "#create-client")
+		id := regexp.MustCompile(`-u (cli_[A-Za-z0-9_]+):`).FindStringSubmatch(developer.text(t, "#curl-line"))[1]
+		oldSecret := developer.text(t, "#secret-value")
+		developer.open(t, "/clients")
+		developer.do(t, chromedp.SetValue(chromedp.CSS(`tr[data-client="`+id+`"] select[name="overlap_hours"]`), "1"))
+		developer.click(t, `tr[data-client="`+id+`"] button.rotate`)
+		newSecret := developer.text(t, "#secret-value")
+		if newSecret == "" || newSecret == oldSecret || !strings.Contains(developer.body(t), "previous secret keeps working until") {
+			t.Fatalf("after rotation the page shows %q:\n%s", newSecret, developer.body(t))
+		}
+		token := func(secret string) time.Time {
+			t.Helper()
+			at := e.Clock.Now()
+			if r := e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, secret); r.Status != http.StatusOK {
+				t.Fatalf("token with a secret of the overlap: %d %s", r.Status, r.Raw)
+			}
+			e.Clock.Advance(3 * time.Minute)
+			return at.UTC().Truncate(time.Microsecond)
+		}
+		oldAt := token(oldSecret)
+		newAt := token(newSecret)
+		if err := e.Srv.Usage.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cl := must[apiv1.Client](t)(a.GetClient(ctx, id))
+		want := map[string]time.Time{}
+		for _, sec := range cl.Secrets {
+			if sec.ExpiresAt != nil {
+				want[sec.ID] = oldAt
+			} else {
+				want[sec.ID] = newAt
+			}
+			if sec.LastUsedAt == nil || !sec.LastUsedAt.Equal(want[sec.ID]) {
+				t.Fatalf("admin API: secret %s last used %v, want %v", sec.ID, sec.LastUsedAt, want[sec.ID])
+			}
+		}
+		if len(want) != 2 {
+			t.Fatalf("after a rotation with overlap the client has %d secrets: %+v", len(want), cl.Secrets)
+		}
+		developer.open(t, "/clients")
+		developer.shot(t, "client-secrets-last-use")
+		h := developer.html(t)
+		for sec, at := range want {
+			m := regexp.MustCompile(`data-secret="` + sec + `".*?data-last-used="([^"]*)">([^<]*)<`).FindStringSubmatch(h)
+			if m == nil {
+				t.Fatalf("the page has no last use of secret %s:\n%s", sec, h)
+			}
+			got, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil || !got.Equal(at) || m[2] != at.Format("2006-01-02 15:04 UTC") {
+				t.Fatalf("the page says secret %s was last used %q (%s), want %v", sec, m[1], m[2], at)
+			}
+		}
+	})
+
 	t.Run("operator reassigns an orphan", func(t *testing.T) {
 		must[apiv1.Principal](t)(a.DeletePrincipal(ctx, leaver.ID))
 		if r := e.Exchange(leaverKey.Key, nil, "", ""); r.Status == http.StatusOK {
