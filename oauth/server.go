@@ -268,5 +268,5 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 
 type nopUsage struct{}
 
-func (nopUsage) KeyUsed(string, time.Time)    {}
+func (nopUsage) KeyUsed(string, time.Time)            {}
 func (nopUsage) ClientUsed(string, string, time.Time) {}
