@@ -508,6 +508,78 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("operator deletes a principal after its dry run", func(t *testing.T) {
+		const why = "contract ended (HR-77)"
+		gone := must[apiv1.Principal](t)(a.CreatePrincipal(ctx, apiv1.CreatePrincipal{TenantID: acme.Tenant.ID, Kind: "user", Name: "contractor"}))
+		goneKey := e.IssueKey(gone.ID, []string{"orders:read"}, 0)
+		operator.open(t, "/principals/"+gone.ID)
+		operator.do(t, chromedp.SendKeys(chromedp.CSS("#delete-reason"), why))
+		operator.click(t, "#delete")
+		operator.shot(t, "principal-delete-confirm")
+		// The confirmation page is the offboarding dry run: it lists the
+		// key that stops working and changes nothing.
+		if h := operator.html(t); !strings.Contains(h, `data-credential="`+goneKey.ID+`"`) || !strings.Contains(h, "cannot be undone") {
+			t.Fatalf("the delete confirmation page does not list %s:\n%s", goneKey.ID, h)
+		}
+		if p := must[apiv1.Principal](t)(a.GetPrincipal(ctx, gone.ID)); p.Status != "active" {
+			t.Fatalf("the dry run changed the principal: %s", p.Status)
+		}
+		if v := value(t, operator, chromedp.Value(chromedp.CSS("#reason"))); v != why {
+			t.Fatalf("the confirmation page carries reason %q", v)
+		}
+		operator.click(t, "#confirm")
+		if status := operator.text(t, "#principal-status"); status != "deleted" {
+			t.Fatalf("after Delete the principal page shows %q", status)
+		}
+		if h := operator.html(t); strings.Contains(h, `id="delete"`) || strings.Contains(h, `id="toggle-status"`) {
+			t.Fatal("a deleted principal's page still offers actions")
+		}
+		evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Target: "principal:" + gone.ID, Action: "principal.delete"}))
+		if len(evs.Items) != 1 || evs.Items[0].Actor != "console:"+op.ID || !strings.Contains(string(evs.Items[0].Details), why) {
+			t.Fatalf("delete audit events: %+v", evs.Items)
+		}
+		if r := e.Exchange(goneKey.Key, nil, "", ""); r.Status == http.StatusOK || r.Str("error_code") != "owner_deleted" {
+			t.Fatalf("the deleted principal's key: %d %s", r.Status, r.Raw)
+		}
+		operator.open(t, "/orphans")
+		if b := operator.body(t); !strings.Contains(b, goneKey.ID) {
+			t.Fatalf("the deleted principal's key is not an orphan:\n%s", b)
+		}
+		operator.shot(t, "orphans-after-delete")
+	})
+
+	t.Run("audit paging", func(t *testing.T) {
+		// The console's pages are the admin API's listing, page by page,
+		// following the same cursor: the same events in the same order.
+		const size = 4
+		want := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{TenantID: acme.Tenant.ID, Page: adminclient.Page{Limit: 3 * size}}))
+		if len(want.Items) < 3*size {
+			t.Fatalf("only %d audit events of acme", len(want.Items))
+		}
+		operator.open(t, "/audit?tenant_id="+acme.Tenant.ID+"&limit="+strconv.Itoa(size))
+		seqRE := regexp.MustCompile(`<tr class="event" data-tenant="[^"]*" data-seq="(\d+)"`)
+		for pg := range 3 {
+			h := operator.html(t)
+			got := seqRE.FindAllStringSubmatch(h, -1)
+			if len(got) != size {
+				t.Fatalf("page %d shows %d events, want %d:\n%s", pg+1, len(got), size, h)
+			}
+			for i, m := range got {
+				if w := strconv.FormatInt(want.Items[pg*size+i].Seq, 10); m[1] != w {
+					t.Fatalf("page %d event %d: seq %s, the admin API's listing has %s", pg+1, i, m[1], w)
+				}
+			}
+			if pg == 1 {
+				operator.shot(t, "audit-page-2")
+			}
+			operator.click(t, "#next-page")
+		}
+		operator.click(t, "#first-page")
+		if m := seqRE.FindStringSubmatch(operator.html(t)); m == nil || m[1] != strconv.FormatInt(want.Items[0].Seq, 10) {
+			t.Fatalf("the first page link does not lead back to the first event: %v", m)
+		}
+	})
+
 	t.Run("tenant admin stays in its tenant", func(t *testing.T) {
 		tenantAdmin.signIn(t, ta.ID)
 		for _, path := range []string{"/principals/" + dev.ID, "/keys/" + devKey.ID, "/orphans/" + devKey.ID + "/revoke"} {
@@ -760,6 +832,14 @@ func TestConsoleInBrowser(t *testing.T) {
 			{"reassign to an unknown principal", "POST", "/orphans/" + svcKey.ID + "/reassign", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}, "owner_id": {"prn_nope"}}, 404, "prn_nope"},
 			{"client name too long", "POST", "/clients", devCookie, url.Values{"csrf": {devCSRF}, "name": {strings.Repeat("x", 300)}}, 400, "name"},
 			{"rotate another's client", "POST", "/clients/cli_nope/rotate", devCookie, url.Values{"csrf": {devCSRF}}, 404, "cli_nope"},
+			{"rotate with a bad overlap", "POST", "/clients/cli_nope/rotate", devCookie, url.Values{"csrf": {devCSRF}, "overlap_hours": {"-3"}}, 400, "overlap"},
+			{"unconfirmed deletion", "POST", "/principals/" + svc.ID + "/delete", opCookie, url.Values{"csrf": {opCSRF}, "reason": {"x"}}, 400, "not confirmed"},
+			{"deletion without a reason", "POST", "/principals/" + svc.ID + "/delete", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}}, 400, "needs a reason"},
+			{"delete a deleted principal", "POST", "/principals/" + leaver.ID + "/delete", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}, "reason": {"again"}}, 409, "deleted"},
+			{"delete an unknown principal", "GET", "/principals/prn_nope/delete", opCookie, nil, 404, "prn_nope"},
+			{"plain principal deletes", "POST", "/principals/" + svc.ID + "/delete", devCookie, url.Values{"csrf": {devCSRF}, "confirm": {"yes"}, "reason": {"x"}}, 403, "administrators"},
+			{"forged audit cursor", "GET", "/audit?after=not-a-cursor", opCookie, nil, 400, "after"},
+			{"audit page size out of range", "GET", "/audit?limit=0", opCookie, nil, 400, "limit"},
 		} {
 			var code int
 			var body string
@@ -771,6 +851,9 @@ func TestConsoleInBrowser(t *testing.T) {
 			if code != c.status || !strings.Contains(body, c.says) || !strings.Contains(body, "<h1>") {
 				t.Fatalf("%s: %d, want %d saying %q:\n%s", c.name, code, c.status, c.says, body)
 			}
+		}
+		if p := must[apiv1.Principal](t)(a.GetPrincipal(ctx, svc.ID)); p.Status != "active" {
+			t.Fatalf("refused deletions changed the service principal: %s", p.Status)
 		}
 		if after := must[apiv1.LegacyKey](t)(a.GetKey(ctx, svcKey.ID)); after.OwnerID != before.OwnerID || after.Status != before.Status {
 			t.Fatalf("refused actions changed the key: %+v", after)

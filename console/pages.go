@@ -359,6 +359,16 @@ func (c *Console) changePrincipal(ctx context.Context, s *session, id, action, r
 	return out, err
 }
 
+// already refuses, as a conflict, an action whose dry run finds the
+// principal with the status it would set: there is nothing to confirm.
+func already(out apiv1.PrincipalChanged, action string) error {
+	to := map[string]string{"suspend": "suspended", "resume": "active", "delete": "deleted"}[action]
+	if out.Status == to {
+		return errcode.Newf(errcode.Conflict, "Principal %s is already %s; nothing changed.", out.ID, to)
+	}
+	return nil
+}
+
 // confirmed is whether an action needs the confirmation page's button:
 // a suspension stops credentials and a deletion cannot be undone.
 func confirmed(action string) bool { return action == "suspend" || action == "delete" }
@@ -378,6 +388,9 @@ func (c *Console) confirmPrincipal(w http.ResponseWriter, r *http.Request, s *se
 	if err != nil {
 		return err
 	}
+	if err := already(out, action); err != nil {
+		return err
+	}
 	c.render(w, r, s, http.StatusOK, "confirmprincipal", map[string]any{"Out": out, "Action": action, "Reason": reason})
 	return nil
 }
@@ -395,7 +408,11 @@ func (c *Console) actPrincipal(w http.ResponseWriter, r *http.Request, s *sessio
 	if confirmed(action) {
 		// The dry run first, so that a principal the operator may not
 		// see answers 404 and a deleted one 409, as the change would.
-		if _, err := c.changePrincipal(ctx, s, id, action, reason, true); err != nil {
+		dry, err := c.changePrincipal(ctx, s, id, action, reason, true)
+		if err != nil {
+			return err
+		}
+		if err := already(dry, action); err != nil {
 			return err
 		}
 		if r.PostForm.Get("confirm") != "yes" {
