@@ -54,30 +54,14 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func startConsole(t *testing.T) *consoleEnv {
+func startConsole(t *testing.T, opts ...servertest.Option) *consoleEnv {
 	bin := chromium(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + l.Addr().String()
-	e := &consoleEnv{t: t, console: base}
-	e.Env = servertest.New(t, storetest.SQLiteURL(t))
-	if os.Getenv("AUTHZ_TEST_LOGS") != "" {
-		e.Logs = os.Stderr
-	}
-	e.Run(func(c *server.Config) {
-		c.ConsoleAddr, c.ConsoleURL = l.Addr().String(), base
-	})
-	srv := &http.Server{Handler: e.Srv.ConsoleHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
+	e := serveConsole(t, opts...)
 	e.shots = os.Getenv("AUTHZ_SCREENSHOTS")
 	if e.shots == "" {
 		e.shots = t.TempDir()
 	}
-	opts := []chromedp.ExecAllocatorOption{
+	bopts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -90,7 +74,7 @@ func startConsole(t *testing.T) *consoleEnv {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), bopts...)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
@@ -98,6 +82,28 @@ func startConsole(t *testing.T) *consoleEnv {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	e.browser = browser
+	return e
+}
+
+// serveConsole starts a real server on SQLite with its console
+// listening, without a browser.
+func serveConsole(t *testing.T, opts ...servertest.Option) *consoleEnv {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + l.Addr().String()
+	e := &consoleEnv{t: t, console: base}
+	e.Env = servertest.New(t, storetest.SQLiteURL(t))
+	if os.Getenv("AUTHZ_TEST_LOGS") != "" {
+		e.Logs = os.Stderr
+	}
+	e.Run(append([]servertest.Option{func(c *server.Config) {
+		c.ConsoleAddr, c.ConsoleURL = l.Addr().String(), base
+	}}, opts...)...)
+	srv := &http.Server{Handler: e.Srv.ConsoleHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
 	return e
 }
 
