@@ -175,6 +175,25 @@ func (p *person) click(t *testing.T, sel string) {
 	}
 }
 
+// waitFor waits until a predicate holds in a loaded document, across
+// the navigations (and redirects) that lead there.
+func (p *person) waitFor(t *testing.T, predicate string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.readyState === 'complete' && ("+predicate+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited in vain for %s", predicate)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (p *person) text(t *testing.T, sel string) string {
 	t.Helper()
 	return value(t, p, chromedp.Text(chromedp.CSS(sel)))
@@ -291,7 +310,13 @@ func must[T any](t *testing.T) func(T, error) T { return servertest.Must[T](t) }
 // Chromium, as the developer, the operator and a tenant admin of another
 // tenant, each in a browser context of its own.
 func TestConsoleInBrowser(t *testing.T) {
-	e := startConsole(t)
+	var idp *testIdP
+	e := startConsole(t, func(c *server.Config) {
+		// Sign-in through an OpenID Connect provider as well, matching
+		// its sub (the default claim).
+		idp = newTestIdP(t, c.Now)
+		c.ConsoleOIDCIssuer, c.ConsoleOIDCClientID, c.ConsoleOIDCClientSecret = idp.srv.URL, idp.clientID, idp.secret
+	})
 	ctx := e.Ctx()
 	a := e.Admin()
 
@@ -867,6 +892,53 @@ func TestConsoleInBrowser(t *testing.T) {
 		code, _ := e.get(t, "/orphans/"+svcKey.ID+"/reassign", opCookie)
 		if code != http.StatusOK {
 			t.Fatalf("the confirmation page: %d", code)
+		}
+	})
+
+	t.Run("OIDC sign-in", func(t *testing.T) {
+		// A developer known to the company's identity provider as
+		// idp|grace, which is her principal's external_id.
+		grace := must[apiv1.Principal](t)(a.CreatePrincipal(ctx, apiv1.CreatePrincipal{TenantID: acme.Tenant.ID, Kind: "user", Name: "grace", ExternalID: "idp|grace"}))
+		must[apiv1.Binding](t)(a.Bind(ctx, acme.Role.ID, grace.ID))
+		graceKey := e.IssueKey(grace.ID, []string{"orders:read"}, 0)
+		idp.as("idp|grace", nil, "")
+		p := e.person()
+		p.open(t, "/signin")
+		p.shot(t, "signin-oidc")
+		p.do(t, chromedp.Click(chromedp.CSS("#signin-oidc")))
+		// Through the provider and back to the console's home page.
+		p.waitFor(t, `location.pathname === "/" && document.body.innerText.includes("Welcome")`)
+		if b := p.body(t); !strings.Contains(b, "Welcome, grace") || !strings.Contains(b, grace.ID) {
+			t.Fatalf("after the OIDC sign-in:\n%s", b)
+		}
+		p.shot(t, "home-oidc")
+		p.open(t, "/keys")
+		if b := p.body(t); !strings.Contains(b, graceKey.ID) {
+			t.Fatalf("the holder's keys page after an OIDC sign-in:\n%s", b)
+		}
+		evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "console.signin", Target: "principal:" + grace.ID}))
+		if len(evs.Items) != 1 || evs.Items[0].Actor != "console:"+grace.ID {
+			t.Fatalf("OIDC sign-in audit events: %+v", evs.Items)
+		}
+		// A wrong nonce and a wrong state are refused, and sign no one in.
+		for _, c := range []struct{ fault, says string }{{"nonce", "nonce"}, {"state", "state does not match"}} {
+			idp.as("idp|grace", nil, c.fault)
+			q := e.person()
+			q.open(t, "/signin")
+			q.do(t, chromedp.Click(chromedp.CSS("#signin-oidc")))
+			q.waitFor(t, `location.pathname === "/oidc/callback"`)
+			if b := q.body(t); !strings.Contains(b, "Not allowed") || !strings.Contains(b, c.says) {
+				t.Fatalf("a sign-in with a wrong %s:\n%s", c.fault, b)
+			}
+			q.shot(t, "oidc-refused-"+c.fault)
+			q.open(t, "/keys")
+			if b := q.body(t); !strings.Contains(b, "not signed in") {
+				t.Fatalf("a refused OIDC sign-in left a session:\n%s", b)
+			}
+		}
+		idp.as("", nil, "")
+		if evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "console.signin", Target: "principal:" + grace.ID})); len(evs.Items) != 1 {
+			t.Fatalf("refused sign-ins were audited as sign-ins: %+v", evs.Items)
 		}
 	})
 
