@@ -166,9 +166,6 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request) {
 func (c *Console) oidcIdentity(r *http.Request) (string, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	if e := q.Get("error"); e != "" {
-		return "", oidcRefused("The identity provider refused the sign-in (%s: %s). Nothing was changed; try again, or ask an administrator for a one-time link.", e, q.Get("error_description"))
-	}
 	ck, err := r.Cookie(c.flowCookie())
 	if err != nil || ck.Value == "" {
 		return "", oidcRefused("This sign-in did not start in this browser, or took longer than %v. Start again from the sign-in page.", oidcFlowAge)
@@ -176,6 +173,11 @@ func (c *Console) oidcIdentity(r *http.Request) (string, error) {
 	state, code := q.Get("state"), q.Get("code")
 	if subtle.ConstantTimeCompare([]byte(state), []byte(flowValue(ck.Value, "state"))) != 1 {
 		return "", oidcRefused("The sign-in's state does not match the one this browser started with: the answer is not for this sign-in (a forged or replayed link). Nothing was changed; start again from the sign-in page.")
+	}
+	// The provider's error only after the state: otherwise anyone could
+	// link to a console page showing a text of their choosing.
+	if e := q.Get("error"); e != "" {
+		return "", oidcRefused("The identity provider refused the sign-in (%s: %s). Nothing was changed; try again, or ask an administrator for a one-time link.", e, q.Get("error_description"))
 	}
 	if code == "" {
 		return "", errcode.New(errcode.RequestInvalid, "The identity provider's answer has no code. Start again from the sign-in page.")

@@ -129,6 +129,11 @@ func TestConsoleOIDC(t *testing.T) {
 		if code != http.StatusForbidden || !strings.Contains(body, "did not start in this browser") {
 			t.Fatalf("%d:\n%s", code, body)
 		}
+		// A provider error of someone else's making is not shown.
+		code, body = fetch(t, browserless(t), e.console+"/oidc/callback?"+url.Values{"error": {"access_denied"}, "error_description": {"call +1 555 0100 to unlock"}}.Encode())
+		if code != http.StatusForbidden || strings.Contains(body, "555") || !strings.Contains(body, "did not start in this browser") {
+			t.Fatalf("%d:\n%s", code, body)
+		}
 		// A flow cookie, but a state that is not its own.
 		cl := browserless(t)
 		cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
