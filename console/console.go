@@ -398,6 +398,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		404: "Check the id, or find the object from the lists in the menu (objects you may not see are not found). Nothing was changed.",
 		409: "Nothing was changed; reload the page to see the object as it is now.",
 	}[status]
+	if strings.HasPrefix(r.URL.Path, "/oidc/") && status == http.StatusForbidden {
+		// A refused sign-in is not a missing permission.
+		hint = "Nothing was changed, and you are not signed in."
+	}
 	c.render(w, r, s, status, "error", map[string]any{"Title": title, "Message": msg, "Hint": hint, "Code": string(e.Code), "Status": status, "OIDC": c.oidc != nil})
 }
 
