@@ -88,7 +88,7 @@ func clientView(c store.Client) apiv1.Client {
 		UpdatedAt:           c.UpdatedAt.UTC(),
 	}
 	for _, s := range c.Secrets {
-		v.Secrets = append(v.Secrets, apiv1.SecretInfo{ID: s.ID, CreatedAt: s.CreatedAt.UTC(), ExpiresAt: utcPtr(s.ExpiresAt)})
+		v.Secrets = append(v.Secrets, apiv1.SecretInfo{ID: s.ID, CreatedAt: s.CreatedAt.UTC(), ExpiresAt: utcPtr(s.ExpiresAt), LastUsedAt: utcPtr(s.LastUsedAt)})
 	}
 	return v
 }

@@ -44,19 +44,28 @@ func (h *Hasher) Hash(secret string) []byte {
 }
 
 // Match reports whether secret matches one of the client's secrets that has
-// not expired at now. Every stored hash is compared, in constant time, so
-// the time taken does not reveal which one matched.
+// not expired at now.
 func (h *Hasher) Match(c store.Client, secret string, now time.Time) bool {
+	_, ok := h.MatchID(c, secret, now)
+	return ok
+}
+
+// MatchID is Match that also says which secret matched (its ID), so that
+// the use is recorded against it: during a rotation overlap the holder
+// sees whether the outgoing secret is still in use. Every stored hash is
+// compared, in constant time, so the time taken does not reveal which one
+// matched.
+func (h *Hasher) MatchID(c store.Client, secret string, now time.Time) (string, bool) {
 	got := h.Hash(secret)
-	ok := 0
+	id, ok := "", false
 	for _, s := range c.Secrets {
 		eq := hmac.Equal(got, s.Hash)
 		live := s.ExpiresAt == nil || now.Before(*s.ExpiresAt)
 		if eq && live {
-			ok = 1
+			id, ok = s.ID, true
 		}
 	}
-	return ok == 1
+	return id, ok
 }
 
 // New returns a fresh secret and its stored form.

@@ -43,19 +43,25 @@ func TestMatchAndRotate(t *testing.T) {
 	if len(list) != 2 {
 		t.Fatalf("after rotation %d secrets, want 2", len(list))
 	}
+	freshID := list[1].ID
 	for _, tc := range []struct {
 		name   string
 		secret string
 		at     time.Time
 		want   bool
+		id     string // the secret MatchID names
 	}{
-		{"new secret now", fresh, now, true},
-		{"old secret in overlap", old, now.Add(59 * time.Minute), true},
-		{"old secret after overlap", old, now.Add(time.Hour), false},
-		{"new secret after overlap", fresh, now.Add(24 * time.Hour), true},
+		{"new secret now", fresh, now, true, freshID},
+		{"old secret in overlap", old, now.Add(59 * time.Minute), true, s.ID},
+		{"old secret after overlap", old, now.Add(time.Hour), false, ""},
+		{"new secret after overlap", fresh, now.Add(24 * time.Hour), true, freshID},
+		{"wrong secret", fresh + "x", now, false, ""},
 	} {
 		if got := h.Match(c, tc.secret, tc.at); got != tc.want {
 			t.Errorf("%s: Match = %v, want %v", tc.name, got, tc.want)
+		}
+		if id, ok := h.MatchID(c, tc.secret, tc.at); ok != tc.want || id != tc.id {
+			t.Errorf("%s: MatchID = %q %v, want %q %v", tc.name, id, ok, tc.id, tc.want)
 		}
 	}
 

@@ -54,30 +54,14 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func startConsole(t *testing.T) *consoleEnv {
+func startConsole(t *testing.T, opts ...servertest.Option) *consoleEnv {
 	bin := chromium(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + l.Addr().String()
-	e := &consoleEnv{t: t, console: base}
-	e.Env = servertest.New(t, storetest.SQLiteURL(t))
-	if os.Getenv("AUTHZ_TEST_LOGS") != "" {
-		e.Logs = os.Stderr
-	}
-	e.Run(func(c *server.Config) {
-		c.ConsoleAddr, c.ConsoleURL = l.Addr().String(), base
-	})
-	srv := &http.Server{Handler: e.Srv.ConsoleHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
+	e := serveConsole(t, opts...)
 	e.shots = os.Getenv("AUTHZ_SCREENSHOTS")
 	if e.shots == "" {
 		e.shots = t.TempDir()
 	}
-	opts := []chromedp.ExecAllocatorOption{
+	bopts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Flag("headless", true),
 		chromedp.Flag("no-sandbox", true),
@@ -90,7 +74,7 @@ func startConsole(t *testing.T) *consoleEnv {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), bopts...)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
@@ -98,6 +82,28 @@ func startConsole(t *testing.T) *consoleEnv {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	e.browser = browser
+	return e
+}
+
+// serveConsole starts a real server on SQLite with its console
+// listening, without a browser.
+func serveConsole(t *testing.T, opts ...servertest.Option) *consoleEnv {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + l.Addr().String()
+	e := &consoleEnv{t: t, console: base}
+	e.Env = servertest.New(t, storetest.SQLiteURL(t))
+	if os.Getenv("AUTHZ_TEST_LOGS") != "" {
+		e.Logs = os.Stderr
+	}
+	e.Run(append([]servertest.Option{func(c *server.Config) {
+		c.ConsoleAddr, c.ConsoleURL = l.Addr().String(), base
+	}}, opts...)...)
+	srv := &http.Server{Handler: e.Srv.ConsoleHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
 	return e
 }
 
@@ -164,6 +170,25 @@ func (p *person) click(t *testing.T, sel string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("clicking %s loaded no new page", sel)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitFor waits until a predicate holds in a loaded document, across
+// the navigations (and redirects) that lead there.
+func (p *person) waitFor(t *testing.T, predicate string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.readyState === 'complete' && ("+predicate+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited in vain for %s", predicate)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -285,7 +310,13 @@ func must[T any](t *testing.T) func(T, error) T { return servertest.Must[T](t) }
 // Chromium, as the developer, the operator and a tenant admin of another
 // tenant, each in a browser context of its own.
 func TestConsoleInBrowser(t *testing.T) {
-	e := startConsole(t)
+	var idp *testIdP
+	e := startConsole(t, func(c *server.Config) {
+		// Sign-in through an OpenID Connect provider as well, matching
+		// its sub (the default claim).
+		idp = newTestIdP(t, c.Now)
+		c.ConsoleOIDCIssuer, c.ConsoleOIDCClientID, c.ConsoleOIDCClientSecret = idp.srv.URL, idp.clientID, idp.secret
+	})
 	ctx := e.Ctx()
 	a := e.Admin()
 
@@ -421,6 +452,67 @@ func TestConsoleInBrowser(t *testing.T) {
 		developer.shot(t, "clients")
 	})
 
+	t.Run("each secret's last use", func(t *testing.T) {
+		// A client, its secret used, rotated on the page with an overlap:
+		// the old secret, then the new one, obtain tokens, and the page
+		// shows each secret's own last use (and the admin API the same).
+		developer.open(t, "/clients")
+		developer.do(t, chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "rotating-worker"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="scopes"]`), "orders:read"))
+		developer.click(t, "#create-client")
+		id := regexp.MustCompile(`-u (cli_[A-Za-z0-9_]+):`).FindStringSubmatch(developer.text(t, "#curl-line"))[1]
+		oldSecret := developer.text(t, "#secret-value")
+		developer.open(t, "/clients")
+		developer.do(t, chromedp.SetValue(chromedp.CSS(`tr[data-client="`+id+`"] select[name="overlap_hours"]`), "1"))
+		developer.click(t, `tr[data-client="`+id+`"] button.rotate`)
+		newSecret := developer.text(t, "#secret-value")
+		if newSecret == "" || newSecret == oldSecret || !strings.Contains(developer.body(t), "previous secret keeps working until") {
+			t.Fatalf("after rotation the page shows %q:\n%s", newSecret, developer.body(t))
+		}
+		token := func(secret string) time.Time {
+			t.Helper()
+			at := e.Clock.Now()
+			if r := e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, id, secret); r.Status != http.StatusOK {
+				t.Fatalf("token with a secret of the overlap: %d %s", r.Status, r.Raw)
+			}
+			e.Clock.Advance(3 * time.Minute)
+			return at.UTC().Truncate(time.Microsecond)
+		}
+		oldAt := token(oldSecret)
+		newAt := token(newSecret)
+		if err := e.Srv.Usage.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cl := must[apiv1.Client](t)(a.GetClient(ctx, id))
+		want := map[string]time.Time{}
+		for _, sec := range cl.Secrets {
+			if sec.ExpiresAt != nil {
+				want[sec.ID] = oldAt
+			} else {
+				want[sec.ID] = newAt
+			}
+			if sec.LastUsedAt == nil || !sec.LastUsedAt.Equal(want[sec.ID]) {
+				t.Fatalf("admin API: secret %s last used %v, want %v", sec.ID, sec.LastUsedAt, want[sec.ID])
+			}
+		}
+		if len(want) != 2 {
+			t.Fatalf("after a rotation with overlap the client has %d secrets: %+v", len(want), cl.Secrets)
+		}
+		developer.open(t, "/clients")
+		developer.shot(t, "client-secrets-last-use")
+		h := developer.html(t)
+		for sec, at := range want {
+			m := regexp.MustCompile(`data-secret="` + sec + `".*?data-last-used="([^"]*)">([^<]*)<`).FindStringSubmatch(h)
+			if m == nil {
+				t.Fatalf("the page has no last use of secret %s:\n%s", sec, h)
+			}
+			got, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil || !got.Equal(at) || m[2] != at.Format("2006-01-02 15:04 UTC") {
+				t.Fatalf("the page says secret %s was last used %q (%s), want %v", sec, m[1], m[2], at)
+			}
+		}
+	})
+
 	t.Run("operator reassigns an orphan", func(t *testing.T) {
 		must[apiv1.Principal](t)(a.DeletePrincipal(ctx, leaver.ID))
 		if r := e.Exchange(leaverKey.Key, nil, "", ""); r.Status == http.StatusOK {
@@ -444,6 +536,78 @@ func TestConsoleInBrowser(t *testing.T) {
 		k := must[apiv1.LegacyKey](t)(a.GetKey(ctx, leaverKey.ID))
 		if k.OwnerID != svc.ID {
 			t.Fatalf("key owner %s, want %s", k.OwnerID, svc.ID)
+		}
+	})
+
+	t.Run("operator deletes a principal after its dry run", func(t *testing.T) {
+		const why = "contract ended (HR-77)"
+		gone := must[apiv1.Principal](t)(a.CreatePrincipal(ctx, apiv1.CreatePrincipal{TenantID: acme.Tenant.ID, Kind: "user", Name: "contractor"}))
+		goneKey := e.IssueKey(gone.ID, []string{"orders:read"}, 0)
+		operator.open(t, "/principals/"+gone.ID)
+		operator.do(t, chromedp.SendKeys(chromedp.CSS("#delete-reason"), why))
+		operator.click(t, "#delete")
+		operator.shot(t, "principal-delete-confirm")
+		// The confirmation page is the offboarding dry run: it lists the
+		// key that stops working and changes nothing.
+		if h := operator.html(t); !strings.Contains(h, `data-credential="`+goneKey.ID+`"`) || !strings.Contains(h, "cannot be undone") {
+			t.Fatalf("the delete confirmation page does not list %s:\n%s", goneKey.ID, h)
+		}
+		if p := must[apiv1.Principal](t)(a.GetPrincipal(ctx, gone.ID)); p.Status != "active" {
+			t.Fatalf("the dry run changed the principal: %s", p.Status)
+		}
+		if v := value(t, operator, chromedp.Value(chromedp.CSS("#reason"))); v != why {
+			t.Fatalf("the confirmation page carries reason %q", v)
+		}
+		operator.click(t, "#confirm")
+		if status := operator.text(t, "#principal-status"); status != "deleted" {
+			t.Fatalf("after Delete the principal page shows %q", status)
+		}
+		if h := operator.html(t); strings.Contains(h, `id="delete"`) || strings.Contains(h, `id="toggle-status"`) {
+			t.Fatal("a deleted principal's page still offers actions")
+		}
+		evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Target: "principal:" + gone.ID, Action: "principal.delete"}))
+		if len(evs.Items) != 1 || evs.Items[0].Actor != "console:"+op.ID || !strings.Contains(string(evs.Items[0].Details), why) {
+			t.Fatalf("delete audit events: %+v", evs.Items)
+		}
+		if r := e.Exchange(goneKey.Key, nil, "", ""); r.Status == http.StatusOK || r.Str("error_code") != "owner_deleted" {
+			t.Fatalf("the deleted principal's key: %d %s", r.Status, r.Raw)
+		}
+		operator.open(t, "/orphans")
+		if b := operator.body(t); !strings.Contains(b, goneKey.ID) {
+			t.Fatalf("the deleted principal's key is not an orphan:\n%s", b)
+		}
+		operator.shot(t, "orphans-after-delete")
+	})
+
+	t.Run("audit paging", func(t *testing.T) {
+		// The console's pages are the admin API's listing, page by page,
+		// following the same cursor: the same events in the same order.
+		const size = 4
+		want := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{TenantID: acme.Tenant.ID, Page: adminclient.Page{Limit: 3 * size}}))
+		if len(want.Items) < 3*size {
+			t.Fatalf("only %d audit events of acme", len(want.Items))
+		}
+		operator.open(t, "/audit?tenant_id="+acme.Tenant.ID+"&limit="+strconv.Itoa(size))
+		seqRE := regexp.MustCompile(`<tr class="event" data-tenant="[^"]*" data-seq="(\d+)"`)
+		for pg := range 3 {
+			h := operator.html(t)
+			got := seqRE.FindAllStringSubmatch(h, -1)
+			if len(got) != size {
+				t.Fatalf("page %d shows %d events, want %d:\n%s", pg+1, len(got), size, h)
+			}
+			for i, m := range got {
+				if w := strconv.FormatInt(want.Items[pg*size+i].Seq, 10); m[1] != w {
+					t.Fatalf("page %d event %d: seq %s, the admin API's listing has %s", pg+1, i, m[1], w)
+				}
+			}
+			if pg == 1 {
+				operator.shot(t, "audit-page-2")
+			}
+			operator.click(t, "#next-page")
+		}
+		operator.click(t, "#first-page")
+		if m := seqRE.FindStringSubmatch(operator.html(t)); m == nil || m[1] != strconv.FormatInt(want.Items[0].Seq, 10) {
+			t.Fatalf("the first page link does not lead back to the first event: %v", m)
 		}
 	})
 
@@ -699,6 +863,14 @@ func TestConsoleInBrowser(t *testing.T) {
 			{"reassign to an unknown principal", "POST", "/orphans/" + svcKey.ID + "/reassign", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}, "owner_id": {"prn_nope"}}, 404, "prn_nope"},
 			{"client name too long", "POST", "/clients", devCookie, url.Values{"csrf": {devCSRF}, "name": {strings.Repeat("x", 300)}}, 400, "name"},
 			{"rotate another's client", "POST", "/clients/cli_nope/rotate", devCookie, url.Values{"csrf": {devCSRF}}, 404, "cli_nope"},
+			{"rotate with a bad overlap", "POST", "/clients/cli_nope/rotate", devCookie, url.Values{"csrf": {devCSRF}, "overlap_hours": {"-3"}}, 400, "overlap"},
+			{"unconfirmed deletion", "POST", "/principals/" + svc.ID + "/delete", opCookie, url.Values{"csrf": {opCSRF}, "reason": {"x"}}, 400, "not confirmed"},
+			{"deletion without a reason", "POST", "/principals/" + svc.ID + "/delete", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}}, 400, "needs a reason"},
+			{"delete a deleted principal", "POST", "/principals/" + leaver.ID + "/delete", opCookie, url.Values{"csrf": {opCSRF}, "confirm": {"yes"}, "reason": {"again"}}, 409, "deleted"},
+			{"delete an unknown principal", "GET", "/principals/prn_nope/delete", opCookie, nil, 404, "prn_nope"},
+			{"plain principal deletes", "POST", "/principals/" + svc.ID + "/delete", devCookie, url.Values{"csrf": {devCSRF}, "confirm": {"yes"}, "reason": {"x"}}, 403, "administrators"},
+			{"forged audit cursor", "GET", "/audit?after=not-a-cursor", opCookie, nil, 400, "after"},
+			{"audit page size out of range", "GET", "/audit?limit=0", opCookie, nil, 400, "limit"},
 		} {
 			var code int
 			var body string
@@ -711,12 +883,62 @@ func TestConsoleInBrowser(t *testing.T) {
 				t.Fatalf("%s: %d, want %d saying %q:\n%s", c.name, code, c.status, c.says, body)
 			}
 		}
+		if p := must[apiv1.Principal](t)(a.GetPrincipal(ctx, svc.ID)); p.Status != "active" {
+			t.Fatalf("refused deletions changed the service principal: %s", p.Status)
+		}
 		if after := must[apiv1.LegacyKey](t)(a.GetKey(ctx, svcKey.ID)); after.OwnerID != before.OwnerID || after.Status != before.Status {
 			t.Fatalf("refused actions changed the key: %+v", after)
 		}
 		code, _ := e.get(t, "/orphans/"+svcKey.ID+"/reassign", opCookie)
 		if code != http.StatusOK {
 			t.Fatalf("the confirmation page: %d", code)
+		}
+	})
+
+	t.Run("OIDC sign-in", func(t *testing.T) {
+		// A developer known to the company's identity provider as
+		// idp|grace, which is her principal's external_id.
+		grace := must[apiv1.Principal](t)(a.CreatePrincipal(ctx, apiv1.CreatePrincipal{TenantID: acme.Tenant.ID, Kind: "user", Name: "grace", ExternalID: "idp|grace"}))
+		must[apiv1.Binding](t)(a.Bind(ctx, acme.Role.ID, grace.ID))
+		graceKey := e.IssueKey(grace.ID, []string{"orders:read"}, 0)
+		idp.as("idp|grace", nil, "")
+		p := e.person()
+		p.open(t, "/signin")
+		p.shot(t, "signin-oidc")
+		p.do(t, chromedp.Click(chromedp.CSS("#signin-oidc")))
+		// Through the provider and back to the console's home page.
+		p.waitFor(t, `location.pathname === "/" && document.body.innerText.includes("Welcome")`)
+		if b := p.body(t); !strings.Contains(b, "Welcome, grace") || !strings.Contains(b, grace.ID) {
+			t.Fatalf("after the OIDC sign-in:\n%s", b)
+		}
+		p.shot(t, "home-oidc")
+		p.open(t, "/keys")
+		if b := p.body(t); !strings.Contains(b, graceKey.ID) {
+			t.Fatalf("the holder's keys page after an OIDC sign-in:\n%s", b)
+		}
+		evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "console.signin", Target: "principal:" + grace.ID}))
+		if len(evs.Items) != 1 || evs.Items[0].Actor != "console:"+grace.ID {
+			t.Fatalf("OIDC sign-in audit events: %+v", evs.Items)
+		}
+		// A wrong nonce and a wrong state are refused, and sign no one in.
+		for _, c := range []struct{ fault, says string }{{"nonce", "nonce"}, {"state", "state does not match"}} {
+			idp.as("idp|grace", nil, c.fault)
+			q := e.person()
+			q.open(t, "/signin")
+			q.do(t, chromedp.Click(chromedp.CSS("#signin-oidc")))
+			q.waitFor(t, `location.pathname === "/oidc/callback"`)
+			if b := q.body(t); !strings.Contains(b, "Not allowed") || !strings.Contains(b, c.says) {
+				t.Fatalf("a sign-in with a wrong %s:\n%s", c.fault, b)
+			}
+			q.shot(t, "oidc-refused-"+c.fault)
+			q.open(t, "/keys")
+			if b := q.body(t); !strings.Contains(b, "not signed in") {
+				t.Fatalf("a refused OIDC sign-in left a session:\n%s", b)
+			}
+		}
+		idp.as("", nil, "")
+		if evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "console.signin", Target: "principal:" + grace.ID})); len(evs.Items) != 1 {
+			t.Fatalf("refused sign-ins were audited as sign-ins: %+v", evs.Items)
 		}
 	})
 

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/authz/authz/admin"
-	"github.com/authz/authz/audit"
 	"github.com/authz/authz/errcode"
 	"github.com/authz/authz/policy"
 	"github.com/authz/authz/store"
@@ -52,6 +51,8 @@ type Config struct {
 	// its authz_token_requests_total refused series to global
 	// administrators. Nil leaves that table out.
 	Metrics prometheus.Gatherer
+	// OIDC, when set, adds sign-in through an OpenID Connect provider.
+	OIDC *OIDC
 }
 
 // Console serves the web console.
@@ -63,6 +64,7 @@ type Console struct {
 	pages  map[string]*template.Template
 	log    *slog.Logger
 	now    func() time.Time
+	oidc   *oidcSignin // nil without OIDC sign-in
 }
 
 // New returns the console.
@@ -93,6 +95,19 @@ func New(cfg Config) (*Console, error) {
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	if o := cfg.OIDC; o != nil {
+		if iu, err := url.Parse(o.Issuer); err != nil || (iu.Scheme != "https" && iu.Scheme != "http") || iu.Host == "" {
+			return nil, fmt.Errorf("console: OIDC issuer %q: want http(s)://host[/path]", o.Issuer)
+		}
+		if o.ClientID == "" {
+			return nil, errors.New("console: OIDC sign-in needs a client id")
+		}
+		oc := *o
+		if oc.Claim == "" {
+			oc.Claim = "sub"
+		}
+		c.oidc = &oidcSignin{cfg: oc, redirect: strings.TrimRight(cfg.BaseURL, "/") + "/oidc/callback", now: c.now}
+	}
 	return c, nil
 }
 
@@ -104,6 +119,10 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /signin", c.signinPage)
 	mux.HandleFunc("POST /signin", c.signin)
 	mux.HandleFunc("POST /signout", c.page(c.signout))
+	if c.oidc != nil {
+		mux.HandleFunc("GET /oidc/start", c.oidcStart)
+		mux.HandleFunc("GET /oidc/callback", c.oidcCallback)
+	}
 	mux.HandleFunc("GET /{$}", c.page(c.home))
 	mux.HandleFunc("GET /keys", c.page(c.myKeys))
 	mux.HandleFunc("GET /keys/{id}", c.page(c.keyPage))
@@ -361,7 +380,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 	if msg == "" {
 		msg = errcode.Lookup(e.Code).Remedy
 	}
-	if status >= 500 {
+	if status >= 500 && !errors.Is(err, errOIDCUnavailable) {
 		c.log.ErrorContext(r.Context(), "console: request failed", "path", r.URL.Path, "err", err)
 		msg = errcode.Lookup(e.Code).Remedy
 	}
@@ -379,7 +398,11 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		404: "Check the id, or find the object from the lists in the menu (objects you may not see are not found). Nothing was changed.",
 		409: "Nothing was changed; reload the page to see the object as it is now.",
 	}[status]
-	c.render(w, r, s, status, "error", map[string]any{"Title": title, "Message": msg, "Hint": hint, "Code": string(e.Code), "Status": status})
+	if strings.HasPrefix(r.URL.Path, "/oidc/") && status == http.StatusForbidden {
+		// A refused sign-in is not a missing permission.
+		hint = "Nothing was changed, and you are not signed in."
+	}
+	c.render(w, r, s, status, "error", map[string]any{"Title": title, "Message": msg, "Hint": hint, "Code": string(e.Code), "Status": status, "OIDC": c.oidc != nil})
 }
 
 // render executes a page inside the layout.
@@ -408,11 +431,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 // nothing, so link previews cannot sign anyone in or spend the link.
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 	code := r.URL.Query().Get("code")
-	if code == "" {
+	if code == "" && c.oidc == nil {
 		c.fail(w, r, nil, errcode.New(errcode.RequestInvalid, "This sign-in URL has no code. Ask an administrator for a new link: authz console link --principal <your principal id>."))
 		return
 	}
-	c.render(w, r, nil, http.StatusOK, "signin", map[string]any{"Code": code})
+	c.render(w, r, nil, http.StatusOK, "signin", map[string]any{"Code": code, "OIDC": c.oidc != nil})
 }
 
 // signin spends a link and starts a session, in one transaction with the
@@ -433,11 +456,16 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, err)
 		return
 	}
+	c.setSession(w, secret)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// setSession sets the session cookie.
+func (c *Console) setSession(w http.ResponseWriter, secret string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: c.cookie, Value: secret, Path: "/", HttpOnly: true, Secure: c.secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(c.cfg.MaxAge.Seconds()),
 	})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 var errLinkSpent = errcode.New(errcode.NotFound, "This sign-in link is unknown, was already used, or has expired. Links work once, for a short time; ask an administrator for a new one (authz console link --principal <your principal id>).")
@@ -460,17 +488,7 @@ func (c *Console) startSession(ctx context.Context, code string) (string, error)
 		if err != nil {
 			return errLinkSpent
 		}
-		actor := "console:" + p.ID
-		if err := tx.CreateConsoleSession(ctx, store.ConsoleSession{
-			Hash: hashSecret(secret), Kind: store.ConsoleSessionKind, PrincipalID: p.ID,
-			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.cfg.MaxAge), CreatedBy: actor,
-		}); err != nil {
-			return err
-		}
-		return audit.Append(ctx, tx, store.AuditEvent{
-			Time: now, Actor: actor, Action: "console.signin", Target: "principal:" + p.ID,
-			TenantID: p.TenantID, Outcome: audit.OutcomeSuccess,
-		})
+		return c.createSession(ctx, tx, p, secret, now, nil)
 	})
 	// An expired link was consumed but the transaction rolled back: it
 	// stays, harmless, until the janitor purges it.

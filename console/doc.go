@@ -21,6 +21,21 @@
 //     spend it. Sessions live in the store, so replicas share them, with an
 //     idle and an absolute expiry; the cookie is HttpOnly, SameSite=Strict,
 //     and Secure (with the __Host- prefix) when the console URL is https.
+//   - Optionally, sign-in through an OpenID Connect provider (OIDC,
+//     serve --console-oidc-*): /oidc/start sends the browser to the
+//     provider with the authorization-code flow, PKCE (S256), a state and a
+//     nonce; /oidc/callback checks the state, exchanges the code with the
+//     verifier, verifies the ID token with go-oidc (signature against the
+//     provider's JWKS found by discovery, iss, aud, exp), checks the nonce,
+//     and signs in the one principal (not deleted) whose external_id is
+//     the configured claim (sub by default); none or several is a 403 page.
+//     State, nonce and verifier are derived from one random secret kept in
+//     a short-lived HttpOnly cookie (SameSite=Lax, since the provider's
+//     redirect back is cross-site), so any replica finishes a sign-in and
+//     the server stores nothing until the session. The callback answers a
+//     page that moves to / itself: the browser would not send the Strict
+//     session cookie on a redirect of a navigation begun at the provider.
+//     Every request to the provider goes through package outbound.
 //   - Every state-changing request carries a CSRF token derived from the
 //     session secret (HMAC), and a cross-origin Origin is refused; the CSP
 //     allows scripts from the console's own origin only.
@@ -62,6 +77,10 @@
 //     authz_legacy_exchanges_total{outcome="issued"} counts the same
 //     exchanges per process. The hourly use counts of store.AlertQueries
 //     (UsesSince) would give the same number but need a query per key.
+//   - Each client secret's last use (/clients) is the usage flush's, like
+//     the client's own (package usage): the token endpoint records which
+//     secret matched, in memory, and the flush writes it every few seconds,
+//     so the page and the admin API are that far behind.
 //   - The history line (/dashboard) is GET /reports/migration/history: the
 //     daily counts by holder state recorded by legacykeys.RunHistory, summed
 //     over the tenants the caller administers unless a tenant is chosen.

@@ -114,7 +114,16 @@ func (c *Console) clientsPage(w http.ResponseWriter, r *http.Request, s *session
 	if err != nil {
 		return err
 	}
-	c.render(w, r, s, status, "clients", map[string]any{"Clients": clients, "Fresh": fresh, "TokenURL": c.cfg.Issuer + "/oauth2/token"})
+	data := map[string]any{"Clients": clients, "Fresh": fresh, "TokenURL": c.cfg.Issuer + "/oauth2/token"}
+	if fresh != nil {
+		// After a rotation, the previous secret's end of overlap.
+		for _, sec := range fresh.Secrets {
+			if sec.ExpiresAt != nil {
+				data["Rotated"] = sec.ExpiresAt
+			}
+		}
+	}
+	c.render(w, r, s, status, "clients", data)
 	return nil
 }
 
@@ -128,9 +137,21 @@ func (c *Console) createClient(w http.ResponseWriter, r *http.Request, s *sessio
 	return c.clientsPage(w, r, s, http.StatusCreated, &cl)
 }
 
+// maxOverlapHours bounds the overlap a holder may choose (30 days).
+const maxOverlapHours = 720
+
 func (c *Console) rotateClient(w http.ResponseWriter, r *http.Request, s *session) error {
+	req := apiv1.Rotate{}
+	if v := strings.TrimSpace(r.PostForm.Get("overlap_hours")); v != "" {
+		h, err := strconv.Atoi(v)
+		if err != nil || h < 0 || h > maxOverlapHours {
+			return errcode.Newf(errcode.RequestInvalid, "The overlap must be a whole number of hours from 0 to %d, not %q; nothing changed.", maxOverlapHours, v)
+		}
+		sec := int64(h) * 3600
+		req.Overlap = &sec
+	}
 	var cl apiv1.Client
-	if err := c.call(r.Context(), s, "POST", "/clients/"+url.PathEscape(r.PathValue("id"))+"/rotate-secret", nil, apiv1.Rotate{}, &cl); err != nil {
+	if err := c.call(r.Context(), s, "POST", "/clients/"+url.PathEscape(r.PathValue("id"))+"/rotate-secret", nil, req, &cl); err != nil {
 		return err
 	}
 	return c.clientsPage(w, r, s, http.StatusOK, &cl)
@@ -316,23 +337,41 @@ func (c *Console) principalPage(w http.ResponseWriter, r *http.Request, s *sessi
 	return nil
 }
 
-// principalAction refuses any action but suspend and resume (the page
-// offers no delete: deleting is SCIM's or the CLI's, and cannot be undone).
+// principalAction refuses any action but suspend, resume and delete.
 func principalAction(a string) error {
-	if a != "suspend" && a != "resume" {
-		return errcode.Newf(errcode.NotFound, "There is no principal action %q; use suspend or resume.", a)
+	if a != "suspend" && a != "resume" && a != "delete" {
+		return errcode.Newf(errcode.NotFound, "There is no principal action %q; use suspend, resume or delete.", a)
 	}
 	return nil
 }
 
-// changePrincipal is the admin API's suspension or resumption, with the
-// reason (kept in the audit event and shown by every key diagnosis) and,
-// on a dry run, the credentials that would stop working.
+// changePrincipal is the admin API's suspension, resumption or deletion
+// (package offboarding, as for the CLI and SCIM), with the reason (kept
+// in the audit event and shown by every key diagnosis) and, on a dry run,
+// the credentials that would stop working.
 func (c *Console) changePrincipal(ctx context.Context, s *session, id, action, reason string, dryRun bool) (apiv1.PrincipalChanged, error) {
 	var out apiv1.PrincipalChanged
-	err := c.call(ctx, s, "POST", "/principals/"+url.PathEscape(id)+"/"+action, nil, apiv1.PrincipalStatusChange{Reason: reason, DryRun: dryRun}, &out)
+	method, path := "POST", "/principals/"+url.PathEscape(id)+"/"+action
+	if action == "delete" {
+		method, path = "DELETE", "/principals/"+url.PathEscape(id)
+	}
+	err := c.call(ctx, s, method, path, nil, apiv1.PrincipalStatusChange{Reason: reason, DryRun: dryRun}, &out)
 	return out, err
 }
+
+// already refuses, as a conflict, an action whose dry run finds the
+// principal with the status it would set: there is nothing to confirm.
+func already(out apiv1.PrincipalChanged, action string) error {
+	to := map[string]string{"suspend": "suspended", "resume": "active", "delete": "deleted"}[action]
+	if out.Status == to {
+		return errcode.Newf(errcode.Conflict, "Principal %s is already %s; nothing changed.", out.ID, to)
+	}
+	return nil
+}
+
+// confirmed is whether an action needs the confirmation page's button:
+// a suspension stops credentials and a deletion cannot be undone.
+func confirmed(action string) bool { return action == "suspend" || action == "delete" }
 
 // confirmPrincipal is the confirmation page of a suspension or resumption:
 // the admin API's dry run says which credentials stop working.
@@ -349,6 +388,9 @@ func (c *Console) confirmPrincipal(w http.ResponseWriter, r *http.Request, s *se
 	if err != nil {
 		return err
 	}
+	if err := already(out, action); err != nil {
+		return err
+	}
 	c.render(w, r, s, http.StatusOK, "confirmprincipal", map[string]any{"Out": out, "Action": action, "Reason": reason})
 	return nil
 }
@@ -363,13 +405,22 @@ func (c *Console) actPrincipal(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	ctx := r.Context()
 	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	if action == "suspend" && r.PostForm.Get("confirm") != "yes" {
+	if confirmed(action) {
 		// The dry run first, so that a principal the operator may not
 		// see answers 404 and a deleted one 409, as the change would.
-		if _, err := c.changePrincipal(ctx, s, id, action, reason, true); err != nil {
+		dry, err := c.changePrincipal(ctx, s, id, action, reason, true)
+		if err != nil {
 			return err
 		}
-		return errcode.New(errcode.RequestInvalid, "The suspension was not confirmed; nothing changed. Use the confirmation page's button, which lists what stops working.")
+		if err := already(dry, action); err != nil {
+			return err
+		}
+		if r.PostForm.Get("confirm") != "yes" {
+			return errcode.Newf(errcode.RequestInvalid, "The %s was not confirmed; nothing changed. Use the confirmation page's button, which lists what stops working.", map[string]string{"suspend": "suspension", "delete": "deletion"}[action])
+		}
+		if action == "delete" && reason == "" {
+			return errcode.New(errcode.RequestInvalid, "A deletion cannot be undone, so it needs a reason (kept in the audit trail); nothing changed. Give one on the confirmation page.")
+		}
 	}
 	out, err := c.changePrincipal(ctx, s, id, action, reason, false)
 	if err != nil {
@@ -383,23 +434,47 @@ func (c *Console) actPrincipal(w http.ResponseWriter, r *http.Request, s *sessio
 // the admin API, which validates them.
 var auditFilters = []string{"actor", "target", "action", "outcome", "error_code", "since", "until", "tenant_id"}
 
+// auditPageSize is the audit page's default number of events a page.
+const auditPageSize = "100"
+
+// auditPage lists the audit trail a page at a time with the admin API's
+// own cursor: "after" is the listing's next, passed through as is (the
+// admin API refuses one it did not make), and "limit" its page size.
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	if err := operator(s); err != nil {
 		return err
 	}
-	q := url.Values{"limit": {"100"}}
+	q := url.Values{"limit": {auditPageSize}}
 	form := map[string]string{}
-	for _, k := range auditFilters {
+	keep := url.Values{} // the filters (and page size) the page links carry
+	for _, k := range append(auditFilters, "limit") {
 		if v := strings.TrimSpace(r.URL.Query().Get(k)); v != "" {
 			q.Set(k, v)
 			form[k] = v
+			keep.Set(k, v)
 		}
+	}
+	after := r.URL.Query().Get("after")
+	if after != "" {
+		q.Set("after", after)
 	}
 	var evs apiv1.List[apiv1.AuditEvent]
 	if err := c.call(r.Context(), s, "GET", "/audit/events", q, nil, &evs); err != nil {
 		return err
 	}
-	c.render(w, r, s, http.StatusOK, "audit", map[string]any{"Events": evs.Items, "F": form})
+	data := map[string]any{"Events": evs.Items, "F": form, "Paged": after != ""}
+	if after != "" {
+		data["First"] = "/audit?" + keep.Encode()
+	}
+	if evs.Next != "" {
+		next := url.Values{}
+		for k, v := range keep {
+			next[k] = v
+		}
+		next.Set("after", evs.Next)
+		data["Next"] = "/audit?" + next.Encode()
+	}
+	c.render(w, r, s, http.StatusOK, "audit", data)
 	return nil
 }
 

@@ -34,6 +34,14 @@ var funcs = template.FuncMap{
 		}
 		return d.Reason
 	},
+	// iso is a time for tests and scripts to read (data attributes):
+	// RFC 3339 with nanoseconds, "" for never.
+	"iso": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	},
 	"join":      strings.Join,
 	"hasPrefix": strings.HasPrefix,
 	"actorLink": func(actor string) string {

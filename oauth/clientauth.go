@@ -169,9 +169,10 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 		}
 	}
 	var c store.Client
+	secretID := "" // the secret that matched, whose use is recorded
 	switch creds.method {
 	case store.AuthSecretBasic, store.AuthSecretPost:
-		c, err = s.checkSecret(ctx, creds)
+		c, secretID, err = s.checkSecret(ctx, creds)
 	case store.AuthPrivateKeyJWT:
 		c, err = s.checkAssertion(ctx, creds)
 		if c.ID != "" {
@@ -196,29 +197,31 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, form url.Val
 	if err := s.activeChain(ctx, s.deps.Directory, a); err != nil {
 		return nil, err
 	}
-	s.deps.Usage.ClientUsed(c.ID, s.now())
+	s.deps.Usage.ClientUsed(c.ID, secretID, s.now())
 	return a, nil
 }
 
 // checkSecret verifies a client secret in constant time against every
-// live secret of the client (two during a rotation overlap).
-func (s *Server) checkSecret(ctx context.Context, creds credentials) (store.Client, error) {
+// live secret of the client (two during a rotation overlap), and returns
+// the id of the one that matched.
+func (s *Server) checkSecret(ctx context.Context, creds credentials) (store.Client, string, error) {
 	c, err := s.deps.Directory.GetClient(ctx, creds.clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		// The same work as a wrong secret of a known client (hash, then a
 		// constant-time compare against a stored hash), so that timing
 		// does not tell which client ids exist.
-		s.deps.Secrets.Match(s.dummyClient, creds.secret, s.now())
-		return store.Client{}, errcode.New(errcode.ClientInvalid, "Unknown client or wrong client secret.")
+		s.deps.Secrets.MatchID(s.dummyClient, creds.secret, s.now())
+		return store.Client{}, "", errcode.New(errcode.ClientInvalid, "Unknown client or wrong client secret.")
 	}
 	if err != nil {
-		return store.Client{}, fmt.Errorf("authenticate client: %w", err)
+		return store.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
-	if !s.deps.Secrets.Match(c, creds.secret, s.now()) {
-		return store.Client{}, errcode.New(errcode.ClientInvalid, "Unknown client or wrong client secret.")
+	secretID, ok := s.deps.Secrets.MatchID(c, creds.secret, s.now())
+	if !ok {
+		return store.Client{}, "", errcode.New(errcode.ClientInvalid, "Unknown client or wrong client secret.")
 	}
 	if c.AuthMethod == store.AuthPrivateKeyJWT {
-		return store.Client{}, errcode.New(errcode.ClientInvalid, "This client authenticates with private_key_jwt, not a secret.")
+		return store.Client{}, "", errcode.New(errcode.ClientInvalid, "This client authenticates with private_key_jwt, not a secret.")
 	}
 	// The registered method is enforced (RFC 7591 token_endpoint_auth_method,
 	// issue 18 §7): a secret meant for the Authorization header must not be
@@ -227,11 +230,11 @@ func (s *Server) checkSecret(ctx context.Context, creds credentials) (store.Clie
 	// matched, so it reveals nothing to a guesser; not a failed guess
 	// either, so it has its own code rather than client_invalid.
 	if c.AuthMethod != "" && c.AuthMethod != creds.method {
-		return store.Client{}, errcode.Newf(errcode.ClientAuthMethod,
+		return store.Client{}, "", errcode.Newf(errcode.ClientAuthMethod,
 			"Client %s is registered with token_endpoint_auth_method %s, but the request used %s; %s.",
 			c.ID, c.AuthMethod, creds.method, howTo(c.AuthMethod))
 	}
-	return c, nil
+	return c, secretID, nil
 }
 
 // howTo says how a request authenticates with a secret method.

@@ -90,7 +90,9 @@ type Auditor interface {
 // UsageSink counts uses without a write per request (usage.Recorder).
 type UsageSink interface {
 	KeyUsed(keyID string, at time.Time)
-	ClientUsed(clientID string, at time.Time)
+	// ClientUsed: secretID is the secret that authenticated the request
+	// ("" for private_key_jwt).
+	ClientUsed(clientID, secretID string, at time.Time)
 }
 
 // Limiter sheds load before any work is done (nil: no limits). Allow
@@ -266,5 +268,5 @@ func (s *Server) now() time.Time { return s.cfg.Now() }
 
 type nopUsage struct{}
 
-func (nopUsage) KeyUsed(string, time.Time)    {}
-func (nopUsage) ClientUsed(string, time.Time) {}
+func (nopUsage) KeyUsed(string, time.Time)            {}
+func (nopUsage) ClientUsed(string, string, time.Time) {}

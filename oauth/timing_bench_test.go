@@ -55,8 +55,8 @@ func BenchmarkSecretCheckTiming(b *testing.B) {
 		name string
 		run  func()
 	}{
-		{"known_wrong_secret", func() { _, _ = s.checkSecret(ctx, credentials{clientID: known.ID, secret: wrong}) }},
-		{"unknown_client", func() { _, _ = s.checkSecret(ctx, credentials{clientID: "cli_unknown", secret: wrong}) }},
+		{"known_wrong_secret", func() { _, _, _ = s.checkSecret(ctx, credentials{clientID: known.ID, secret: wrong}) }},
+		{"unknown_client", func() { _, _, _ = s.checkSecret(ctx, credentials{clientID: "cli_unknown", secret: wrong}) }},
 		{"unknown_hash_only", func() {
 			if _, err := s.deps.Directory.GetClient(ctx, "cli_unknown"); err != nil {
 				h.Hash(wrong)

@@ -35,6 +35,17 @@ type Config struct {
 	// cookies Secure.
 	ConsoleAddr string
 	ConsoleURL  string
+	// ConsoleOIDCIssuer, when set, adds sign-in to the console through
+	// that OpenID Connect provider (authorization code with PKCE), as the
+	// client ConsoleOIDCClientID / ConsoleOIDCClientSecret whose redirect
+	// URI is <ConsoleURL>/oidc/callback. ConsoleOIDCClaim is the ID token
+	// claim matched against principals' external_id (default "sub").
+	// Requests to the provider go through package outbound
+	// (--outbound-allow-cidr for a provider on a private network).
+	ConsoleOIDCIssuer       string
+	ConsoleOIDCClientID     string
+	ConsoleOIDCClientSecret string
+	ConsoleOIDCClaim        string
 	// Issuer is the public base URL, the iss of every token. Default:
 	// http://<Addr>.
 	Issuer string
@@ -181,6 +192,19 @@ func (c *Config) validate() error {
 		if u, err := url.Parse(c.ConsoleURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("--console-url %q: want an absolute http(s) URL, for example https://console.authz.example.com", c.ConsoleURL)
 		}
+	}
+	if c.ConsoleOIDCIssuer != "" {
+		if c.ConsoleAddr == "" {
+			bad("--console-oidc-issuer needs the console (--console-addr)")
+		}
+		if u, err := url.Parse(c.ConsoleOIDCIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("--console-oidc-issuer %q: want the provider's issuer URL, for example https://login.example.com/realms/acme", c.ConsoleOIDCIssuer)
+		}
+		if c.ConsoleOIDCClientID == "" {
+			bad("--console-oidc-issuer needs --console-oidc-client-id (the console's client at the provider)")
+		}
+	} else if c.ConsoleOIDCClientID != "" || c.ConsoleOIDCClientSecret != "" || c.ConsoleOIDCClaim != "" {
+		bad("--console-oidc-client-id, --console-oidc-client-secret and --console-oidc-claim need --console-oidc-issuer")
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Addr

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/authz/authz/console"
+	"github.com/authz/authz/outbound"
 )
 
 // ConsoleHandler returns the web console handler, nil without a console
@@ -19,9 +20,19 @@ func (s *Server) buildConsole() error {
 	}
 	links := console.NewLinks(s.cfg.ConsoleURL, s.cfg.Now)
 	s.adminAPI = s.newAdminAPI(links)
+	var oidc *console.OIDC
+	if s.cfg.ConsoleOIDCIssuer != "" {
+		// The provider is an address someone else chose, as a jwks_uri
+		// is: its requests obey the same outbound rules.
+		f := outbound.New(outbound.Config{Allow: s.cfg.outboundAllow, Logger: s.log})
+		oidc = &console.OIDC{
+			Issuer: s.cfg.ConsoleOIDCIssuer, ClientID: s.cfg.ConsoleOIDCClientID, ClientSecret: s.cfg.ConsoleOIDCClientSecret,
+			Claim: s.cfg.ConsoleOIDCClaim, HTTPClient: f.Client(),
+		}
+	}
 	c, err := console.New(console.Config{
 		Store: s.Store, Admin: s.adminAPI, Links: links, BaseURL: s.cfg.ConsoleURL,
-		Issuer: s.cfg.Issuer, Logger: s.log, Now: s.cfg.Now, Metrics: s.Registry,
+		Issuer: s.cfg.Issuer, Logger: s.log, Now: s.cfg.Now, Metrics: s.Registry, OIDC: oidc,
 	})
 	if err != nil {
 		return err

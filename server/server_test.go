@@ -61,6 +61,14 @@ func TestStartupErrors(t *testing.T) {
 		{"bad signing alg", func(c *server.Config) { c.SigningAlg = "HS256" }, "--signing-alg"},
 		{"bad trusted proxy", func(c *server.Config) { c.TrustedProxies = []string{"proxy.example"} }, "--trusted-proxy"},
 		{"bad new-network action", func(c *server.Config) { c.AlertNewNetworkAction = "block" }, "--alert-new-network-action"},
+		{"OIDC issuer not a URL", func(c *server.Config) {
+			c.ConsoleOIDCIssuer, c.ConsoleOIDCClientID = "login.example.com", "console"
+		}, "--console-oidc-issuer"},
+		{"OIDC issuer without client id", func(c *server.Config) { c.ConsoleOIDCIssuer = "https://login.example.com" }, "--console-oidc-client-id"},
+		{"OIDC client id without issuer", func(c *server.Config) { c.ConsoleOIDCClientID = "console" }, "need --console-oidc-issuer"},
+		{"OIDC without the console", func(c *server.Config) {
+			c.ConsoleAddr, c.ConsoleOIDCIssuer, c.ConsoleOIDCClientID = "", "https://login.example.com", "console"
+		}, "needs the console"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

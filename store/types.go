@@ -80,6 +80,10 @@ type ClientSecret struct {
 	Hash      []byte // keyed SHA-256 (HMAC) of the secret; the secret is never stored
 	CreatedAt time.Time
 	ExpiresAt *time.Time // set on the previous secret when a rotation starts an overlap
+	// LastUsedAt is the latest token request this secret authenticated,
+	// as of the last usage flush (nil: never). The store fills it on
+	// reads from RecordClientUsage; writes of the client ignore it.
+	LastUsedAt *time.Time
 }
 
 // Client is an OAuth client of one tenant, owned by a principal.
@@ -272,9 +276,13 @@ type KeyUsage struct {
 	LastUsedAt time.Time
 }
 
-// ClientUsage is the same for clients.
+// ClientUsage is the same for clients. SecretID names the secret that
+// authenticated the uses ("" for private_key_jwt): its own last use is
+// kept too, so that a holder sees whether the secret a rotation is
+// phasing out is still in use.
 type ClientUsage struct {
 	ClientID   string
+	SecretID   string
 	LastUsedAt time.Time
 }
 

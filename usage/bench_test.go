@@ -74,3 +74,32 @@ func BenchmarkKeyUsedReferenceMutexMap(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkClientUsed is a client use recorded with the secret that
+// matched (issue 12): the table's key is a struct of the two ids, so that
+// a lookup builds no string. Compare its ns/op with BenchmarkKeyUsed's in
+// the same run:
+//
+//	go test ./usage -run '^$' -bench 'KeyUsed$|ClientUsed$' -cpu 1,2 -benchmem
+func BenchmarkClientUsed(b *testing.B) {
+	r := NewRecorder(nil, nil, nil)
+	ids := benchKeys()
+	secs := make([]string, len(ids))
+	at := time.Now()
+	for i, id := range ids {
+		secs[i] = "sec_" + id
+		r.ClientUsed(id, secs[i], at)
+	}
+	r.clients.drain()
+	var seq atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := seq.Add(7919)
+		for pb.Next() {
+			i++
+			j := i % uint64(len(ids))
+			r.ClientUsed(ids[j], secs[j], at)
+		}
+	})
+}

@@ -54,20 +54,23 @@ func (c *counter) touch(n, at int64) bool {
 // no lock at all; ids first seen since the last flush wait in dirty, under
 // mu, and the flush promotes them. A use of a known id is a map lookup and
 // two atomic operations, with no allocation.
-type table struct {
-	read  atomic.Pointer[map[string]*counter]
+//
+// K is a key id, or a client id with the secret that authenticated it: a
+// comparable struct, so that a lookup builds no string.
+type table[K comparable] struct {
+	read  atomic.Pointer[map[K]*counter]
 	mu    sync.Mutex
-	dirty map[string]*counter
+	dirty map[K]*counter
 }
 
-func newTable() *table {
-	t := &table{dirty: map[string]*counter{}}
-	t.read.Store(&map[string]*counter{})
+func newTable[K comparable]() *table[K] {
+	t := &table[K]{dirty: map[K]*counter{}}
+	t.read.Store(&map[K]*counter{})
 	return t
 }
 
 // add records n uses of id at the given time.
-func (t *table) add(id string, n, at int64) {
+func (t *table[K]) add(id K, n, at int64) {
 	if c := (*t.read.Load())[id]; c != nil && c.touch(n, at) {
 		return
 	}
@@ -85,22 +88,26 @@ func (t *table) add(id string, n, at int64) {
 	c.touch(n, at)
 }
 
-type entry struct {
-	id    string
+type entry[K comparable] struct {
+	id    K
 	count int64
 	last  int64
 }
 
+// secretUse is what the clients' table counts: uses of a client by the
+// secret that authenticated them ("" for private_key_jwt).
+type secretUse struct{ client, secret string }
+
 // drain takes every pending use, promotes the ids seen since the last
 // drain, and retires ids idle since the previous one, so that the table
 // does not grow with every id ever seen.
-func (t *table) drain() []entry {
+func (t *table[K]) drain() []entry[K] {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.read.Load()
-	next := make(map[string]*counter, len(old)+len(t.dirty))
-	var out []entry
-	take := func(id string, c *counter) {
+	next := make(map[K]*counter, len(old)+len(t.dirty))
+	var out []entry[K]
+	take := func(id K, c *counter) {
 		var n int64
 		for {
 			v := c.uses.Load()
@@ -119,7 +126,7 @@ func (t *table) drain() []entry {
 			return
 		}
 		c.flushedLast = last
-		out = append(out, entry{id: id, count: n, last: last})
+		out = append(out, entry[K]{id: id, count: n, last: last})
 	}
 	for id, c := range old {
 		take(id, c)
@@ -127,13 +134,13 @@ func (t *table) drain() []entry {
 	for id, c := range t.dirty {
 		take(id, c)
 	}
-	t.dirty = map[string]*counter{}
+	t.dirty = map[K]*counter{}
 	t.read.Store(&next)
 	return out
 }
 
 // restore puts back what a failed flush took.
-func (t *table) restore(es []entry) {
+func (t *table[K]) restore(es []entry[K]) {
 	for _, e := range es {
 		t.add(e.id, e.count, e.last)
 	}
@@ -156,8 +163,8 @@ type Recorder struct {
 	st      store.Store
 	log     *slog.Logger
 	now     func() time.Time
-	keys    *table
-	clients *table
+	keys    *table[string]
+	clients *table[secretUse]
 	flushMu sync.Mutex // one flush at a time, so a restore never races a drain
 }
 
@@ -170,7 +177,7 @@ func NewRecorder(st store.Store, logger *slog.Logger, now func() time.Time) *Rec
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{st: st, log: logger, now: now, keys: newTable(), clients: newTable()}
+	return &Recorder{st: st, log: logger, now: now, keys: newTable[string](), clients: newTable[secretUse]()}
 }
 
 // KeyUsed records one use of a legacy key at the given time (the zero time
@@ -179,11 +186,14 @@ func (r *Recorder) KeyUsed(keyID string, at time.Time) {
 	r.keys.add(keyID, 1, r.stamp(at))
 }
 
-// ClientUsed records a use of a client at the given time (zero: now).
-func (r *Recorder) ClientUsed(clientID string, at time.Time) {
+// ClientUsed records a use of a client at the given time (zero: now),
+// authenticated by the secret secretID ("" when no secret was used, as
+// with private_key_jwt). The secret's own last use is kept as well, so
+// that a holder sees whether a rotation's outgoing secret is still used.
+func (r *Recorder) ClientUsed(clientID, secretID string, at time.Time) {
 	// Clients count uses too, though only the time is stored: a counter
 	// with uses pending can never be retired under a concurrent use.
-	r.clients.add(clientID, 1, r.stamp(at))
+	r.clients.add(secretUse{clientID, secretID}, 1, r.stamp(at))
 }
 
 func (r *Recorder) stamp(at time.Time) int64 {
@@ -210,7 +220,7 @@ func (r *Recorder) flushKeys(ctx context.Context) error {
 		hs := make([]store.HourlyUse, 0, len(chunk))
 		for j, e := range chunk {
 			us[j] = store.KeyUsage{KeyID: e.id, Count: e.count, LastUsedAt: toTime(e.last)}
-			hs = appendHourly(hs, "key:", e)
+			hs = appendHourly(hs, "key:"+e.id, e.count, e.last)
 		}
 		if err := r.st.RecordKeyUsage(ctx, us); err != nil {
 			r.keys.restore(es[i:])
@@ -228,8 +238,10 @@ func (r *Recorder) flushClients(ctx context.Context) error {
 		us := make([]store.ClientUsage, len(chunk))
 		hs := make([]store.HourlyUse, 0, len(chunk))
 		for j, e := range chunk {
-			us[j] = store.ClientUsage{ClientID: e.id, LastUsedAt: toTime(e.last)}
-			hs = appendHourly(hs, "client:", e)
+			us[j] = store.ClientUsage{ClientID: e.id.client, SecretID: e.id.secret, LastUsedAt: toTime(e.last)}
+			// Two secrets of one client in one flush are two rows of
+			// the same credential: the hourly upsert adds them up.
+			hs = appendHourly(hs, "client:"+e.id.client, e.count, e.last)
 		}
 		if err := r.st.RecordClientUsage(ctx, us); err != nil {
 			r.clients.restore(es[i:])
@@ -254,11 +266,11 @@ func (r *Recorder) recordHourly(ctx context.Context, hs []store.HourlyUse) {
 // flushes seconds apart, only the uses of a flush that spans the turn of
 // an hour land in the later hour. The hourly counts answer "uses in the
 // last 24 hours" of the offboarding report (docs/offboarding.md).
-func appendHourly(hs []store.HourlyUse, prefix string, e entry) []store.HourlyUse {
-	if e.count <= 0 {
+func appendHourly(hs []store.HourlyUse, credential string, count, last int64) []store.HourlyUse {
+	if count <= 0 {
 		return hs
 	}
-	return append(hs, store.HourlyUse{Credential: prefix + e.id, Hour: toTime(e.last).Truncate(time.Hour), Uses: e.count})
+	return append(hs, store.HourlyUse{Credential: credential, Hour: toTime(last).Truncate(time.Hour), Uses: count})
 }
 
 // toTime converts back, at the microsecond precision the store keeps.

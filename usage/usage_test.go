@@ -78,7 +78,7 @@ func TestFlush(t *testing.T) {
 	}
 	r.KeyUsed("key_1", t0) // older than the latest: must not move it back
 	r.KeyUsed("key_2", time.Time{})
-	r.ClientUsed("cli_1", t0.Add(3*time.Minute))
+	r.ClientUsed("cli_1", "", t0.Add(3*time.Minute))
 	r.KeyUsed("key_gone", t0) // deleted meanwhile: skipped, not an error
 	must(t, r.Flush(ctx))
 
@@ -121,7 +121,7 @@ func TestFailedFlushKeepsCounts(t *testing.T) {
 	ctx := t.Context()
 	r.KeyUsed("key_1", t0)
 	r.KeyUsed("key_1", t0.Add(time.Minute))
-	r.ClientUsed("cli_1", t0.Add(2*time.Minute))
+	r.ClientUsed("cli_1", "", t0.Add(2*time.Minute))
 
 	st.setFail(true)
 	err := r.Flush(ctx)
@@ -194,11 +194,11 @@ func TestIdleEntriesAreForgotten(t *testing.T) {
 	st := openStore(t)
 	r := NewRecorder(st, nil, nil)
 	r.KeyUsed("key_1", t0)
-	r.ClientUsed("cli_1", t0)
+	r.ClientUsed("cli_1", "", t0)
 	must(t, r.Flush(t.Context())) // written
 	must(t, r.Flush(t.Context())) // idle for a whole interval: dropped
-	for _, tb := range []*table{r.keys, r.clients} {
-		if n := len(*tb.read.Load()) + len(tb.dirty); n != 0 {
+	for _, n := range []int{len(*r.keys.read.Load()) + len(r.keys.dirty), len(*r.clients.read.Load()) + len(r.clients.dirty)} {
+		if n != 0 {
 			t.Fatalf("table still holds %d idle entries", n)
 		}
 	}
@@ -243,7 +243,7 @@ func TestFlushCountsUsesPerHour(t *testing.T) {
 	for range 4 {
 		r.KeyUsed("key_1", t0)
 	}
-	r.ClientUsed("cli_1", t0)
+	r.ClientUsed("cli_1", "", t0)
 	must(t, r.Flush(ctx))
 	r.KeyUsed("key_1", t0.Add(time.Minute))
 	must(t, r.Flush(ctx))
@@ -256,5 +256,42 @@ func TestFlushCountsUsesPerHour(t *testing.T) {
 		if n != tt.want {
 			t.Errorf("%s: %d uses in 24 h, want %d", tt.cred, n, tt.want)
 		}
+	}
+}
+
+// TestFlushSecretUses: the uses of each of a client's secrets (the two of
+// a rotation overlap) reach the store apart, each with its latest time,
+// and the client's own last use is the later of them.
+func TestFlushSecretUses(t *testing.T) {
+	st := openStore(t)
+	ctx := t.Context()
+	_, err := st.UpdateClient(ctx, "cli_1", func(c store.Client) (store.Client, error) {
+		c.Secrets = []store.ClientSecret{{ID: "sec_old", Hash: []byte{1}, CreatedAt: t0}, {ID: "sec_new", Hash: []byte{2}, CreatedAt: t0}}
+		return c, nil
+	})
+	must(t, err)
+	r := NewRecorder(st, nil, nil)
+	r.ClientUsed("cli_1", "sec_old", t0.Add(time.Minute))
+	r.ClientUsed("cli_1", "sec_old", t0.Add(3*time.Minute))
+	r.ClientUsed("cli_1", "sec_new", t0.Add(2*time.Minute))
+	must(t, r.Flush(ctx))
+	r.ClientUsed("cli_1", "sec_new", t0.Add(5*time.Minute))
+	must(t, r.Flush(ctx))
+	c, err := st.GetClient(ctx, "cli_1")
+	must(t, err)
+	want := map[string]time.Time{"sec_old": t0.Add(3 * time.Minute), "sec_new": t0.Add(5 * time.Minute)}
+	for _, s := range c.Secrets {
+		if s.LastUsedAt == nil || !s.LastUsedAt.Equal(want[s.ID]) {
+			t.Errorf("secret %s last used %v, want %v", s.ID, s.LastUsedAt, want[s.ID])
+		}
+	}
+	if c.LastUsedAt == nil || !c.LastUsedAt.Equal(t0.Add(5*time.Minute)) {
+		t.Errorf("client last used %v", c.LastUsedAt)
+	}
+	// Both secrets' uses count as the client's in the hourly figures.
+	n, err := st.UsesSince(ctx, "client:cli_1", t0.Add(-time.Hour))
+	must(t, err)
+	if n != 4 {
+		t.Errorf("hourly uses of the client: %d, want 4", n)
 	}
 }

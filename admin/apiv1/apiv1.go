@@ -128,6 +128,9 @@ type SecretInfo struct {
 	ID        string     `json:"id"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// LastUsedAt is the last token request this secret authenticated, as
+	// of the last usage flush (a few seconds behind); absent: never.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // CreateClient is the body of POST /clients. AuthMethod defaults to

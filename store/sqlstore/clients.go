@@ -86,7 +86,43 @@ func (q *queries) getClient(ctx context.Context, id, lock string) (store.Client,
 	var c store.Client
 	err := q.row(ctx, "get client", id, func(r scanner) error { return scanClient(r, &c) },
 		`SELECT `+clientCols+` FROM clients WHERE id = $1`+lock, id)
-	return c, err
+	if err != nil {
+		return c, err
+	}
+	cs := []store.Client{c}
+	err = q.secretUses(ctx, cs)
+	return cs[0], err
+}
+
+// secretUses fills in the last use of each secret of the clients, from
+// client_secret_uses (one query for all of them).
+func (q *queries) secretUses(ctx context.Context, cs []store.Client) error {
+	var w where
+	var ph []string
+	at := map[string]int{}
+	for i, c := range cs {
+		if len(c.Secrets) > 0 {
+			ph = append(ph, w.arg(c.ID))
+			at[c.ID] = i
+		}
+	}
+	if len(ph) == 0 {
+		return nil
+	}
+	return q.rows(ctx, "get client secret uses", "", func(r scanner) error {
+		var client, secret string
+		var last timeCol
+		if err := r.Scan(&client, &secret, &last); err != nil {
+			return err
+		}
+		c := &cs[at[client]]
+		for i := range c.Secrets {
+			if c.Secrets[i].ID == secret {
+				c.Secrets[i].LastUsedAt = last.ptr()
+			}
+		}
+		return nil
+	}, `SELECT client_id, secret_id, last_used_at FROM client_secret_uses WHERE client_id IN (`+strings.Join(ph, ", ")+`)`, w.args...)
 }
 
 // GetClient implements store.Queries.
@@ -117,6 +153,9 @@ func (q *queries) ListClients(ctx context.Context, f store.ClientFilter, p store
 		return nil, "", err
 	}
 	out, next := pageOf(out, limit, func(c store.Client) string { return c.ID })
+	if err := q.secretUses(ctx, out); err != nil {
+		return nil, "", err
+	}
 	return out, next, nil
 }
 
@@ -162,6 +201,16 @@ func (t *txn) UpdateClient(ctx context.Context, id string, fn func(store.Client)
 		 WHERE id = $1`, args...); err != nil {
 		return store.Client{}, err
 	}
+	// A secret gone from the list (a rotation's overlap ended) takes its
+	// last use with it.
+	var w where
+	w.add("client_id = ?", id)
+	for _, s := range next.Secrets {
+		w.add("secret_id <> ?", s.ID)
+	}
+	if _, err := t.exec(ctx, "forget client secret uses", id, `DELETE FROM client_secret_uses`+w.sql(), w.args...); err != nil {
+		return store.Client{}, err
+	}
 	t.markChanged()
 	return next, nil
 }
@@ -187,15 +236,40 @@ func (t *txn) DeleteClient(ctx context.Context, id string, at time.Time) error {
 
 // RecordClientUsage implements store.Mutations. It does not move
 // Generation: usage is not something a cache holds. Unknown clients are
-// skipped.
+// skipped. A secret's last use is kept by its id; reads show it only while
+// the client has that secret, and the next update of the client deletes
+// it after that.
 func (t *txn) RecordClientUsage(ctx context.Context, us []store.ClientUsage) error {
 	// One order for every writer, so that two flushers never deadlock.
 	us = slices.Clone(us)
-	slices.SortFunc(us, func(a, b store.ClientUsage) int { return strings.Compare(a.ClientID, b.ClientID) })
+	slices.SortFunc(us, func(a, b store.ClientUsage) int {
+		if c := strings.Compare(a.ClientID, b.ClientID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.SecretID, b.SecretID)
+	})
 	for _, u := range us {
 		if _, err := t.exec(ctx, "record client usage", u.ClientID,
 			`UPDATE clients SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`,
 			u.ClientID, t.d.encodeTime(u.LastUsedAt)); err != nil {
+			return err
+		}
+	}
+	// The secrets' rows after every clients row, in the same order, so
+	// that two flushers lock alike. The insert finds its client's row
+	// (none: skipped); that row's last_used_at is at least $3 now, and
+	// comparing the two gives PostgreSQL $3's type, which a bare
+	// parameter in a SELECT list would not have.
+	for _, u := range us {
+		if u.SecretID == "" {
+			continue
+		}
+		if _, err := t.exec(ctx, "record client secret usage", u.ClientID,
+			`INSERT INTO client_secret_uses (client_id, secret_id, last_used_at)
+			 SELECT id, $2, $3 FROM clients WHERE id = $1 AND last_used_at >= $3
+			 ON CONFLICT (client_id, secret_id) DO UPDATE SET last_used_at = excluded.last_used_at
+			 WHERE client_secret_uses.last_used_at < excluded.last_used_at`,
+			u.ClientID, u.SecretID, t.d.encodeTime(u.LastUsedAt)); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tenants", testTenants},
 		{"Principals", testPrincipals},
 		{"Clients", testClients},
+		{"ClientSecretUses", testClientSecretUses},
 		{"RolesAndBindings", testRolesAndBindings},
 		{"LegacyKeys", testLegacyKeys},
 		{"CreateLegacyKeys", testCreateLegacyKeys},
