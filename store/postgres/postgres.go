@@ -161,6 +161,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	var schema *string
 	var database string
 	if err := pool.QueryRow(ctx, "SELECT current_schema(), current_database()").Scan(&schema, &database); err != nil {
+		if o.pooled && !errors.As(err, new(*pgconn.PgError)) && dials(ctx, cfg.ConnConfig) {
+			// PgBouncer keeps a client waiting while it cannot reach the
+			// server: what times out is PostgreSQL, not the pooler.
+			return fail(&unavailableError{fmt.Sprintf("the pooler at %s answers, but no PostgreSQL answered through it (%s); check that PostgreSQL behind it is up and that the pooler's [databases] entry names it",
+				where, redact(innermost(err), cfg.ConnConfig.Password))})
+		}
 		return fail(reachError(what, where, flagDatabase, cfg.ConnConfig.Password, err))
 	}
 	if schema == nil {
@@ -300,6 +306,17 @@ func sameDatabase(ctx context.Context, cfg *pgx.ConnConfig, database, schema str
 			flagListen, got, where, database, schema)
 	}
 	return nil
+}
+
+// dials reports whether a TCP connection to the first host succeeds.
+func dials(ctx context.Context, c *pgx.ConnConfig) bool {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))))
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // hostList is "h1:p1,h2:p2": every host the config may connect to, in

@@ -2,7 +2,10 @@ package pgproc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PgBouncer is a pgbouncer process started by the test.
@@ -99,4 +104,59 @@ func (b *PgBouncer) URL(db string) string {
 func (b *PgBouncer) Log() string {
 	out, _ := os.ReadFile(b.log)
 	return string(out)
+}
+
+// TempDatabase creates a database of its own on the server that base (a
+// postgres:// URL) names, and drops it when t ends (WITH (FORCE): a pooler
+// may still hold connections to it). It returns base naming that database
+// instead. Tests behind PgBouncer need a database rather than a schema:
+// PgBouncer 1.18 cannot pass search_path on to the server.
+func TempDatabase(t testing.TB, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("not a URL: %v", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "authz_pool_" + hex.EncodeToString(b[:])
+	exec := func(stmt string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), startLimit)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, stmt)
+		return err
+	}
+	if err := exec("CREATE DATABASE " + name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("create database on the test server: %v", err)
+		}
+		t.Skipf("create database on the test server: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := exec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Through returns dsn (a postgres:// URL) with its host and port replaced
+// by the pooler's.
+func (b *PgBouncer) Through(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("not a URL: %v", err)
+	}
+	u.Host = "127.0.0.1:" + strconv.Itoa(b.Port)
+	return u.String()
 }
