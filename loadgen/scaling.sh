@@ -78,6 +78,9 @@ fixtures() {
   c=$(admin client create --tenant "$t" --owner "$p")
   export AUTHZ_CLIENT_ID=$(jq -r .id <<<"$c") AUTHZ_CLIENT_SECRET=$(jq -r .client_secret <<<"$c")
 }
+# The audit group commit's counters: batch size sum and count, flush seconds sum.
+auditm() { curl -s $METRICS/metrics | awk '/^authz_audit_batch_size_(sum|count) |^authz_audit_flush_seconds_sum / {v[$1]=$2}
+  END {printf "%s %s %s\n", v["authz_audit_batch_size_sum"], v["authz_audit_batch_size_count"], v["authz_audit_flush_seconds_sum"]}'; }
 bench() { taskset -c 1 "$S/authz" bench --issuer $ISSUER --mode cc --concurrency 32 -o json "$@"; }
 
 measure() { # NAME DB DATABASE_URL FLAGS...
@@ -85,7 +88,8 @@ measure() { # NAME DB DATABASE_URL FLAGS...
   serve "$url" "$@"; fixtures
   bench --duration 3s >/dev/null
   local stats="SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = '$db'"
-  local a0 p0 b0 w0 s0 e0
+  local a0 p0 b0 w0 s0 e0 m0 m1
+  m0=$(auditm)
   a0=$(ticks "$SERVER"); p0=$(pgticks); b0=$(bouncerticks)
   w0=$(psqlq "$db" "SELECT pg_current_wal_lsn() - '0/0'"); s0=$(psqlq "$db" "$stats")
   e0=$(psqlq "$db" "SELECT pg_total_relation_size('audit_events')")
@@ -94,18 +98,20 @@ measure() { # NAME DB DATABASE_URL FLAGS...
   a1=$(ticks "$SERVER"); p1=$(pgticks); b1=$(bouncerticks)
   w1=$(psqlq "$db" "SELECT pg_current_wal_lsn() - '0/0'"); s1=$(psqlq "$db" "$stats")
   e1=$(psqlq "$db" "SELECT pg_total_relation_size('audit_events')")
+  m1=$(auditm)
   local n rps errs; n=$(jq .requests <<<"$out"); rps=$(jq '.requests_per_second|round' <<<"$out"); errs=$(jq -c .errors <<<"$out")
   awk -v name="$name" -v n="$n" -v rps="$rps" -v tck="$TCK" -v a="$((a1 - a0))" -v p="$((p1 - p0))" -v b="$((b1 - b0))" \
     -v w="$((w1 - w0))" -v c="$(( ${s1%|*} - ${s0%|*} ))" -v r="$(( ${s1#*|} - ${s0#*|} ))" -v e="$((e1 - e0))" \
-    -v p99="$(jq .p99_ms <<<"$out")" -v errs="$errs" 'BEGIN {
-      printf "| %s | %d | %.1f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f | %s |\n", name, rps, p99,
-        1e6*a/tck/n, 1e6*p/tck/n, 1e6*b/tck/n, w/n, c/n, r/n, e/n, errs }'
+    -v p99="$(jq .p99_ms <<<"$out")" -v errs="$errs" -v m0="$m0" -v m1="$m1" 'BEGIN {
+      split(m0, x); split(m1, y); commits = y[2] - x[2]
+      printf "| %s | %d | %.1f | %.0f | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f | %.1f | %.1f | %s |\n", name, rps, p99,
+        1e6*a/tck/n, 1e6*p/tck/n, 1e6*b/tck/n, w/n, c/n, r/n, e/n, (y[1]-x[1])/commits, 1000*(y[3]-x[3])/commits, errs }'
   stop
 }
 
 echo "== machine"; nproc; lscpu | grep 'Model name'; go version; "$PGBIN/postgres" --version; pgbouncer --version | head -1; uptime
-echo "| connection | tokens/s | p99 ms | authz µs CPU/token | PostgreSQL µs CPU/token | PgBouncer µs CPU/token | WAL bytes/token | commits/token | rows written/token | audit table+index bytes/token | errors |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| connection | tokens/s | p99 ms | authz µs CPU/token | PostgreSQL µs CPU/token | PgBouncer µs CPU/token | WAL bytes/token | commits/token | rows written/token | audit table+index bytes/token | audit events/commit | ms/commit | errors |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for run in "direct, pgx default (cache_statement)|" "direct, cache_describe|&default_query_exec_mode=cache_describe" \
   "direct, simple_protocol|&default_query_exec_mode=simple_protocol" "PgBouncer transaction, cache_describe|pooler"; do
   name=${run%%|*} how=${run#*|}; db="scaling_$RANDOM"
