@@ -49,8 +49,15 @@ type Config struct {
 	// Issuer is the public base URL, the iss of every token. Default:
 	// http://<Addr>.
 	Issuer string
-	// Database is sqlite:PATH (embedded default) or postgres://...
+	// Database is sqlite:PATH (embedded default) or postgres://... (a
+	// host list such as postgres://h1,h2/db finds the primary).
 	Database string
+	// DatabaseListenURL is a direct connection to PostgreSQL for change
+	// notifications and migrations when Database goes through a
+	// transaction pooler; DatabasePooler is "", none, session or
+	// transaction (see store/backends.Options).
+	DatabaseListenURL string
+	DatabasePooler    string
 	// MasterKey is AUTHZ_MASTER_KEY (64 hex or base64 of 32 bytes). Empty
 	// with SQLite: a key file beside the database is created and used;
 	// empty with PostgreSQL: refused, since replicas must share it.

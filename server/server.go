@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	st, err := backends.Open(ctx, cfg.Database, log)
+	st, err := backends.OpenWith(ctx, cfg.Database, backends.Options{Logger: log, ListenURL: cfg.DatabaseListenURL, Pooler: cfg.DatabasePooler})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +104,34 @@ func TestOpen(t *testing.T) {
 	_, err := backends.Open(context.Background(), "postgres://postgres:hunter2@127.0.0.1:1/test", nil)
 	if !errors.Is(err, store.ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+// TestOpenWithBadOptions: pooler options that cannot apply are refused
+// before anything is opened or created.
+func TestOpenWithBadOptions(t *testing.T) {
+	dir := t.TempDir()
+	sqliteURL := "sqlite:" + filepath.Join(dir, "a.db")
+	for _, c := range []struct {
+		url  string
+		o    backends.Options
+		want string
+	}{
+		{"postgres://127.0.0.1:1/authz", backends.Options{Pooler: "statement"},
+			`--database-pooler "statement": use none (direct, or PgBouncer pool_mode=session) or transaction (PgBouncer pool_mode=transaction); statement pooling cannot run authz's transactions`},
+		{sqliteURL, backends.Options{Pooler: "transaction"}, "--database-listen-url and --database-pooler apply to PostgreSQL only; --database names sqlite"},
+		{sqliteURL, backends.Options{ListenURL: "postgres://127.0.0.1:1/authz"}, "--database-listen-url and --database-pooler apply to PostgreSQL only; --database names sqlite"},
+		{"postgres://127.0.0.1:1/authz", backends.Options{ListenURL: "sqlite:x.db"},
+			"--database-listen-url must be a postgres:// URL of a direct connection (not through the pooler) to the database --database names"},
+		{"postgres://127.0.0.1:1/authz", backends.Options{ListenURL: "postgres://127.0.0.1:2/authz", Pooler: "none"},
+			"--database-listen-url is for a --database that goes through a transaction pooler; with --database-pooler none, drop it (LISTEN runs on --database)"},
+	} {
+		_, err := backends.OpenWith(t.Context(), c.url, c.o)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("OpenWith(%s, %+v):\n got %v\nwant %s", c.url, c.o, err, c.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused open created %d files", len(entries))
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,6 +12,15 @@ import (
 const (
 	feedRetryMin = 100 * time.Millisecond
 	feedRetryMax = 5 * time.Second
+)
+
+// A feed that has heard nothing for feedQuiet pings its server: a primary
+// that vanished without closing the socket (a partition, a host that lost
+// power) would otherwise leave the replica listening to nothing until TCP
+// keepalive gives up, minutes later. feedPingTimeout bounds the ping.
+const (
+	feedQuiet       = 10 * time.Second
+	feedPingTimeout = 5 * time.Second
 )
 
 // changes implements store.Store.Changes: a dedicated connection LISTENs on
@@ -30,8 +40,15 @@ func (s *Store) changes(ctx context.Context) <-chan struct{} {
 		defer cancel()
 		defer close(ch)
 		retry := feedRetryMin
+		lost := false
 		for {
-			err := s.listen(ctx, ch, func() { retry = feedRetryMin })
+			err := s.listen(ctx, ch, func(host string) {
+				retry = feedRetryMin
+				if lost {
+					s.log.InfoContext(ctx, "change feed listening again", "host", host)
+					lost = false
+				}
+			})
 			if ctx.Err() != nil {
 				return
 			}
@@ -42,14 +59,18 @@ func (s *Store) changes(ctx context.Context) <-chan struct{} {
 				return
 			case <-time.After(retry):
 			}
+			lost = true
 			retry = min(2*retry, feedRetryMax)
 		}
 	}()
 	return ch
 }
 
-// listen holds one LISTEN connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, ch chan<- struct{}, connected func()) error {
+// listen holds one LISTEN connection until it fails or ctx ends. The
+// connection goes through the host list like the pool's, so after a
+// failover it finds the new primary (a standby refuses LISTEN, and
+// target_session_attrs=read-write skips it).
+func (s *Store) listen(ctx context.Context, ch chan<- struct{}, connected func(host string)) error {
 	conn, err := pgx.ConnectConfig(ctx, s.connCfg.Copy())
 	if err != nil {
 		return err
@@ -62,13 +83,27 @@ func (s *Store) listen(ctx context.Context, ch chan<- struct{}, connected func()
 	if _, err := conn.Exec(ctx, "LISTEN "+ChangesChannel); err != nil {
 		return err
 	}
-	connected()
+	connected(conn.PgConn().Conn().RemoteAddr().String())
 	signal(ch)
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		wait, cancel := context.WithTimeout(ctx, feedQuiet)
+		_, err := conn.WaitForNotification(wait)
+		cancel()
+		if err == nil {
+			signal(ch)
+			continue
+		}
+		if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
-		signal(ch)
+		// A deadline leaves pgx's connection usable (it closes only on
+		// other errors); a ping proves the server is still there.
+		ping, cancel := context.WithTimeout(ctx, feedPingTimeout)
+		err = conn.Ping(ping)
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
 }
 

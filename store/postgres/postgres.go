@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -50,7 +51,9 @@ type Store struct {
 }
 
 type options struct {
-	logger *slog.Logger
+	logger    *slog.Logger
+	listenURL string
+	pooled    bool
 }
 
 // Option tunes Open.
@@ -58,6 +61,25 @@ type Option func(*options)
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithListenURL names a direct connection to the same database (not
+// through a pooler) for the LISTEN that pushes changes to this replica and
+// for the migration's session lock. Giving one says that the main DSN goes
+// through a transaction-pooling pooler (WithTransactionPooler).
+func WithListenURL(dsn string) Option { return func(o *options) { o.listenURL = dsn } }
+
+// WithTransactionPooler says that the DSN reaches PostgreSQL through a
+// pooler in transaction mode (PgBouncer pool_mode=transaction): consecutive
+// transactions of one client connection may run on different server
+// connections, so nothing may rely on session state. Open then:
+//   - runs queries in pgx's QueryExecModeCacheDescribe (unnamed prepared
+//     statements, descriptions cached in the client) unless the DSN sets
+//     default_query_exec_mode itself;
+//   - serialises migrations with goose's lock table instead of a session
+//     advisory lock, unless WithListenURL gives a direct connection;
+//   - listens for changes only on WithListenURL's connection; without
+//     one, replicas learn of changes by polling store.Generation.
+func WithTransactionPooler() Option { return func(o *options) { o.pooled = true } }
 
 // Dialect is sqlstore's view of PostgreSQL.
 func Dialect() sqlstore.Dialect {
@@ -77,7 +99,10 @@ func Dialect() sqlstore.Dialect {
 // Open connects to PostgreSQL, migrates the schema and returns the Store.
 // dsn is a postgres:// URL or a keyword/value string; pool_max_conns and
 // the other pgxpool parameters in it are honoured, and search_path selects
-// the schema.
+// the schema. A URL may list several hosts (postgres://h1:5432,h2:5432/db),
+// tried in order on every new connection; without target_session_attrs,
+// such a list gets target_session_attrs=read-write, since authz writes on
+// every token and only the primary accepts writes.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o := options{}
 	for _, opt := range opts {
@@ -86,62 +111,104 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if o.logger == nil {
 		o.logger = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	if o.listenURL != "" {
+		o.pooled = true
+	}
+	cfg, err := parsePoolConfig(dsn, flagDatabase)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: invalid --database: %s", oneLine(redact(err.Error(), "")))
+		return nil, err
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		// Enough for the admin API, the background tasks and the audit
 		// recorder; the token hot path reads from caches.
 		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
 	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
-	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
-	where := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
+	if o.pooled && !strings.Contains(dsn, "default_query_exec_mode") {
+		// pgx's default names a prepared statement per query on the server
+		// connection, which a transaction pooler hands to other clients
+		// between transactions. CacheDescribe uses the unnamed statement
+		// and keeps only the parameter and result types in the client:
+		// one round trip per query once described (docs/scaling.md).
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
+	where := hostList(cfg.ConnConfig)
+	what := "PostgreSQL"
+	if o.pooled {
+		what = "the pooler"
+	}
+
+	var listenCfg *pgx.ConnConfig
+	switch {
+	case o.listenURL != "":
+		lc, err := parsePoolConfig(o.listenURL, flagListen)
+		if err != nil {
+			return nil, err
+		}
+		listenCfg = lc.ConnConfig
+	case !o.pooled:
+		listenCfg = cfg.ConnConfig.Copy()
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, reachError(where, cfg.ConnConfig.Password, err)
+		return nil, reachError(what, where, flagDatabase, cfg.ConnConfig.Password, err)
 	}
 	fail := func(err error) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
 	var schema *string
-	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		return fail(reachError(where, cfg.ConnConfig.Password, err))
+	var database string
+	if err := pool.QueryRow(ctx, "SELECT current_schema(), current_database()").Scan(&schema, &database); err != nil {
+		if o.pooled && !errors.As(err, new(*pgconn.PgError)) && dials(ctx, cfg.ConnConfig) {
+			// PgBouncer keeps a client waiting while it cannot reach the
+			// server: what times out is PostgreSQL, not the pooler.
+			return fail(&unavailableError{fmt.Sprintf("the pooler at %s answers, but no PostgreSQL answered through it (%s); check that PostgreSQL behind it is up and that the pooler's [databases] entry names it",
+				where, redact(innermost(err), cfg.ConnConfig.Password))})
+		}
+		return fail(reachError(what, where, flagDatabase, cfg.ConnConfig.Password, err))
 	}
 	if schema == nil {
 		return fail(fmt.Errorf("postgres: no schema of the search_path exists in the database at %s; create it, or fix search_path in --database / AUTHZ_DATABASE", where))
 	}
+	if o.listenURL != "" {
+		if err := sameDatabase(ctx, listenCfg, database, *schema); err != nil {
+			return fail(err)
+		}
+	}
 
 	db := stdlib.OpenDBFromPool(pool)
-	// Two processes starting at once on one schema must not both migrate:
-	// a session advisory lock, keyed by the schema, serialises them.
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID(*schema)), lock.WithLockTimeout(1, 300))
+	provider, closeMigrationDB, err := migrationTarget(db, listenCfg, o, *schema)
 	if err != nil {
 		db.Close()
-		return fail(fmt.Errorf("postgres: migration lock: %w", err))
+		return fail(err)
 	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
+		closeMigrationDB()
 		db.Close()
 		return fail(fmt.Errorf("postgres: embedded migrations: %w", err))
 	}
-	if err := sqlstore.Migrate(ctx, db, goose.DialectPostgres, sub, o.logger, goose.WithSessionLocker(locker)); err != nil {
+	err = sqlstore.Migrate(ctx, provider.db, goose.DialectPostgres, sub, o.logger, provider.lock)
+	closeMigrationDB()
+	if err != nil {
 		db.Close()
 		return fail(fmt.Errorf("postgres: schema %q at %s: %w", *schema, where, err))
 	}
 
 	stop, stopFeed := context.WithCancel(context.Background())
-	s := &Store{pool: pool, connCfg: cfg.ConnConfig.Copy(), log: o.logger, stop: stop, stopFeed: stopFeed}
+	s := &Store{pool: pool, connCfg: listenCfg, log: o.logger, stop: stop, stopFeed: stopFeed}
+	changes := s.changes
+	if listenCfg == nil {
+		changes = nil
+		o.logger.InfoContext(ctx, "no change notifications behind a transaction pooler without --database-listen-url; replicas poll the generation instead (docs/scaling.md)")
+	}
 	s.Store = sqlstore.New(sqlstore.Config{
 		Dialect:   Dialect(),
 		Writer:    db,
 		Logger:    o.logger,
-		Changes:   s.changes,
+		Changes:   changes,
 		PoolStats: s.poolStats,
 		OnClose: func() error {
 			stopFeed()
@@ -150,6 +217,124 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		},
 	})
 	return s, nil
+}
+
+// The settings an operator fixes when a DSN is wrong.
+const (
+	flagDatabase = "--database / AUTHZ_DATABASE"
+	flagListen   = "--database-listen-url / AUTHZ_DATABASE_LISTEN_URL"
+)
+
+// parsePoolConfig checks dsn (CheckURL), parses it and applies authz's
+// connection defaults.
+func parsePoolConfig(dsn, setting string) (*pgxpool.Config, error) {
+	if err := CheckURL(dsn); err != nil {
+		return nil, fmt.Errorf("postgres: invalid %s: %w", setting, err)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: invalid %s: %s", setting, oneLine(redact(err.Error(), "")))
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if len(distinctHosts(cfg.ConnConfig)) > 1 && !strings.Contains(dsn, "target_session_attrs") {
+		cfg.ConnConfig.ValidateConnect = pgconn.ValidateConnectTargetSessionAttrsReadWrite
+	}
+	return cfg, nil
+}
+
+// migrationDB is where and under which lock the schema is migrated.
+type migrationDB struct {
+	db   *sql.DB
+	lock goose.ProviderOption
+}
+
+// migrationTarget chooses the connection and the lock for migrations. Two
+// processes starting at once on one schema must not both migrate. On a
+// direct connection a session advisory lock, keyed by the schema,
+// serialises them. Behind a transaction pooler a session lock would stay
+// on whichever server connection took it (and its unlock could land on
+// another), so the lock is taken on the direct listen connection when
+// there is one, and otherwise in goose's lock table, one row per schema.
+func migrationTarget(pooled *sql.DB, listenCfg *pgx.ConnConfig, o options, schema string) (migrationDB, func(), error) {
+	id := migrationLockID(schema)
+	if !o.pooled || listenCfg != nil {
+		db := pooled
+		closeDB := func() {}
+		if o.pooled {
+			db = stdlib.OpenDB(*listenCfg.Copy())
+			closeDB = func() { db.Close() }
+		}
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 300))
+		if err != nil {
+			closeDB()
+			return migrationDB{}, nil, fmt.Errorf("postgres: migration lock: %w", err)
+		}
+		return migrationDB{db: db, lock: goose.WithSessionLocker(locker)}, closeDB, nil
+	}
+	locker, err := lock.NewPostgresTableLocker(lock.WithTableLockID(max(id, 1)), lock.WithTableLockTimeout(time.Second, 300))
+	if err != nil {
+		return migrationDB{}, nil, fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	return migrationDB{db: pooled, lock: goose.WithLocker(locker)}, func() {}, nil
+}
+
+// sameDatabase checks that the listen connection reaches the database and
+// schema that --database does: notifications on another database would
+// never arrive, and the replica would serve a stale cache for want of them.
+func sameDatabase(ctx context.Context, cfg *pgx.ConnConfig, database, schema string) error {
+	where := hostList(cfg)
+	ctx, cancel := context.WithTimeout(ctx, 2*cfg.ConnectTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		return reachError("PostgreSQL", where, flagListen, cfg.Password, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var ldb string
+	var lschema *string
+	if err := conn.QueryRow(ctx, "SELECT current_database(), current_schema()").Scan(&ldb, &lschema); err != nil {
+		return reachError("PostgreSQL", where, flagListen, cfg.Password, err)
+	}
+	if ldb != database || lschema == nil || *lschema != schema {
+		got := ldb + "/" + "(no schema)"
+		if lschema != nil {
+			got = ldb + "/" + *lschema
+		}
+		return fmt.Errorf("postgres: %s reaches database/schema %s at %s, but --database reaches %s/%s; both must name the same database and search_path",
+			flagListen, got, where, database, schema)
+	}
+	return nil
+}
+
+// dials reports whether a TCP connection to the first host succeeds.
+func dials(ctx context.Context, c *pgx.ConnConfig) bool {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))))
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+// hostList is "h1:p1,h2:p2": every host the config may connect to, in
+// order, for messages. It never holds the password.
+func hostList(c *pgx.ConnConfig) string {
+	return strings.Join(distinctHosts(c), ",")
+}
+
+func distinctHosts(c *pgx.ConnConfig) []string {
+	hosts := []string{net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))}
+	for _, fb := range c.Fallbacks {
+		// sslmode=prefer adds a plain-text fallback for each host: the
+		// same place twice.
+		if h := net.JoinHostPort(fb.Host, strconv.Itoa(int(fb.Port))); !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
 }
 
 func (s *Store) poolStats() store.PoolStats {
@@ -184,7 +369,11 @@ func classify(err error) error {
 			return fmt.Errorf("a referenced object does not exist: %w", store.ErrNotFound)
 		case strings.HasPrefix(pe.Code, "08"), // connection_exception
 			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutdown, cannot connect now
-			pe.Code == "53300": // too_many_connections
+			pe.Code == "53300", // too_many_connections
+			// read_only_sql_transaction: a standby (being promoted, or
+			// reached through a host list without target_session_attrs).
+			// Retrying reaches the primary once there is one again.
+			pe.Code == "25006":
 			return store.ErrUnavailable
 		}
 		return nil
@@ -200,16 +389,16 @@ func classify(err error) error {
 }
 
 // reachError is the one line an operator sees when the server cannot be
-// used: where, why, and which setting to check. It never holds the
-// password.
-func reachError(where, password string, err error) error {
+// used: what (PostgreSQL, or the pooler in front of it), where, why, and
+// which setting to check. It never holds the password.
+func reachError(what, where, setting, password string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return &unavailableError{fmt.Sprintf("PostgreSQL at %s refused the connection: %s (SQLSTATE %s); check --database / AUTHZ_DATABASE",
-			where, redact(pe.Message, password), pe.Code)}
+		return &unavailableError{fmt.Sprintf("%s at %s refused the connection: %s (SQLSTATE %s); check %s",
+			what, where, redact(pe.Message, password), pe.Code, setting)}
 	}
-	return &unavailableError{fmt.Sprintf("cannot reach PostgreSQL at %s: %s; check --database / AUTHZ_DATABASE",
-		where, redact(innermost(err), password))}
+	return &unavailableError{fmt.Sprintf("cannot reach %s at %s: %s; check %s",
+		what, where, redact(innermost(err), password), setting)}
 }
 
 // unavailableError is an Open failure that reads as one line and is

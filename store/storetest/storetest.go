@@ -16,6 +16,18 @@ import (
 // fresh, empty, migrated store for each subtest; the suite does not close
 // it (open registers its own cleanup).
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	RunOnly(t, open)
+}
+
+// RunOnly is Run restricted to the named subtests (all of them when none
+// is named), for backends reached in ways too slow to run everything
+// through, such as a connection pooler that needs a database per subtest.
+// A name that is not a subtest fails.
+func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	for _, c := range []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -72,10 +84,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SCIMGroups", testSCIMGroups},
 		{"ConsoleSessions", testConsoleSessions},
 	} {
+		if len(want) > 0 && !want[c.name] {
+			continue
+		}
+		delete(want, c.name)
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.fn(t, open(t))
 		})
+	}
+	for n := range want {
+		t.Errorf("storetest.RunOnly: no subtest %q", n)
 	}
 }
 
