@@ -149,6 +149,12 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil
 		},
 	})
+	// The days ahead get their audit partitions now; the server renews
+	// them hourly. A failure is not fatal: appends land in the default
+	// partition meanwhile.
+	if err := s.PrepareAudit(ctx, time.Now()); err != nil {
+		o.logger.WarnContext(ctx, "preparing audit partitions", "err", err)
+	}
 	return s, nil
 }
 

@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/authz/authz/store"
+)
+
+// audit_events is partitioned by day of time (migration 00012). Partition
+// names carry their bounds, so that pruning reads them from the catalogue
+// without parsing partition expressions:
+//
+//	audit_events_pYYYYMMDD        [that day 00:00 UTC, the next day)
+//	audit_events_before_YYYYMMDD  (everything, that day 00:00 UTC): the
+//	                              table as it was before partitioning
+//	audit_events_default          what no other partition takes
+const (
+	partitionDay    = "audit_events_p"
+	partitionBefore = "audit_events_before_"
+	dayLayout       = "20060102"
+)
+
+// PartitionsAhead is how many days after today PrepareAudit makes
+// partitions for. The server calls it hourly; a week leaves room for a
+// fleet that stops preparing for a few days (events then land in the
+// default partition and are pruned row by row).
+const PartitionsAhead = 7
+
+// ddlLockTimeout bounds how long creating or dropping a partition waits
+// for the exclusive lock on audit_events: while it waits, appends queue
+// behind it, so it gives up early and tries again at the next run.
+const ddlLockTimeout = "1s"
+
+// PrepareAudit implements store.AuditRetention: the partitions of today and
+// the PartitionsAhead days after exist once it returns (unless a lock or
+// an overlapping partition stood in the way; see createPartition).
+func (s *Store) PrepareAudit(ctx context.Context, now time.Time) error {
+	day := now.UTC().Truncate(24 * time.Hour)
+	var errs []error
+	for i := range PartitionsAhead + 1 {
+		if err := s.createPartition(ctx, day.AddDate(0, 0, i)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// createPartition creates the partition of one day unless it exists. A
+// day that an older partition already covers (the one attached by the
+// migration) is not an error; nor is a concurrent creation by another
+// replica.
+func (s *Store) createPartition(ctx context.Context, day time.Time) error {
+	name := partitionDay + day.Format(dayLayout)
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: look up audit partition %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+ddlLockTimeout+`'`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF audit_events FOR VALUES FROM ('%s') TO ('%s')`,
+			pgx.Identifier{name}.Sanitize(), day.Format(time.RFC3339), day.AddDate(0, 0, 1).Format(time.RFC3339)))
+		return err
+	})
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		s.log.InfoContext(ctx, "created audit partition", "partition", name)
+		return nil
+	case errors.As(err, &pe) && pe.Code == "42P17": // overlaps a partition (the migrated table's)
+		return nil
+	case errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "23505"): // created meanwhile
+		return nil
+	case errors.As(err, &pe) && pe.Code == "23514":
+		return fmt.Errorf("postgres: audit partition %s: the default partition already holds events of that day; they stay there and are pruned row by row: %s", name, pe.Message)
+	default:
+		return fmt.Errorf("postgres: create audit partition %s: %w", name, err)
+	}
+}
+
+// PruneAudit implements store.AuditRetention: partitions wholly below the
+// anchor are dropped, then the rows below the anchor that are left (in the
+// partition the anchor falls in, in the default partition, or in a
+// partition whose drop timed out) are deleted in batches.
+func (s *Store) PruneAudit(ctx context.Context, batch int) (store.AuditPruned, error) {
+	a, err := s.AuditAnchor(ctx)
+	if err != nil || a.Seq == 0 {
+		return store.AuditPruned{}, err
+	}
+	dropped, dropErr := s.dropPartitions(ctx, a)
+	out, err := s.Store.PruneAudit(ctx, batch)
+	out.Partitions = dropped
+	return out, errors.Join(dropErr, err)
+}
+
+// dropPartitions drops the partitions that end at or before the anchor
+// event's time and hold no event above the anchor. The time bound keeps
+// today's partition (which appends still fill) whatever it holds; the seq
+// bound keeps a partition holding an event stamped before the anchor's
+// time but chained after it.
+func (s *Store) dropPartitions(ctx context.Context, a store.AuditAnchor) (int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'audit_events'::regclass ORDER BY c.relname`)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: list audit partitions: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("postgres: list audit partitions: %w", err)
+	}
+	dropped := 0
+	for _, name := range names {
+		end, ok := partitionEnd(name)
+		if !ok || end.After(a.Time) {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+ddlLockTimeout+`'`); err != nil {
+				return err
+			}
+			ident := pgx.Identifier{name}.Sanitize()
+			var above bool
+			// Under the lock DROP takes next, nothing can be added to the
+			// partition between this check and the drop: lock it first.
+			if _, err := tx.Exec(ctx, `LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+ident+` WHERE seq > $1)`, a.Seq).Scan(&above); err != nil {
+				return err
+			}
+			if above {
+				return errKeep
+			}
+			_, err := tx.Exec(ctx, `DROP TABLE `+ident)
+			return err
+		})
+		switch {
+		case err == nil:
+			dropped++
+			s.log.InfoContext(ctx, "dropped audit partition", "partition", name, "anchor_seq", a.Seq)
+		case errors.Is(err, errKeep):
+		default:
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available: appends were busy
+				s.log.InfoContext(ctx, "audit partition not dropped this time: its lock was busy; its rows are deleted instead", "partition", name)
+				continue
+			}
+			return dropped, fmt.Errorf("postgres: drop audit partition %s: %w", name, err)
+		}
+	}
+	return dropped, nil
+}
+
+// errKeep: the partition holds an event above the anchor.
+var errKeep = errors.New("partition holds events above the anchor")
+
+// partitionEnd reads a partition's upper bound from its name.
+func partitionEnd(name string) (time.Time, bool) {
+	var day string
+	var next int
+	switch {
+	case strings.HasPrefix(name, partitionDay):
+		day, next = strings.TrimPrefix(name, partitionDay), 1
+	case strings.HasPrefix(name, partitionBefore):
+		day = strings.TrimPrefix(name, partitionBefore)
+	default:
+		return time.Time{}, false
+	}
+	t, err := time.Parse(dayLayout, day)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.AddDate(0, 0, next), true
+}
