@@ -221,6 +221,12 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
+	if w, ok := out.(io.Writer); ok { // a stream (the audit export), copied as it comes
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return fmt.Errorf("admin API %s %s: the answer was cut short: %w", method, path, err)
+		}
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("admin API %s %s: unreadable answer: %w", method, path, err)
 	}

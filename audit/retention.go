@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,7 +150,14 @@ func Prune(ctx context.Context, st store.Store, until time.Time, anchorHex strin
 				until.UTC().Format(time.RFC3339Nano), end.Seq, end.Hash, anchorHex))
 		}
 		out.AnchorSeq, out.AnchorHash = end.Seq, anchorHex
-		return tx.SetAuditAnchor(ctx, store.AuditAnchor{Seq: end.Seq, Hash: end.Hash, Time: end.Time, PrunedAt: now})
+		if err := tx.SetAuditAnchor(ctx, store.AuditAnchor{Seq: end.Seq, Hash: end.Hash, Time: end.Time, PrunedAt: now}); err != nil {
+			return err
+		}
+		// The prune is itself on the chain, after the events it kept.
+		details, _ := json.Marshal(map[string]any{"anchor_seq": end.Seq, "anchor_hash": anchorHex,
+			"until": until.UTC().Format(time.RFC3339Nano), "from_seq": anchor.Seq + 1})
+		return Append(ctx, tx, store.AuditEvent{Time: now, Action: "audit.prune", Target: "audit:" + strconv.FormatInt(end.Seq, 10),
+			Outcome: OutcomeSuccess, Details: details})
 	})
 	if err != nil {
 		return Pruned{}, err

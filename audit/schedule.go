@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/reqmeta"
 	"github.com/authz/authz/store"
 )
 
@@ -112,7 +113,7 @@ func (r *Retainer) RunOnce(ctx context.Context) (string, error) {
 	if !ok {
 		return "skipped", nil
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(reqmeta.WithActor(ctx, ActorSystem))
 	defer cancel()
 	renewed := make(chan struct{})
 	go func() { // keep the lease while the run lasts
