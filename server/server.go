@@ -49,7 +49,7 @@ type Server struct {
 	Audit     *audit.Recorder
 	// Retainer exports and prunes the audit log on a schedule; nil
 	// without --audit-retention.
-	Retainer *audit.Retainer
+	Retainer  *audit.Retainer
 	Usage     *usage.Recorder
 	Notifier  *notify.Notifier
 	Legacy    *legacykeys.Service
