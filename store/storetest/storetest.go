@@ -45,6 +45,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Audit", testAudit},
 		{"AuditHeadLock", testAuditHeadLock},
+		// Issue 14: audit retention.
+		{"AuditRetention", testAuditRetention},
+		{"Leases", testLeases},
 		{"AssertionJTI", testAssertionJTI},
 		{"RevokedTokens", testRevokedTokens},
 		{"PurgeExpired", testPurgeExpired},
