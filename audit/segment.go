@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -143,9 +144,10 @@ func VerifySegment(r io.Reader) (Report, error) {
 	prev, err1 := hex.DecodeString(h.PrevHash)
 	last, err2 := hex.DecodeString(h.LastHash)
 	rep := Report{AnchorSeq: h.FirstSeq - 1, AnchorHash: h.PrevHash, Head: h.LastSeq, HeadHash: h.LastHash}
-	if err := errors.Join(err1, err2); err != nil || h.FirstSeq < 1 || h.LastSeq < h.FirstSeq || h.Events != h.LastSeq-h.FirstSeq+1 {
+	if err := errors.Join(err1, err2); err != nil || h.FirstSeq < 1 || h.LastSeq < h.FirstSeq || h.Events != h.LastSeq-h.FirstSeq+1 ||
+		len(last) != sha256.Size || (len(prev) != sha256.Size && (h.FirstSeq > 1 || len(prev) != 0)) {
 		rep.FirstBreak = &Break{Line: 1, Problem: ProblemAltered,
-			Detail: "the header's seqs, count or hashes do not describe a segment (first_seq ≥ 1, last_seq ≥ first_seq, events = last_seq - first_seq + 1, hex hashes)"}
+			Detail: "line 1: the header's seqs, count or hashes do not describe a segment (first_seq ≥ 1, last_seq ≥ first_seq, events = last_seq - first_seq + 1, hex hashes)"}
 		return rep, nil
 	}
 	w := newWalker(h.FirstSeq-1, prev, store.AuditHead{Seq: h.LastSeq, Hash: last})
@@ -179,11 +181,15 @@ func VerifySegment(r io.Reader) (Report, error) {
 		return rep, nil
 	}
 	if b := w.end(); b != nil {
-		b.Line = line + 1
-		if b.Problem != ProblemMissing {
-			b.Line = prevLine
+		if b.Problem == ProblemMissing {
+			b.Line = line + 1
+			b.Detail = fmt.Sprintf("line %d: %s (the header says the segment ends at event %d)", b.Line, b.Detail, h.LastSeq)
+		} else {
+			// Every event verified against the one before: what does not
+			// match is the header.
+			b.Line = 1
+			b.Detail = fmt.Sprintf("line 1: the header's last_hash is not the hash of the last event (line %d)", prevLine)
 		}
-		b.Detail = fmt.Sprintf("line %d: %s (the header says the segment ends at event %d)", b.Line, b.Detail, h.LastSeq)
 		rep.FirstBreak = b
 		return rep, nil
 	}
