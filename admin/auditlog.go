@@ -129,6 +129,8 @@ func (h *handler) pruneAudit(w http.ResponseWriter, r *http.Request, _ *call) er
 	if in.Until.IsZero() {
 		return invalid("until", "required: the until the segment was exported for")
 	}
+	// Deleting a large segment outlasts the listener's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	res, err := audit.Prune(r.Context(), h.st, in.Until, in.Anchor, h.now())
 	if err != nil {
 		return err

@@ -209,7 +209,14 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if untimed(ctx) {
+		// A long export or prune: ctx bounds it, not the usual 30 s.
+		cp := *c.http
+		cp.Timeout = 0
+		hc = &cp
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return transportErr("authz admin API", c.server, err)
 	}
@@ -232,3 +239,13 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	return nil
 }
+
+// untimedKey marks a request that may take longer than the client's
+// timeout: its context alone bounds it.
+type untimedKey struct{}
+
+func withoutTimeout(ctx context.Context) context.Context {
+	return context.WithValue(ctx, untimedKey{}, true)
+}
+
+func untimed(ctx context.Context) bool { v, _ := ctx.Value(untimedKey{}).(bool); return v }

@@ -106,7 +106,7 @@ type Pruned struct {
 
 // PruneBatch is how many rows one transaction of a prune deletes: small
 // enough that an audit flush waiting behind it waits milliseconds.
-const PruneBatch = 2000
+const PruneBatch = 500
 
 // ErrAnchorInvalid: the anchor given to Prune is not a hash.
 var ErrAnchorInvalid = errcode.New(errcode.RequestInvalid,
