@@ -21,7 +21,9 @@ const RetentionLease = "audit-retention"
 // RetentionConfig configures Retainer.
 type RetentionConfig struct {
 	// Keep is how long events stay in the store: each run exports and
-	// prunes the events older than now-Keep.
+	// prunes the events older than now-Keep (from a day on, rounded down
+	// to the UTC midnight, so that whole days go: events then stay up to
+	// a day longer than Keep).
 	Keep time.Duration
 	// Dir receives the segments, one file per run:
 	// audit-<first seq>-<last seq>.jsonl (zero-padded, so they sort).
@@ -142,6 +144,11 @@ func (r *Retainer) RunOnce(ctx context.Context) (string, error) {
 	}()
 
 	until := now.Add(-r.cfg.Keep)
+	if r.cfg.Keep >= 24*time.Hour {
+		// Whole UTC days: PostgreSQL then drops each pruned day's
+		// partition whole instead of deleting the rows of a day's end.
+		until = until.UTC().Truncate(24 * time.Hour)
+	}
 	seg, path, err := r.export(runCtx, until, now)
 	if IsNothingToExport(err) {
 		// An earlier run may have moved the anchor and been stopped

@@ -143,6 +143,9 @@ Without --out the segment goes to standard output and the summary to standard er
 				return err
 			}
 			until = until.Truncate(time.Second) // printable exactly, for the prune command line
+			if time.Since(until) < time.Minute {
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: --until is less than a minute ago: events stamped before it may still be being written, and the prune would then be refused (export again if so)")
+			}
 			c, err := admin(cmd)
 			if err != nil {
 				return err

@@ -104,12 +104,16 @@ func (s *Store) PruneAudit(ctx context.Context, batch int) (store.AuditPruned, e
 	return out, errors.Join(dropErr, err)
 }
 
-// dropPartitions drops the partitions that end at or before the anchor
-// event's time and hold no event above the anchor. The time bound keeps
-// today's partition (which appends still fill) whatever it holds; the seq
-// bound keeps a partition holding an event stamped before the anchor's
-// time but chained after it.
+// dropPartitions drops the partitions that lie wholly in the past and
+// hold no event above the anchor. The seq bound is what makes a drop
+// safe: every row of the partition is at or below the anchor, so the
+// drop deletes exactly what the batched delete would. The time bound
+// keeps today's partition and the empty ones made ahead of time (an
+// empty partition holds nothing above the anchor either). An event
+// stamped in a dropped day and written later (a late writer, a clock far
+// behind) lands in the default partition.
 func (s *Store) dropPartitions(ctx context.Context, a store.AuditAnchor) (int, error) {
+	now := time.Now()
 	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'audit_events'::regclass ORDER BY c.relname`)
 	if err != nil {
@@ -122,7 +126,7 @@ func (s *Store) dropPartitions(ctx context.Context, a store.AuditAnchor) (int, e
 	dropped := 0
 	for _, name := range names {
 		end, ok := partitionEnd(name)
-		if !ok || end.After(a.Time) {
+		if !ok || end.After(now) {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -93,8 +93,9 @@ func TestAuditPartitions(t *testing.T) {
 	}
 	add(day(-3).Add(time.Hour), day(-2).Add(time.Hour), day(-2).Add(3*time.Hour), day(-2).Add(2*time.Hour))
 
-	// Prune up to event 5, the first of day -2: the migrated table and day
-	// -3 are dropped; day -2 still holds events above the anchor.
+	// Prune up to event 5, the first of day -2: the migrated table, day -3
+	// and the empty day -1 are dropped; day -2 still holds events above
+	// the anchor, today and the days ahead are kept.
 	until := day(-2).Add(time.Hour + time.Minute)
 	var seg = new(segmentBuffer)
 	exp, err := audit.Export(ctx, s, until, now, seg)
@@ -108,11 +109,13 @@ func TestAuditPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Partitions != 2 || res.Rows != 1 || res.AnchorSeq != 5 {
-		t.Fatalf("prune = %+v, want 2 partitions dropped and event 5, in day -2, deleted as a row", res)
+	if res.Partitions != 3 || res.Rows != 1 || res.AnchorSeq != 5 {
+		t.Fatalf("prune = %+v, want 3 partitions dropped and event 5, in day -2, deleted as a row", res)
 	}
-	if exists(legacy) || exists("audit_events_p"+day(-3).Format("20060102")) || !exists("audit_events_p"+day(-2).Format("20060102")) {
-		t.Fatal("the wrong partitions were dropped")
+	for d, want := range map[int]bool{-3: false, -2: true, -1: false, 0: true, 1: true, 4: true} {
+		if got := exists("audit_events_p" + day(d).Format("20060102")); got != want || exists(legacy) {
+			t.Fatalf("partition of day %d exists: %v, want %v (the migrated one: %v)", d, got, want, exists(legacy))
+		}
 	}
 	all, _, err := s.ListAudit(ctx, store.AuditFilter{}, store.Page{Limit: store.MaxLimit})
 	if err != nil {
