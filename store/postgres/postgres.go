@@ -149,12 +149,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil
 		},
 	})
-	// The days ahead get their audit partitions now; the server renews
-	// them hourly. A failure is not fatal: appends land in the default
-	// partition meanwhile.
-	if err := s.PrepareAudit(ctx, time.Now()); err != nil {
-		o.logger.WarnContext(ctx, "preparing audit partitions", "err", err)
-	}
+	// The audit partitions of the days ahead are made by the server as
+	// it starts and hourly (PrepareAudit), not here: opening a store for
+	// a command stays cheap, and appends meanwhile land in the default
+	// partition.
 	return s, nil
 }
 
