@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authz/authz/admin/apiv1"
+	"github.com/authz/authz/adminclient"
 	"github.com/authz/authz/audit"
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/store"
@@ -30,7 +31,8 @@ import (
 // `authz serve` with and without a prune running, in one run: a backlog
 // of old audit events is seeded (three days, before the server starts),
 // tokens are requested by 8 concurrent clients for a baseline window,
-// then while `authz audit prune` deletes the exported backlog, then for
+// then while the admin API's prune (what `authz audit prune` calls)
+// deletes the exported backlog, then for
 // a second baseline window. It reports tokens/s of each and their ratio
 // (pruning / mean baseline). Set AUTHZ_BENCH_EVENTS for the backlog size
 // (default 300,000).
@@ -128,10 +130,19 @@ func benchPrune(b *testing.B, db string, backlog int) {
 		LastHash string `json:"last_hash"`
 	}
 	srv.json(&seg, "audit", "export", "--until", until, "--out", filepath.Join(b.TempDir(), "backlog.jsonl"))
+	// The prune through the admin API in process: no CLI process starts
+	// inside the measured window.
+	admin := adminclient.New(srv.adminURL, bootstrapID, bootstrapSecret, adminclient.WithIssuer(srv.issuer))
+	untilT, _ := time.Parse(time.RFC3339, until)
+	if _, err := admin.VerifyAudit(ctx); err != nil { // takes the admin token before the window
+		b.Fatal(err)
+	}
 	n0, t0 := ok.Load(), time.Now()
-	var pruned apiv1.AuditPruned
-	srv.json(&pruned, "audit", "prune", "--until", until, "--anchor", seg.LastHash)
+	pruned, err := admin.PruneAudit(ctx, untilT, seg.LastHash)
 	took := time.Since(t0)
+	if err != nil {
+		b.Fatal(err)
+	}
 	during := float64(ok.Load()-n0) / took.Seconds()
 	base2 := window(5 * time.Second)
 	close(stop)

@@ -123,51 +123,57 @@ func (s *Store) dropPartitions(ctx context.Context, a store.AuditAnchor) (int, e
 	if err != nil {
 		return 0, fmt.Errorf("postgres: list audit partitions: %w", err)
 	}
-	dropped := 0
+	var candidates []string
 	for _, name := range names {
-		end, ok := partitionEnd(name)
-		if !ok || end.After(now) {
-			continue
+		if end, ok := partitionEnd(name); ok && !end.After(now) {
+			candidates = append(candidates, name)
 		}
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+ddlLockTimeout+`'`); err != nil {
-				return err
-			}
+	}
+	if len(candidates) == 0 {
+		return 0, nil
+	}
+	// One transaction for every drop: appends wait once, for one commit,
+	// not once per day.
+	var gone []string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+ddlLockTimeout+`'`); err != nil {
+			return err
+		}
+		// Nothing can be added to a partition between the check below and
+		// its drop: the parent is locked first.
+		if _, err := tx.Exec(ctx, `LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		for _, name := range candidates {
 			ident := pgx.Identifier{name}.Sanitize()
 			var above bool
-			// Under the lock DROP takes next, nothing can be added to the
-			// partition between this check and the drop: lock it first.
-			if _, err := tx.Exec(ctx, `LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE`); err != nil {
-				return err
-			}
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+ident+` WHERE seq > $1)`, a.Seq).Scan(&above); err != nil {
 				return err
 			}
 			if above {
-				return errKeep
-			}
-			_, err := tx.Exec(ctx, `DROP TABLE `+ident)
-			return err
-		})
-		switch {
-		case err == nil:
-			dropped++
-			s.log.InfoContext(ctx, "dropped audit partition", "partition", name, "anchor_seq", a.Seq)
-		case errors.Is(err, errKeep):
-		default:
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available: appends were busy
-				s.log.InfoContext(ctx, "audit partition not dropped this time: its lock was busy; its rows are deleted instead", "partition", name)
 				continue
 			}
-			return dropped, fmt.Errorf("postgres: drop audit partition %s: %w", name, err)
+			if _, err := tx.Exec(ctx, `DROP TABLE `+ident); err != nil {
+				return err
+			}
+			gone = append(gone, name)
 		}
+		return nil
+	})
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		if len(gone) > 0 {
+			s.log.InfoContext(ctx, "dropped audit partitions", "partitions", gone, "anchor_seq", a.Seq)
+		}
+		return len(gone), nil
+	case errors.As(err, &pe) && pe.Code == "55P03": // lock_not_available: appends were busy
+		s.log.InfoContext(ctx, "audit partitions not dropped this time: the table's lock was busy; their rows are deleted instead", "partitions", candidates)
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("postgres: drop audit partitions %v: %w", candidates, err)
 	}
-	return dropped, nil
 }
-
-// errKeep: the partition holds an event above the anchor.
-var errKeep = errors.New("partition holds events above the anchor")
 
 // partitionEnd reads a partition's upper bound from its name.
 func partitionEnd(name string) (time.Time, bool) {
