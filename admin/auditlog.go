@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/audit"
@@ -60,9 +61,80 @@ func (h *handler) verifyAudit(w http.ResponseWriter, r *http.Request, _ *call) e
 	if err != nil {
 		return err
 	}
-	out := apiv1.AuditReport{Events: rep.Events, Head: rep.Head, HeadHash: rep.HeadHash, OK: rep.OK}
+	out := apiv1.AuditReport{Events: rep.Events, AnchorSeq: rep.AnchorSeq, AnchorHash: rep.AnchorHash,
+		Head: rep.Head, HeadHash: rep.HeadHash, OK: rep.OK}
 	if b := rep.FirstBreak; b != nil {
 		out.FirstBreak = &apiv1.AuditBreak{Seq: b.Seq, ID: b.ID, Problem: b.Problem, Detail: b.Detail}
 	}
 	return reply(w, http.StatusOK, out)
+}
+
+// exportAudit streams the segment up to until as JSONL (audit.Export).
+// Errors found before the first byte is sent are answered as usual; one
+// found later (a break met mid-way, a store failure) aborts the
+// connection, so that the client sees a truncated download rather than a
+// segment that looks complete.
+func (h *handler) exportAudit(w http.ResponseWriter, r *http.Request, _ *call) error {
+	q := r.URL.Query()
+	if q.Get("until") == "" {
+		return invalid("until", "required: export the events before this RFC 3339 time")
+	}
+	until, err := parseTime("until", q.Get("until"))
+	if err != nil {
+		return err
+	}
+	// A large segment takes longer than the listener's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	lw := &lazyWriter{w: w}
+	if _, err := audit.Export(r.Context(), h.st, *until, h.now(), lw); err != nil {
+		if !lw.started {
+			return err
+		}
+		h.log.ErrorContext(r.Context(), "audit export stopped mid-way; the download is cut short", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	if !lw.started {
+		lw.start()
+	}
+	return nil
+}
+
+// lazyWriter sends the status line with the first byte.
+type lazyWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (l *lazyWriter) start() {
+	l.started = true
+	l.w.Header().Set("Content-Type", "application/x-ndjson")
+	l.w.Header().Set("Cache-Control", "no-store")
+	l.w.WriteHeader(http.StatusOK)
+}
+
+func (l *lazyWriter) Write(b []byte) (int, error) {
+	if !l.started {
+		l.start()
+	}
+	return l.w.Write(b)
+}
+
+// pruneAudit deletes an exported segment (audit.Prune): only when the
+// anchor is the segment's last hash.
+func (h *handler) pruneAudit(w http.ResponseWriter, r *http.Request, _ *call) error {
+	var in apiv1.AuditPrune
+	if err := decode(w, r, &in, 4<<10, false); err != nil {
+		return err
+	}
+	if in.Until.IsZero() {
+		return invalid("until", "required: the until the segment was exported for")
+	}
+	// Deleting a large segment outlasts the listener's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	res, err := audit.Prune(r.Context(), h.st, in.Until, in.Anchor, h.now())
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, apiv1.AuditPruned{AnchorSeq: res.AnchorSeq, AnchorHash: res.AnchorHash,
+		RowsDeleted: res.Rows, PartitionsDropped: res.Partitions})
 }

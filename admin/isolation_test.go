@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authz/authz/admin/apiv1"
 	"github.com/authz/authz/errcode"
@@ -112,6 +113,10 @@ func probes() map[string]probe {
 
 		"GET /audit/events": {id("/audit/events?tenant_id={tenant}"), emptyList},
 		"GET /audit/verify": {id("/audit/verify"), adminOnly},
+		"GET /audit/export": {id("/audit/export?until=2030-01-01T00:00:00Z"), adminOnly},
+		"POST /audit/prune": {with("/audit/prune", func(fixture) any {
+			return apiv1.AuditPrune{Until: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Anchor: strings.Repeat("ab", 32)}
+		}), adminOnly},
 
 		"GET /reports/migration":         {id("/reports/migration?tenant_id={tenant}"), hiddenNotFound},
 		"GET /reports/migration/history": {id("/reports/migration/history?tenant_id={tenant}"), hiddenNotFound},

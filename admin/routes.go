@@ -85,6 +85,8 @@ func routes() []route {
 
 		{"GET", "/audit/events", accessTenant, (*handler).listAudit},
 		{"GET", "/audit/verify", accessAdmin, (*handler).verifyAudit},
+		{"GET", "/audit/export", accessAdmin, (*handler).exportAudit},
+		{"POST", "/audit/prune", accessAdmin, (*handler).pruneAudit},
 
 		{"GET", "/reports/migration", accessTenant, (*handler).migrationReport},
 		{"GET", "/reports/migration/history", accessTenant, (*handler).migrationHistory},

@@ -209,7 +209,14 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if untimed(ctx) {
+		// A long export or prune: ctx bounds it, not the usual 30 s.
+		cp := *c.http
+		cp.Timeout = 0
+		hc = &cp
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return transportErr("authz admin API", c.server, err)
 	}
@@ -221,8 +228,24 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
+	if w, ok := out.(io.Writer); ok { // a stream (the audit export), copied as it comes
+		if _, err := io.Copy(w, resp.Body); err != nil {
+			return fmt.Errorf("admin API %s %s: the answer was cut short: %w", method, path, err)
+		}
+		return nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("admin API %s %s: unreadable answer: %w", method, path, err)
 	}
 	return nil
 }
+
+// untimedKey marks a request that may take longer than the client's
+// timeout: its context alone bounds it.
+type untimedKey struct{}
+
+func withoutTimeout(ctx context.Context) context.Context {
+	return context.WithValue(ctx, untimedKey{}, true)
+}
+
+func untimed(ctx context.Context) bool { v, _ := ctx.Value(untimedKey{}).(bool); return v }

@@ -2,6 +2,7 @@ package adminclient
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -366,6 +367,23 @@ func (c *Client) ListAudit(ctx context.Context, f AuditFilter) (apiv1.List[apiv1
 func (c *Client) VerifyAudit(ctx context.Context) (apiv1.AuditReport, error) {
 	var out apiv1.AuditReport
 	return out, c.do(ctx, http.MethodGet, "/audit/verify", nil, nil, &out)
+}
+
+// ExportAudit writes to w the audit segment of the events before until
+// (JSONL: a header line, then one event per line with its hashes). It
+// does not check what it wrote: audit.VerifySegment does.
+func (c *Client) ExportAudit(ctx context.Context, until time.Time, w io.Writer) error {
+	q := url.Values{}
+	q.Set("until", until.UTC().Format(time.RFC3339Nano))
+	return c.do(withoutTimeout(ctx), http.MethodGet, "/audit/export", q, nil, w)
+}
+
+// PruneAudit deletes the exported segment for until whose last hash is
+// anchor, keeping anchor as the chain's new beginning. Like ExportAudit
+// it is bounded by ctx only: deleting a large segment takes long.
+func (c *Client) PruneAudit(ctx context.Context, until time.Time, anchor string) (apiv1.AuditPruned, error) {
+	var out apiv1.AuditPruned
+	return out, c.do(withoutTimeout(ctx), http.MethodPost, "/audit/prune", nil, apiv1.AuditPrune{Until: until.UTC(), Anchor: anchor}, &out)
 }
 
 // ResolveKeyConflict gives a legacy key claimed by several tenants to the

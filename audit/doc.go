@@ -30,6 +30,16 @@
 // different events encode alike. An auditor can recompute the chain from an
 // export of the table with nothing but SHA-256.
 //
+// # Retention
+//
+// Export writes a segment of the chain (the events after the anchor up to
+// the latest one stamped before a time) as JSONL with every hash, and
+// VerifySegment checks such a file offline, naming the first line that
+// departs. Prune deletes a segment only when given its last hash, and
+// keeps that event's seq and hash as the anchor: Verify starts there, the
+// first kept event linking to it. Retainer does both on a schedule, one
+// replica at a time. See docs/audit-retention.md.
+//
 // The chain proves the log was not edited after the fact by someone without
 // the ability to rewrite every later event and the head; it is not a
 // signature. Ship Verify's head hash elsewhere (a ticket, a log pipeline) to

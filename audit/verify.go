@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"github.com/authz/authz/store"
 )
@@ -24,7 +25,10 @@ const (
 
 // Break is the first place where the log departs from the chain.
 type Break struct {
-	Seq     int64  `json:"seq"`
+	Seq int64 `json:"seq"`
+	// Line is the line of an exported segment where the break is (1 is
+	// the header), for VerifySegment; 0 for the store.
+	Line    int    `json:"line,omitempty"`
 	ID      string `json:"id,omitempty"` // "" when the event is missing
 	Problem string `json:"problem"`
 	Detail  string `json:"detail"`
@@ -34,6 +38,11 @@ type Break struct {
 type Report struct {
 	// Events is how many events were checked (up to the break, if any).
 	Events int64 `json:"events"`
+	// AnchorSeq and AnchorHash are where the walk began: the last event
+	// pruned (0 and "" when nothing was), or for a segment the event
+	// before its first. The first event checked must link to AnchorHash.
+	AnchorSeq  int64  `json:"anchor_seq"`
+	AnchorHash string `json:"anchor_hash"`
 	// Head is the sequence number of the last event according to the
 	// store's chain head, and HeadHash its hash: record it elsewhere to
 	// detect a rewrite of the whole log later.
@@ -48,31 +57,57 @@ type Report struct {
 // only once a break is found.
 const reorderWindow = 1 << 19
 
-// Verify walks the whole audit log in order, recomputing every hash, and
-// compares its end with the chain head. It reads one page at a time, so
-// memory stays bounded whatever the log's length. Events appended after
-// Verify read the head are not checked.
+// Verify walks the audit log from its anchor (the last event pruned, or
+// the beginning) in order, recomputing every hash, and compares its end
+// with the chain head. It reads one page at a time, so memory stays
+// bounded whatever the log's length. Events appended after Verify read the
+// head are not checked.
+//
+// A prune that moves the anchor while Verify walks deletes events Verify
+// has yet to read; Verify then starts again from the new anchor rather
+// than report them missing.
 //
 // A break is reported, not returned as an error: the error is for a store
 // that cannot be read.
 func Verify(ctx context.Context, st store.Store) (Report, error) {
+	for attempt := 0; ; attempt++ {
+		rep, anchor, err := verifyOnce(ctx, st)
+		if err != nil || rep.OK || rep.FirstBreak.Problem != ProblemMissing || attempt == 2 {
+			return rep, err
+		}
+		now, err := st.AuditAnchor(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("audit: read chain anchor: %w", err)
+		}
+		if now.Seq == anchor.Seq {
+			return rep, nil // not a prune's doing
+		}
+	}
+}
+
+func verifyOnce(ctx context.Context, st store.Store) (Report, store.AuditAnchor, error) {
+	anchor, err := st.AuditAnchor(ctx)
+	if err != nil {
+		return Report{}, anchor, fmt.Errorf("audit: read chain anchor: %w", err)
+	}
 	var head store.AuditHead
-	err := st.Tx(ctx, func(tx store.Tx) error {
+	err = st.Tx(ctx, func(tx store.Tx) error {
 		var err error
 		head, err = tx.AuditHead(ctx)
 		return err
 	})
 	if err != nil {
-		return Report{}, fmt.Errorf("audit: read chain head: %w", err)
+		return Report{}, anchor, fmt.Errorf("audit: read chain head: %w", err)
 	}
-	rep := Report{Head: head.Seq, HeadHash: hex.EncodeToString(head.Hash)}
-	w := walker{head: head, expect: 1}
-	cursor := ""
+	rep := Report{Head: head.Seq, HeadHash: hex.EncodeToString(head.Hash),
+		AnchorSeq: anchor.Seq, AnchorHash: hex.EncodeToString(anchor.Hash)}
+	w := newWalker(anchor.Seq, anchor.Hash, head)
+	cursor := strconv.FormatInt(anchor.Seq, 10)
 walk:
 	for {
 		page, next, err := st.ListAudit(ctx, store.AuditFilter{}, store.Page{Limit: store.MaxLimit, After: cursor})
 		if err != nil {
-			return rep, fmt.Errorf("audit: read events after seq cursor %q: %w", cursor, err)
+			return rep, anchor, fmt.Errorf("audit: read events after seq cursor %q: %w", cursor, err)
 		}
 		for _, ev := range page {
 			if ev.Seq > head.Seq {
@@ -81,7 +116,7 @@ walk:
 			rep.Events++
 			if b := w.step(ev); b != nil {
 				rep.FirstBreak = b
-				return rep, nil
+				return rep, anchor, nil
 			}
 		}
 		if next == "" || len(page) == 0 {
@@ -91,18 +126,25 @@ walk:
 	}
 	if b := w.end(); b != nil {
 		rep.FirstBreak = b
-		return rep, nil
+		return rep, anchor, nil
 	}
 	rep.OK = true
-	return rep, nil
+	return rep, anchor, nil
 }
 
 // walker checks events one at a time, remembering only the last good one.
 type walker struct {
 	head   store.AuditHead
+	first  int64  // the seq of the first event (the anchor's plus one)
 	expect int64  // the seq the next event must have
-	prev   []byte // hash of the last good event (nil before the first)
+	prev   []byte // hash of the last good event (the anchor's before the first)
 	prevID string
+}
+
+// newWalker starts a walk after the anchor event anchorSeq, whose hash is
+// anchorHash (0 and nil: from the beginning), up to head.
+func newWalker(anchorSeq int64, anchorHash []byte, head store.AuditHead) walker {
+	return walker{head: head, first: anchorSeq + 1, expect: anchorSeq + 1, prev: anchorHash}
 }
 
 func (w *walker) step(ev store.AuditEvent) *Break {
@@ -129,7 +171,7 @@ func (w *walker) step(ev store.AuditEvent) *Break {
 		return &Break{Seq: ev.Seq, ID: ev.ID, Problem: ProblemReordered,
 			Detail: fmt.Sprintf("event %s was written as event %d", ev.ID, at)}
 	}
-	if !linked && ev.Seq > 1 && bytes.Equal(Hash(ev.PrevHash, ev), ev.Hash) {
+	if !linked && ev.Seq > w.first && bytes.Equal(Hash(ev.PrevHash, ev), ev.Hash) {
 		// This event is intact, so its prev_hash is what the previous
 		// event's hash was when this one was written: the previous event
 		// was changed afterwards and its hash recomputed to match.
@@ -152,11 +194,11 @@ func (w *walker) writtenAt(ev store.AuditEvent) (int64, bool) {
 	moved := ev
 	for d := int64(1); d <= reorderWindow; d++ {
 		below, above := ev.Seq-d, ev.Seq+d
-		if below < 1 && above > last {
+		if below < w.first && above > last {
 			break
 		}
 		for _, s := range [2]int64{below, above} {
-			if s < 1 || s > last {
+			if s < w.first || s > last {
 				continue
 			}
 			moved.Seq = s

@@ -167,7 +167,7 @@ func TestReportJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"events":3,"head":3,"head_hash":"ab","ok":false,"first_break":{"seq":2,"id":"evt_x","problem":"altered","detail":"d"}}`
+	want := `{"events":3,"anchor_seq":0,"anchor_hash":"","head":3,"head_hash":"ab","ok":false,"first_break":{"seq":2,"id":"evt_x","problem":"altered","detail":"d"}}`
 	if string(raw) != want {
 		t.Fatalf("Report JSON = %s\nwant %s", raw, want)
 	}

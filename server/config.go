@@ -113,6 +113,14 @@ type Config struct {
 
 	ShutdownTimeout time.Duration
 
+	// AuditRetention, when positive, has the server export the audit
+	// events older than this into AuditRetentionDir and prune them from
+	// the store, every AuditRetentionEvery (one replica at a time: a
+	// store lease). Zero: off, the log grows.
+	AuditRetention      time.Duration
+	AuditRetentionDir   string
+	AuditRetentionEvery time.Duration
+
 	// Alerts (package alerts): the built-in detectors; DisableAlerts
 	// turns them off. AlertNewNetworkAction is notify (default) or
 	// suspend-credential.
@@ -178,6 +186,16 @@ func (c *Config) validate() error {
 	}
 	if c.Addr == c.AdminAddr {
 		bad("--admin-addr must differ from --addr: the admin API has its own listener")
+	}
+	switch {
+	case c.AuditRetention < 0:
+		bad("--audit-retention %s: want a positive duration such as 2160h (90 days), or 0 to keep every event", c.AuditRetention)
+	case c.AuditRetention > 0 && c.AuditRetentionDir == "":
+		bad("--audit-retention needs --audit-retention-dir: the directory that receives the exported segments before they are pruned")
+	case c.AuditRetention == 0 && c.AuditRetentionDir != "":
+		bad("--audit-retention-dir is set but --audit-retention is not: set how long events stay in the store")
+	case c.AuditRetentionEvery < 0:
+		bad("--audit-retention-every %s: want a positive duration", c.AuditRetentionEvery)
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {

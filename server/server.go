@@ -47,6 +47,9 @@ type Server struct {
 	Keys      *jwks.Manager
 	Directory *directory.Directory
 	Audit     *audit.Recorder
+	// Retainer exports and prunes the audit log on a schedule; nil
+	// without --audit-retention.
+	Retainer  *audit.Retainer
 	Usage     *usage.Recorder
 	Notifier  *notify.Notifier
 	Legacy    *legacykeys.Service
@@ -137,6 +140,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	legacyHasher := s.KeyHasher
 	s.Directory = directory.New(st, directory.Config{Registerer: reg, Logger: log, Now: cfg.Now})
 	s.Audit = audit.NewRecorder(st, audit.RecorderConfig{Registerer: reg, Logger: log, Now: cfg.Now})
+	if cfg.AuditRetention > 0 {
+		s.Retainer, err = audit.NewRetainer(st, audit.RetentionConfig{Keep: cfg.AuditRetention, Dir: cfg.AuditRetentionDir,
+			Every: cfg.AuditRetentionEvery, Logger: log, Registerer: reg, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+	}
 	s.Usage = usage.NewRecorder(st, log, cfg.Now)
 	webhookSecret := mk.Derive(masterkey.PurposeWebhooks)
 	if cfg.WebhookSecret != "" {
@@ -383,6 +393,12 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		},
 		// Daily counts by holder state (issue 19), kept a year.
 		"migration_history": s.Legacy.RunHistory,
+		"audit_retention": func(ctx context.Context) error {
+			if s.Retainer == nil {
+				return nil
+			}
+			return s.Retainer.Run(ctx)
+		},
 	} {
 		tasks.Go(func() error {
 			if err := run(bg); err != nil && !errors.Is(err, context.Canceled) {
@@ -453,7 +469,12 @@ func (s *Server) Close() {
 func (s *Server) janitor(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
-	for {
+	for tick := 0; ; tick++ {
+		if tick%60 == 0 { // hourly: the audit partitions of the days ahead
+			if err := s.Store.PrepareAudit(ctx, s.cfg.Now()); err != nil {
+				s.log.Warn("janitor: preparing audit storage failed", "err", err)
+			}
+		}
 		if n, err := s.Store.PurgeExpired(ctx, s.cfg.Now()); err != nil {
 			s.log.Warn("janitor: purge failed", "err", err)
 		} else if n > 0 {

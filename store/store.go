@@ -232,6 +232,17 @@ type Queries interface {
 
 	// ListAudit lists events by seq (ascending unless f.Descending).
 	ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, string, error)
+	// AuditAnchor returns where the kept audit log begins: the last event
+	// pruned (zero when nothing was ever pruned). Events at or below its
+	// Seq are no longer part of the log, even while PruneAudit has not yet
+	// deleted them all.
+	AuditAnchor(ctx context.Context) (AuditAnchor, error)
+	// AuditSegmentEnd returns the event that ends the export segment for
+	// until: of the events with a seq above after and a time before
+	// until, the one with the latest time (ties: the highest seq). Seq 0
+	// when there is none. Export and prune compute the same end from the
+	// same rows.
+	AuditSegmentEnd(ctx context.Context, after int64, until time.Time) (AuditEndpoint, error)
 	// CountAuditByCode counts matching events grouped by error_code.
 	CountAuditByCode(ctx context.Context, f AuditFilter) (map[string]int64, error)
 
@@ -444,12 +455,45 @@ type Tx interface {
 	// InsertAudit stores events already chained by the caller (Seq, PrevHash,
 	// Hash set, consecutive after AuditHead) and moves the head to the last.
 	InsertAudit(ctx context.Context, events []AuditEvent) error
+	// LockAuditAnchor locks and returns the audit anchor until the
+	// transaction ends, so that two prunes take turns. Appends do not
+	// take this lock: a prune never waits for issuance, nor issuance for
+	// a prune.
+	LockAuditAnchor(ctx context.Context) (AuditAnchor, error)
+	// SetAuditAnchor moves the anchor forward (a.Seq above the current
+	// anchor's, ErrConflict otherwise). Only the anchor moves: the events
+	// at or below it are deleted afterwards by PruneAudit.
+	SetAuditAnchor(ctx context.Context, a AuditAnchor) error
+}
+
+// AuditRetention is what the audit log's retention needs besides Tx:
+// deleting what lies below the anchor, preparing storage ahead of time,
+// and a lease so that one replica of many does the scheduled work.
+type AuditRetention interface {
+	// PruneAudit deletes the events at or below the anchor, in batches of
+	// at most batch rows, each in a short transaction of its own, so that
+	// issuance is never held up for long (PostgreSQL first drops the
+	// time partitions that hold nothing above the anchor). It can be
+	// interrupted and run again: what is left is deleted next time.
+	PruneAudit(ctx context.Context, batch int) (AuditPruned, error)
+	// PrepareAudit makes ready what appends will need soon, as of now
+	// (PostgreSQL: the partitions of the coming days). Idempotent; a
+	// no-op where there is nothing to prepare (SQLite).
+	PrepareAudit(ctx context.Context, now time.Time) error
+	// TryLease takes or renews the named lease for holder until now+ttl
+	// and reports whether holder has it: it succeeds when the lease is
+	// free, expired or already holder's. It is a row, not a session
+	// lock, so it works through transaction-pooling proxies.
+	TryLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease gives the lease up if holder has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Store is the whole persistence layer. Every backend passes storetest.Run.
 type Store interface {
 	Queries
 	Mutations
+	AuditRetention
 	// Tx runs fn in one transaction and commits if fn returns nil. If fn
 	// returns an error, or the commit fails, nothing fn wrote remains.
 	Tx(ctx context.Context, fn func(tx Tx) error) error

@@ -256,6 +256,30 @@ type AuditHead struct {
 	Hash []byte
 }
 
+// AuditAnchor is where the kept audit log begins after a prune: the seq
+// and hash of the last event pruned, and that event's time. The next
+// event's PrevHash is Hash, so the chain is verified from here on. Zero
+// when nothing was ever pruned.
+type AuditAnchor struct {
+	Seq      int64
+	Hash     []byte
+	Time     time.Time // the anchor event's time (zero when Seq is 0)
+	PrunedAt time.Time // when the anchor was set (zero when Seq is 0)
+}
+
+// AuditEndpoint is one event's place in the chain: its seq, hash and time.
+type AuditEndpoint struct {
+	Seq  int64
+	Hash []byte
+	Time time.Time
+}
+
+// AuditPruned says what a PruneAudit removed.
+type AuditPruned struct {
+	Rows       int64 // rows deleted one by one (SQLite: all; PostgreSQL: the remainder)
+	Partitions int   // whole partitions dropped (PostgreSQL)
+}
+
 // Webhook is a notice waiting in the durable outbox.
 type Webhook struct {
 	ID            string

@@ -337,11 +337,30 @@ type AuditEvent struct {
 // AuditReport is the answer to GET /audit/verify. FirstBreak names the
 // first event that was altered, deleted ("missing") or reordered.
 type AuditReport struct {
-	Events     int64       `json:"events"`
+	Events int64 `json:"events"`
+	// AnchorSeq and AnchorHash are where verification began: the last
+	// event pruned (0 and "" when nothing was).
+	AnchorSeq  int64       `json:"anchor_seq"`
+	AnchorHash string      `json:"anchor_hash"`
 	Head       int64       `json:"head"`
 	HeadHash   string      `json:"head_hash"`
 	OK         bool        `json:"ok"`
 	FirstBreak *AuditBreak `json:"first_break,omitempty"`
+}
+
+// AuditPrune is the body of POST /audit/prune: the until the segment was
+// exported for and the last hash export printed.
+type AuditPrune struct {
+	Until  time.Time `json:"until"`
+	Anchor string    `json:"anchor"`
+}
+
+// AuditPruned is the answer to POST /audit/prune.
+type AuditPruned struct {
+	AnchorSeq         int64  `json:"anchor_seq"`
+	AnchorHash        string `json:"anchor_hash"`
+	RowsDeleted       int64  `json:"rows_deleted"`
+	PartitionsDropped int    `json:"partitions_dropped"`
 }
 
 // AuditBreak is where the audit chain stops verifying.

@@ -216,6 +216,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil
 		},
 	})
+	// The audit partitions of the days ahead are made by the server as
+	// it starts and hourly (PrepareAudit), not here: opening a store for
+	// a command stays cheap, and appends meanwhile land in the default
+	// partition.
 	return s, nil
 }
 

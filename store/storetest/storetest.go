@@ -58,6 +58,9 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Audit", testAudit},
 		{"AuditHeadLock", testAuditHeadLock},
+		// Issue 14: audit retention.
+		{"AuditRetention", testAuditRetention},
+		{"Leases", testLeases},
 		{"AssertionJTI", testAssertionJTI},
 		{"RevokedTokens", testRevokedTokens},
 		{"PurgeExpired", testPurgeExpired},
