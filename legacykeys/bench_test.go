@@ -111,7 +111,7 @@ func benchImport(b *testing.B, open func(testing.TB) store.Store) {
 			hashed = hashed[:0]
 			for j := i; j < min(i+batch, keys); j++ {
 				hash := h.hasher.Hash(fmt.Sprintf("sk_live_%016x%08d", uint64(j)*0x9e3779b97f4a7c15, j))
-				hashed = append(hashed, store.LegacyKey{ID: legacykeys.ImportedID(hash), Hash: hash, TenantID: "ten_bench",
+				hashed = append(hashed, store.LegacyKey{ID: legacykeys.ImportedID(now), Hash: hash, TenantID: "ten_bench",
 					OwnerID: fmt.Sprintf("prn_%05d", j%owners), OwnerRef: fmt.Sprintf("ext-%05d", j%owners), Scopes: []string{"orders:read"},
 					Environment: "prod", Source: store.SourceImported, CreatedAt: now, Status: store.StatusActive, UpdatedAt: now})
 			}
@@ -198,7 +198,7 @@ func benchReports(b *testing.B, st store.Store) {
 		for j := i; j < min(i+cap(batch), keys); j++ {
 			o := j % owners
 			hash := h.hasher.Hash(fmt.Sprintf("sk_live_%016x%08d", uint64(j)*0x9e3779b97f4a7c15, j))
-			k := store.LegacyKey{ID: legacykeys.ImportedID(hash), Hash: hash, TenantID: "ten_bench",
+			k := store.LegacyKey{ID: legacykeys.ImportedID(now), Hash: hash, TenantID: "ten_bench",
 				OwnerRef: fmt.Sprintf("ext-%05d", o), Scopes: []string{"orders:read"}, Environment: "prod",
 				Source: store.SourceImported, CreatedAt: now.Add(-90 * day), AddedAt: now.Add(-60 * day),
 				Status: store.StatusActive, UpdatedAt: now}

@@ -321,8 +321,8 @@ func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey
 	if !ok {
 		return nil, fmt.Errorf("%s: %s: the connection cannot prepare statements", t.d.Name, op)
 	}
-	stmt, err := p.PrepareContext(ctx, `INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-		$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`)
+	stmt, err := p.PrepareContext(ctx, t.d.bulkInsert(`INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES `, 1,
+		legacyKeyColCount, ` ON CONFLICT DO NOTHING`))
 	if err != nil {
 		return nil, t.fail(ctx, err, op, "")
 	}
