@@ -84,9 +84,6 @@ func (q *idSequence) next() string {
 	return id
 }
 
-// importedID is one id of a fresh sequence (tests and benchmarks).
-func importedID(now time.Time) string { return newIDSequence(now).next() }
-
 // Import adds a batch of keys from an import file. It is idempotent: a key
 // whose hash is already stored in the row's tenant is counted as already
 // present and left as it is. A key stored in another tenant is never bound

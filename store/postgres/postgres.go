@@ -71,6 +71,7 @@ func Dialect() sqlstore.Dialect {
 		Notify:          "SELECT pg_notify('" + ChangesChannel + "', '')",
 		InSet:           "%s = ANY(ARRAY(%s))",
 		MaxParams:       65535, // the protocol's 16-bit parameter count
+		ArrayInserts:    true,
 	}
 }
 

@@ -69,6 +69,12 @@ type Dialect struct {
 	// (issue 19: about a fifth of the CPU). A one-row INSERT needs none,
 	// and a prepared statement costs little per row in process.
 	RowByRowInserts bool
+	// ArrayInserts makes bulk inserts of legacy keys one statement per
+	// batch whose 21 parameters are arrays, one per column, unnested into
+	// rows (PostgreSQL): the statement is parsed and planned once, and
+	// each row costs its values, not 21 bind parameters of a statement
+	// of 3,000 rows re-planned every time.
+	ArrayInserts bool
 }
 
 // inSet matches column against the rows of subquery (see InSet).

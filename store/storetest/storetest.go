@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExpiringKeys", testExpiringKeys},
 		{"AddedAtDefaultsToCreatedAt", testAddedAtDefault},
 		{"MigrationHistory", testMigrationHistory},
+		{"KeyTally", testKeyTally},
 		{"SCIMTokens", testSCIMTokens},
 		{"SCIMUsers", testSCIMUsers},
 		{"SCIMGroups", testSCIMGroups},
