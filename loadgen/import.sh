@@ -40,22 +40,29 @@ stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=; }
 trap '[ -n "${SERVER:-}" ] && kill -TERM "$SERVER"' EXIT
 cli() { AUTHZ_SERVER=$ADMIN AUTHZ_ISSUER=http://127.0.0.1:$P AUTHZ_CLIENT_ID=$ADMIN_ID AUTHZ_CLIENT_SECRET=$ADMIN_SECRET "$BIN" "$@"; }
 cpu() { awk '{printf "%.1f", ($14+$15)/100}' "/proc/$SERVER/stat"; } # server user+system CPU seconds
+dbcpu() { # user+system CPU seconds of the PostgreSQL backends serving the run's database (0 on SQLite)
+  local t=0 p
+  for p in $( [ -n "${DB:-}" ] && pgrep -f "postgres: .* $DB " || true); do
+    t=$(echo "$t + $(awk '{print ($14+$15)/100}' "/proc/$p/stat" 2>/dev/null || echo 0)" | bc)
+  done
+  echo "$t"
+}
 load() { cut -d' ' -f1 /proc/loadavg; }
 timed() { # LABEL cmd...: wall, server CPU, CLI CPU (seconds), the command's JSON summary
-  local label=$1 c0 c1 out; shift
-  c0=$(cpu)
+  local label=$1 c0 c1 d0 d1 out; shift
+  c0=$(cpu) d0=$(dbcpu)
   out=$(/usr/bin/time -f '%e %U %S' -o "$B/time" "$@" -o json | jq -c '{imported, already_present, orphans, rejected: (.rejected|length)}' 2>/dev/null || echo '"(no json)"')
-  c1=$(cpu)
+  c1=$(cpu) d1=$(dbcpu)
   read -r wall u s <"$B/time"
-  printf '%-28s wall %6.1f s  server CPU %6.1f s (%.0f µs/key)  CLI CPU %5.1f s  load %s  %s\n' "$label" "$wall" \
-    "$(echo "$c1 - $c0" | bc)" "$(echo "($c1 - $c0) * 1000000 / $KEYS" | bc)" "$(echo "$u + $s" | bc)" "$(load)" "$out"
+  printf '%-28s wall %6.1f s  server CPU %6.1f s (%.0f µs/key)  PostgreSQL CPU %5.1f s  CLI CPU %5.1f s  load %s  %s\n' "$label" "$wall" \
+    "$(echo "$c1 - $c0" | bc)" "$(echo "($c1 - $c0) * 1000000 / $KEYS" | bc)" "$(echo "$d1 - $d0" | bc)" "$(echo "$u + $s" | bc)" "$(load)" "$out"
 }
 report() { # LABEL report args
-  local c0 c1; c0=$(cpu)
+  local c0 c1 d0 d1; c0=$(cpu) d0=$(dbcpu)
   /usr/bin/time -f '%e %U %S' -o "$B/time" "${CLI[@]}" report "${@:2}" -o json >/dev/null
-  c1=$(cpu)
+  c1=$(cpu) d1=$(dbcpu)
   read -r wall u s <"$B/time"
-  printf '%-28s wall %6.2f s  server CPU %5.2f s  CLI CPU %5.2f s  load %s\n' "$1" "$wall" "$(echo "$c1 - $c0" | bc)" "$(echo "$u + $s" | bc)" "$(load)"
+  printf '%-28s wall %6.2f s  server CPU %5.2f s  PostgreSQL CPU %5.2f s  CLI CPU %5.2f s  load %s\n' "$1" "$wall" "$(echo "$c1 - $c0" | bc)" "$(echo "$d1 - $d0" | bc)" "$(echo "$u + $s" | bc)" "$(load)"
 }
 
 run() { # LABEL BINARY DATABASE_URL
@@ -80,7 +87,7 @@ for be in $BACKENDS; do
   for which in ${REF:+reference} new; do
     bin=$B/authz; [ "$which" = reference ] && bin=$REF
     case $be in
-      sqlite) rm -f "$B"/authz.db*; run "$be, $which" "$bin" "sqlite:$B/authz.db" ;;
+      sqlite) DB=; rm -f "$B"/authz.db*; run "$be, $which" "$bin" "sqlite:$B/authz.db" ;;
       postgres) DB=authz_import_$$_$which; psql "$PG/test" -qc "CREATE DATABASE $DB"
         run "$be, $which" "$bin" "$PG/$DB?sslmode=disable"; psql "$PG/test" -qc "DROP DATABASE $DB" ;;
     esac

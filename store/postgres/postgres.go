@@ -72,6 +72,8 @@ func Dialect() sqlstore.Dialect {
 		InSet:           "%s = ANY(ARRAY(%s))",
 		MaxParams:       65535, // the protocol's 16-bit parameter count
 		ArrayInserts:    true,
+		AnalyzeKeys:     "ANALYZE legacy_keys",
+		KeysEstimate:    "SELECT reltuples::float8 FROM pg_class WHERE oid = 'legacy_keys'::regclass",
 	}
 }
 

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -288,7 +290,48 @@ func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 	if n == 0 {
 		return fmt.Errorf("%s: create legacy key %q: its id or hash exists: %w", t.d.Name, k.ID, store.ErrConflict)
 	}
+	if err := t.tallyInserted(ctx, []store.LegacyKey{k}); err != nil {
+		return err
+	}
 	t.markChanged()
+	return nil
+}
+
+// tallyInserted adds newly inserted keys to legacy_key_tally on a backend
+// whose schema leaves that to the store (Dialect.TallyInserts): one upsert
+// per tenant and day of last use, in that order.
+func (t *txn) tallyInserted(ctx context.Context, ks []store.LegacyKey) error {
+	if !t.d.TallyInserts {
+		return nil
+	}
+	type cell struct {
+		tenant string
+		day    int64
+	}
+	counts := map[cell]int64{}
+	for _, k := range ks {
+		if k.Status != store.StatusActive {
+			continue
+		}
+		day := int64(-1)
+		if k.LastUsedAt != nil {
+			day = tallyDay(*k.LastUsedAt)
+		}
+		counts[cell{k.TenantID, day}]++
+	}
+	cells := slices.SortedFunc(maps.Keys(counts), func(a, b cell) int {
+		if c := strings.Compare(a.tenant, b.tenant); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.day, b.day)
+	})
+	for _, c := range cells {
+		if _, err := t.exec(ctx, "tally inserted keys", c.tenant,
+			`INSERT INTO legacy_key_tally (tenant_id, day, n) VALUES ($1, $2, $3)
+			 ON CONFLICT (tenant_id, day) DO UPDATE SET n = legacy_key_tally.n + EXCLUDED.n`, c.tenant, c.day, counts[c]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -348,8 +391,24 @@ func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]str
 			return nil, err
 		}
 	}
+	if t.d.TallyInserts {
+		byID := make(map[string]store.LegacyKey, len(ks))
+		for _, k := range ks {
+			if _, ok := byID[k.ID]; !ok {
+				byID[k.ID] = k
+			}
+		}
+		added := make([]store.LegacyKey, 0, len(inserted))
+		for _, id := range inserted {
+			added = append(added, byID[id])
+		}
+		if err := t.tallyInserted(ctx, added); err != nil {
+			return nil, err
+		}
+	}
 	if len(inserted) > 0 {
 		t.markChanged()
+		t.tx.keysAdded += int64(len(inserted))
 	}
 	return inserted, nil
 }
@@ -375,6 +434,7 @@ func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey
 	}
 	defer stmt.Close()
 	inserted := make([]string, 0, len(ks))
+	var added []store.LegacyKey
 	for _, k := range ks {
 		res, err := stmt.ExecContext(ctx, t.legacyKeyArgs(k)...)
 		if err != nil {
@@ -384,10 +444,17 @@ func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey
 			return nil, t.fail(ctx, err, op, k.ID)
 		} else if n == 1 {
 			inserted = append(inserted, k.ID)
+			if t.d.TallyInserts {
+				added = append(added, k)
+			}
 		}
+	}
+	if err := t.tallyInserted(ctx, added); err != nil {
+		return nil, err
 	}
 	if len(inserted) > 0 {
 		t.markChanged()
+		t.tx.keysAdded += int64(len(inserted))
 	}
 	return inserted, nil
 }
@@ -449,6 +516,7 @@ func (t *txn) createLegacyKeysArrays(ctx context.Context, ks []store.LegacyKey) 
 	}
 	if len(inserted) > 0 {
 		t.markChanged()
+		t.tx.keysAdded += int64(len(inserted))
 	}
 	return inserted, nil
 }
