@@ -15,7 +15,8 @@
 # /tmp/authz-import-bench) where the files go: change them when another
 # run uses them. Each line gives wall time, the server's CPU (user+system
 # of `authz serve`, from /proc) and the CLI's (user+system), and the load
-# average when the command ended.
+# average when the command ended. IMPORT_KEEP=1 keeps the PostgreSQL
+# database (and the SQLite file) for a look afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEYS=${1:-1000000} BACKENDS=${2:-"sqlite postgres"} REF=${3:-}
@@ -89,7 +90,8 @@ for be in $BACKENDS; do
     case $be in
       sqlite) DB=; rm -f "$B"/authz.db*; run "$be, $which" "$bin" "sqlite:$B/authz.db" ;;
       postgres) DB=authz_import_$$_$which; psql "$PG/test" -qc "CREATE DATABASE $DB"
-        run "$be, $which" "$bin" "$PG/$DB?sslmode=disable"; psql "$PG/test" -qc "DROP DATABASE $DB" ;;
+        run "$be, $which" "$bin" "$PG/$DB?sslmode=disable"
+        if [ -n "${IMPORT_KEEP:-}" ]; then echo "  kept database $DB"; else psql "$PG/test" -qc "DROP DATABASE $DB"; fi ;;
     esac
   done
 done
