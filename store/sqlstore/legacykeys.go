@@ -577,6 +577,9 @@ func (t *txn) RemapLegacyKeys(ctx context.Context, tenantID, oldRef, newOwnerID 
 func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
 	us = slices.Clone(us)
 	slices.SortFunc(us, func(a, b store.KeyUsage) int { return strings.Compare(a.KeyID, b.KeyID) })
+	if t.d.ArrayInserts {
+		return t.recordKeyUsageArrays(ctx, us)
+	}
 	for _, u := range us {
 		if _, err := t.exec(ctx, "record key usage", u.KeyID,
 			`UPDATE legacy_keys SET use_count = use_count + $2,
@@ -586,6 +589,42 @@ func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
 		}
 	}
 	return nil
+}
+
+// recordKeyUsageArrays is RecordKeyUsage in two statements whatever the
+// number of keys (PostgreSQL): the keys' rows locked in id order, as every
+// writer does, then one UPDATE from arrays. legacy_key_tally's statement
+// trigger then runs once per flush, and takes its rows in (tenant, day)
+// order; an UPDATE per key ran it once per key, and took the tally's rows
+// in the keys' order, which two flushes could interleave into a deadlock.
+// us is sorted by key id.
+func (t *txn) recordKeyUsageArrays(ctx context.Context, us []store.KeyUsage) error {
+	var ids []string
+	var counts []int64
+	var lasts []time.Time
+	for _, u := range us {
+		at := u.LastUsedAt.UTC().Truncate(time.Microsecond)
+		if n := len(ids); n > 0 && ids[n-1] == u.KeyID {
+			counts[n-1] += u.Count
+			if at.After(lasts[n-1]) {
+				lasts[n-1] = at
+			}
+			continue
+		}
+		ids, counts, lasts = append(ids, u.KeyID), append(counts, u.Count), append(lasts, at)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := t.exec(ctx, "record key usage", "", `SELECT 1 FROM legacy_keys WHERE id = ANY($1) ORDER BY id`+t.d.ForUpdate, ids); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "record key usage", "",
+		`UPDATE legacy_keys k SET use_count = k.use_count + u.n,
+		 last_used_at = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at THEN u.at ELSE k.last_used_at END
+		 FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, n, at)
+		 WHERE k.id = u.id`, ids, counts, lasts)
+	return err
 }
 
 // GetLegacyKeysByHash implements store.Queries: one statement per chunk of

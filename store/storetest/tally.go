@@ -135,10 +135,15 @@ func testKeyTally(t *testing.T, s store.Store) {
 	check("use")
 	must(t, s.RecordKeyUsage(ctx, []store.KeyUsage{
 		{KeyID: "key_a01", Count: 1, LastUsedAt: base.Add(day + 5*time.Hour)}, // same day
+		{KeyID: "key_a03", Count: 2, LastUsedAt: base.Add(35 * day)},          // twice in one flush:
+		{KeyID: "key_a03", Count: 1, LastUsedAt: base.Add(34 * day)},          // the later use wins
 		{KeyID: "key_a02", Count: 1, LastUsedAt: base.Add(33 * day)},          // a later day
 		{KeyID: "key_a19", Count: 1, LastUsedAt: base},                        // older: ignored
 	}))
 	check("use again")
+	if k, err := s.GetLegacyKey(ctx, "key_a03"); err != nil || k.UseCount != 4 || !k.LastUsedAt.Equal(base.Add(35*day)) {
+		t.Fatalf("key_a03 after two uses in one flush: %+v, %v; want 4 uses, the last at %v", k, err, base.Add(35*day))
+	}
 
 	// Revocation, conflict, reactivation.
 	update := func(id string, fn func(k *store.LegacyKey)) {
