@@ -203,6 +203,7 @@ func benchReports(b *testing.B, st store.Store) {
 	now := h.clock.Now()
 	start := time.Now()
 	nextID := legacykeys.ImportedIDs(now)
+	middle := "" // the id of the key in the middle: a cursor half way through
 	batch := make([]store.LegacyKey, 0, 10_000)
 	for i := 0; i < keys; i += cap(batch) {
 		batch = batch[:0]
@@ -221,6 +222,9 @@ func benchReports(b *testing.B, st store.Store) {
 			}
 			if j%100 == 1 {
 				k.ExpiresAt = ptr(now.Add(time.Duration(j%29+1) * day))
+			}
+			if j == keys/2 {
+				middle = k.ID
 			}
 			batch = append(batch, k)
 		}
@@ -246,7 +250,7 @@ func benchReports(b *testing.B, st store.Store) {
 			return len(os), err
 		}},
 		{"orphans_page_1000", func() (int, error) {
-			os, _, err := h.svc.OrphansPage(ctx, "ten_bench", store.Page{Limit: 1000, After: "key_m"})
+			os, _, err := h.svc.OrphansPage(ctx, "ten_bench", store.Page{Limit: 1000, After: middle})
 			return len(os), err
 		}},
 		{"expiring_first_page", func() (int, error) {
