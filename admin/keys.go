@@ -39,6 +39,19 @@ var errNoKeyService = errcode.New(errcode.Unavailable, "legacy keys are not mana
 // a few thousand rows.
 const maxImportRows = 20000
 
+// importWriteTimeout replaces the server's write timeout (30 s) for an
+// import or remap batch: a batch waits for the one writer behind the
+// batch before it, and on a loaded machine a large batch took longer than
+// 30 s and was cut off mid-import (issue 19). The CLI waits as long
+// (cmd/authz importTimeout).
+const importWriteTimeout = 5 * time.Minute
+
+// extendWriteDeadline gives a bulk request importWriteTimeout to answer.
+// A ResponseWriter without deadlines (a test recorder) keeps none.
+func extendWriteDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(importWriteTimeout))
+}
+
 // visibleKey returns the key if the caller sees its tenant, and not found
 // otherwise.
 func (h *handler) visibleKey(ctx context.Context, c *call, id string) (store.LegacyKey, error) {
@@ -330,6 +343,7 @@ func (h *handler) importKeys(w http.ResponseWriter, r *http.Request, c *call) er
 	if h.keys == nil {
 		return errNoKeyService
 	}
+	extendWriteDeadline(w)
 	var req apiv1.ImportKeys
 	if err := decode(w, r, &req, maxImportBody, false); err != nil {
 		return err
@@ -418,6 +432,7 @@ func (h *handler) remapKeys(w http.ResponseWriter, r *http.Request, c *call) err
 	if h.keys == nil {
 		return errNoKeyService
 	}
+	extendWriteDeadline(w)
 	var req apiv1.RemapKeys
 	if err := decode(w, r, &req, maxImportBody, false); err != nil {
 		return err

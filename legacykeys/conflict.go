@@ -72,30 +72,6 @@ type conflictAlert struct {
 	DetectedAt time.Time     `json:"detected_at"`
 }
 
-// heldKeys returns, by hash, the stored keys of the candidates whose insert
-// was skipped: one batched lookup per import batch, so that re-importing a
-// file costs one more indexed read per chunk of rows, not per row.
-func (s *Service) heldKeys(ctx context.Context, tx store.Tx, cands []candidate, skipped []bool) (map[string]store.LegacyKey, error) {
-	var hashes [][]byte
-	for i, c := range cands {
-		if skipped[i] {
-			hashes = append(hashes, c.key.Hash)
-		}
-	}
-	if len(hashes) == 0 {
-		return nil, nil
-	}
-	ks, err := tx.GetLegacyKeysByHash(ctx, hashes)
-	if err != nil {
-		return nil, fmt.Errorf("legacykeys: import: look up %d present keys: %w", len(hashes), err)
-	}
-	out := make(map[string]store.LegacyKey, len(ks))
-	for _, k := range ks {
-		out[string(k.Hash)] = k
-	}
-	return out, nil
-}
-
 // claimForeign is called for an import candidate whose key (same hash) is
 // held by another tenant. It reports whether the candidate became a new
 // (conflicted) claim, to be counted as imported; false means the

@@ -2,7 +2,7 @@ package legacykeys
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -35,6 +35,7 @@ type candidate struct {
 	line   int
 	orphan bool
 	proof  string // ProofRawKey or ProofSHA256
+	drawn  bool   // the id was drawn by the import (may be redrawn)
 }
 
 // errDryRun rolls a dry run's transaction back after it counted everything.
@@ -43,13 +44,44 @@ var errDryRun = errors.New("legacykeys: dry run")
 // idEncoding matches store.NewID's alphabet.
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// importedID derives an imported key's id from its hash, so that importing
-// the same key twice names the same row (and re-imports are idempotent).
-// It goes through the peppered hash, so the id reveals nothing about the
-// key to someone without the master key.
-func importedID(hash []byte) string {
-	d := sha256.Sum256(append([]byte("authz imported key id v1\x00"), hash...))
-	return store.PrefixKey + idEncoding.EncodeToString(d[:10])
+// idSequence names newly imported keys: 40 bits of the import's clock in
+// seconds, then a 40-bit counter that starts at a random value for each
+// Import call, in store.NewID's alphabet and length (the 40 bits of time
+// are exactly its first 8 characters). The keys of one batch get
+// consecutive ids, so the id's B-trees (the primary key and (tenant_id,
+// id)) grow at one place instead of at a random place per key: an id
+// derived from the key's hash dirtied a different page of both indexes
+// per row at a million keys, and SQLite writes every dirty page at each
+// commit (issue 19: two of the four randomly ordered indexes of a bulk
+// import). Idempotence does not rest on the id: a key already stored is
+// found by its hash (unique), whatever id the second import drew for it;
+// an id that happens to be taken is drawn again (see Import).
+type idSequence struct {
+	b [10]byte
+}
+
+func newIDSequence(now time.Time) *idSequence {
+	var q idSequence
+	sec := uint64(now.Unix())
+	for i := range 5 {
+		q.b[i] = byte(sec >> (8 * (4 - i)))
+	}
+	if _, err := rand.Read(q.b[5:]); err != nil {
+		panic("legacykeys: crypto/rand failed: " + err.Error()) // never happens on supported platforms
+	}
+	return &q
+}
+
+// next returns the next id of the sequence.
+func (q *idSequence) next() string {
+	id := store.PrefixKey + idEncoding.EncodeToString(q.b[:])
+	for i := 9; i >= 5; i-- { // the counter wraps within its 40 bits
+		q.b[i]++
+		if q.b[i] != 0 {
+			break
+		}
+	}
+	return id
 }
 
 // Import adds a batch of keys from an import file. It is idempotent: a key
@@ -69,6 +101,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 	sum := ImportSummary{DryRun: dryRun, Rejected: []Rejection{}}
 	now := s.clock()
 	dir := newDirectory(s.st)
+	seq := newIDSequence(now)
 	cands := make([]candidate, 0, len(rows))
 	seen := make(map[string]bool, len(rows))
 	reject := func(line int, reason string) {
@@ -101,6 +134,7 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			continue
 		}
 		var k store.LegacyKey
+		drawn := false // k.ID was drawn here, not given by the key
 		if r.Key != "" {
 			p, _ := Parse(r.Key) // rowProblem checked it
 			k.Hash = s.hasher.Hash(p.Raw)
@@ -114,12 +148,12 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 			k.Hash = h
 		}
 		if k.ID == "" {
-			k.ID = importedID(k.Hash)
+			k.ID, drawn = seq.next(), true
 		}
 		// The same key twice for one tenant in a batch is present once;
 		// for two tenants it is a conflict (the second row is skipped by
 		// the insert and then found held by the first tenant).
-		once := r.Tenant + "\x00" + k.ID
+		once := r.Tenant + "\x00" + string(k.Hash)
 		if seen[once] {
 			sum.AlreadyPresent++ // the same key twice in one batch
 			continue
@@ -175,33 +209,13 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		if r.Key != "" {
 			proof = ProofRawKey
 		}
-		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan, proof: proof})
+		cands = append(cands, candidate{key: k, line: r.Line, orphan: orphan, proof: proof, drawn: drawn})
 	}
 	if len(cands) == 0 {
 		return sum, nil
 	}
-	keys := make([]store.LegacyKey, len(cands))
-	for i, c := range cands {
-		keys[i] = c.key
-	}
 	err := s.st.Tx(ctx, func(tx store.Tx) error {
-		ids, err := tx.CreateLegacyKeys(ctx, keys)
-		if err != nil {
-			return fmt.Errorf("legacykeys: import %d keys: %w", len(keys), err)
-		}
-		inserted := make(map[string]bool, len(ids))
-		for _, id := range ids {
-			inserted[id] = true
-		}
-		// Only the first candidate of an id was inserted: a later one of
-		// the same id (the same key for another tenant) was skipped.
-		skipped := make([]bool, len(cands))
-		taken := make(map[string]bool, len(cands))
-		for i, c := range cands {
-			skipped[i] = !inserted[c.key.ID] || taken[c.key.ID]
-			taken[c.key.ID] = true
-		}
-		held, err := s.heldKeys(ctx, tx, cands, skipped)
+		skipped, held, err := s.insertKeys(ctx, tx, cands, seq)
 		if err != nil {
 			return err
 		}
@@ -258,6 +272,69 @@ func (s *Service) Import(ctx context.Context, rows []ImportRow, dryRun bool) (Im
 		return ImportSummary{}, err
 	}
 	return sum, nil
+}
+
+// insertKeys inserts the candidates' keys and reports which inserts were
+// skipped, with the stored keys of the skipped ones by hash (one batched
+// lookup per batch, so that re-importing a file costs one more indexed
+// read per chunk of rows, not per row). Only the first candidate of an id
+// is inserted: a later one of the same id (the same key for another
+// tenant) is skipped. A skipped candidate whose hash is not stored lost
+// its drawn id to another key: it draws again and is inserted in another
+// round (80-bit ids, 40 of them counted from a random start per batch:
+// this is for correctness, not an expected path).
+func (s *Service) insertKeys(ctx context.Context, tx store.Tx, cands []candidate, seq *idSequence) ([]bool, map[string]store.LegacyKey, error) {
+	skipped := make([]bool, len(cands))
+	held := map[string]store.LegacyKey{}
+	todo := make([]int, len(cands))
+	for i := range todo {
+		todo[i] = i
+	}
+	for round := 0; len(todo) > 0; round++ {
+		if round == 5 {
+			return nil, nil, fmt.Errorf("legacykeys: import: %d keys found no free id in %d rounds", len(todo), round)
+		}
+		keys := make([]store.LegacyKey, len(todo))
+		for j, i := range todo {
+			keys[j] = cands[i].key
+		}
+		ids, err := tx.CreateLegacyKeys(ctx, keys)
+		if err != nil {
+			return nil, nil, fmt.Errorf("legacykeys: import %d keys: %w", len(keys), err)
+		}
+		inserted := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			inserted[id] = true
+		}
+		taken := make(map[string]bool, len(todo))
+		var hashes [][]byte
+		for _, i := range todo {
+			id := cands[i].key.ID
+			skipped[i] = !inserted[id] || taken[id]
+			taken[id] = true
+			if skipped[i] {
+				hashes = append(hashes, cands[i].key.Hash)
+			}
+		}
+		if len(hashes) > 0 {
+			ks, err := tx.GetLegacyKeysByHash(ctx, hashes)
+			if err != nil {
+				return nil, nil, fmt.Errorf("legacykeys: import: look up %d present keys: %w", len(hashes), err)
+			}
+			for _, k := range ks {
+				held[string(k.Hash)] = k
+			}
+		}
+		var again []int
+		for _, i := range todo {
+			if _, ok := held[string(cands[i].key.Hash)]; skipped[i] && !ok && cands[i].drawn {
+				cands[i].key.ID = seq.next()
+				again = append(again, i)
+			}
+		}
+		todo = again
+	}
+	return skipped, held, nil
 }
 
 // directory resolves tenants and owners for one Import call. Owners are

@@ -93,6 +93,9 @@ func Dialect() sqlstore.Dialect {
 		Notify:          "SELECT pg_notify('" + ChangesChannel + "', '')",
 		InSet:           "%s = ANY(ARRAY(%s))",
 		MaxParams:       65535, // the protocol's 16-bit parameter count
+		ArrayInserts:    true,
+		AnalyzeKeys:     "ANALYZE legacy_keys",
+		KeysEstimate:    "SELECT reltuples::float8 FROM pg_class WHERE oid = 'legacy_keys'::regclass",
 	}
 }
 

@@ -67,6 +67,7 @@ func Dialect() sqlstore.Dialect {
 		MaxParams:       sqlite3.SQLITE_MAX_VARIABLE_NUMBER,
 		BulkPlaceholder: "?",
 		RowByRowInserts: true,
+		TallyInserts:    true,
 	}
 }
 
@@ -106,6 +107,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// a ceiling, not an
 	// allocation: memory is taken only as pages are read.
 	writerQ.Add("_pragma", "cache_size(-131072)")
+	// A checkpoint copies every page the WAL holds to the database file
+	// and syncs it. At SQLite's default (every 1,000 pages) a bulk import
+	// checkpointed after every batch, copying the same hot index pages
+	// again each time; at 40,000 pages (160 MB of WAL) it copies each
+	// once per several batches (issue 19: a million keys in 90 s against
+	// 191 s, the same CPU, batches of 20,000). journal_size_limit gives
+	// the disk back after the WAL restarts.
+	writerQ.Add("_pragma", "wal_autocheckpoint(40000)")
+	writerQ.Add("_pragma", "journal_size_limit(67108864)")
 	readerQ := cloneValues(common)
 	readerQ.Add("_pragma", "query_only(1)")
 

@@ -69,6 +69,23 @@ type Dialect struct {
 	// (issue 19: about a fifth of the CPU). A one-row INSERT needs none,
 	// and a prepared statement costs little per row in process.
 	RowByRowInserts bool
+	// ArrayInserts makes bulk inserts of legacy keys one statement per
+	// batch whose 21 parameters are arrays, one per column, unnested into
+	// rows (PostgreSQL): the statement is parsed and planned once, and
+	// each row costs its values, not 21 bind parameters of a statement
+	// of 3,000 rows re-planned every time.
+	ArrayInserts bool
+	// TallyInserts makes the store add the keys it inserts to
+	// legacy_key_tally itself, the schema's triggers keeping it for
+	// updates and deletes only (SQLite: with a row trigger on INSERT every
+	// one-row insert of a bulk import keeps a statement journal, a copy of
+	// every page it first touches, which measured a third of a
+	// million-key import's CPU).
+	TallyInserts bool
+	// AnalyzeKeys, when set, refreshes the planner's statistics of
+	// legacy_keys after large bulk inserts (see Store.afterBulkInsert);
+	// KeysEstimate answers the planner's current estimate of its rows.
+	AnalyzeKeys, KeysEstimate string
 }
 
 // inSet matches column against the rows of subquery (see InSet).

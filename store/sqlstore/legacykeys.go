@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -150,14 +152,17 @@ func (q *queries) ListOrphanKeys(ctx context.Context, tenantID string, p store.P
 // 7 (30) days when its last use is at or after now minus 7 (30) days. Every
 // tenant with keys appears, even one whose keys are all revoked.
 //
-// Each count is a range of legacy_keys_usage (tenant, status,
-// last_used_at), and the tenants are found by skipping through it from one
-// tenant to the next, so no key row is read: at a million keys the report
-// costs index ranges, not a scan of the table.
+// The counts come from legacy_key_tally (migration 15), which triggers keep
+// per tenant and UTC day of last use: active and never used are sums of
+// a tenant's rows, used since a time is the sum of the whole days after
+// the one it falls in, plus the keys of that one day used at or after it,
+// counted through legacy_keys_usage. The tenants are found by skipping
+// through legacy_keys_usage from one tenant to the next. No report reads
+// a million index entries: right after a bulk import PostgreSQL has no
+// visibility map yet and such a count visits every heap row (6 s at a
+// million keys, issue 19).
 func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]store.KeyStats, error) {
 	var w where
-	since7 := w.arg(q.d.encodeTime(now.Add(-7 * 24 * time.Hour)))
-	since30 := w.arg(q.d.encodeTime(now.Add(-30 * 24 * time.Hour)))
 	var tenants string
 	if tenantID != "" {
 		tenants = `SELECT tenant_id FROM legacy_keys WHERE tenant_id = ` + w.arg(tenantID) + ` LIMIT 1`
@@ -167,9 +172,18 @@ func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.
 		    SELECT (SELECT MIN(k.tenant_id) FROM legacy_keys k WHERE k.tenant_id > ten.id)
 		    FROM ten WHERE ten.id IS NOT NULL`
 	}
-	count := func(cond string) string {
-		return `(SELECT COUNT(*) FROM legacy_keys k WHERE k.tenant_id = ten.id AND k.status = 'active'` + cond + `)`
+	tally := func(cond string) string {
+		return `(SELECT COALESCE(SUM(c.n), 0) FROM legacy_key_tally c WHERE c.tenant_id = ten.id` + cond + `)`
 	}
+	usedSince := func(since time.Time) string {
+		day := tallyDay(since)
+		next := time.UnixMicro((day + 1) * microsPerDay)
+		return `(` + tally(" AND c.day > "+w.arg(day)) + ` + (SELECT COUNT(*) FROM legacy_keys k
+		    WHERE k.tenant_id = ten.id AND k.status = 'active' AND k.last_used_at >= ` + w.arg(q.d.encodeTime(since)) + `
+		    AND k.last_used_at < ` + w.arg(q.d.encodeTime(next)) + `))`
+	}
+	used7 := usedSince(now.Add(-7 * 24 * time.Hour))
+	used30 := usedSince(now.Add(-30 * 24 * time.Hour))
 	var out []store.KeyStats
 	err := q.rows(ctx, "legacy key stats", tenantID, func(r scanner) error {
 		var s store.KeyStats
@@ -179,9 +193,41 @@ func (q *queries) LegacyKeyStats(ctx context.Context, tenantID string, now time.
 		out = append(out, s)
 		return nil
 	}, `WITH RECURSIVE ten(id) AS (`+tenants+`)
-	    SELECT ten.id, `+count("")+`, `+count(" AND k.last_used_at >= "+since7)+`,
-	        `+count(" AND k.last_used_at >= "+since30)+`, `+count(" AND k.last_used_at IS NULL")+`
+	    SELECT ten.id, `+tally("")+`, `+used7+`, `+used30+`, `+tally(" AND c.day = -1")+`
 	    FROM ten WHERE ten.id IS NOT NULL ORDER BY ten.id`, w.args...)
+	return out, err
+}
+
+// microsPerDay is one day in the unit of legacy_key_tally's day.
+const microsPerDay = int64(24 * time.Hour / time.Microsecond)
+
+// tallyDay is legacy_key_tally's day of t: whole UTC days since 1970.
+func tallyDay(t time.Time) int64 {
+	us := t.UnixMicro()
+	d := us / microsPerDay
+	if us < 0 && us%microsPerDay != 0 {
+		d-- // floor, as PostgreSQL's legacy_key_day
+	}
+	return d
+}
+
+// KeyTally is every tenant's active keys by day of last use as the
+// triggers keep them (day -1: never used), for the conformance suite's
+// recount.
+func (q *queries) KeyTally(ctx context.Context) (map[string]map[int64]int64, error) {
+	out := map[string]map[int64]int64{}
+	err := q.rows(ctx, "key tally", "", func(r scanner) error {
+		var ten string
+		var day, n int64
+		if err := r.Scan(&ten, &day, &n); err != nil {
+			return err
+		}
+		if out[ten] == nil {
+			out[ten] = map[int64]int64{}
+		}
+		out[ten][day] = n
+		return nil
+	}, `SELECT tenant_id, day, n FROM legacy_key_tally WHERE n <> 0`)
 	return out, err
 }
 
@@ -244,7 +290,48 @@ func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 	if n == 0 {
 		return fmt.Errorf("%s: create legacy key %q: its id or hash exists: %w", t.d.Name, k.ID, store.ErrConflict)
 	}
+	if err := t.tallyInserted(ctx, []store.LegacyKey{k}); err != nil {
+		return err
+	}
 	t.markChanged()
+	return nil
+}
+
+// tallyInserted adds newly inserted keys to legacy_key_tally on a backend
+// whose schema leaves that to the store (Dialect.TallyInserts): one upsert
+// per tenant and day of last use, in that order.
+func (t *txn) tallyInserted(ctx context.Context, ks []store.LegacyKey) error {
+	if !t.d.TallyInserts {
+		return nil
+	}
+	type cell struct {
+		tenant string
+		day    int64
+	}
+	counts := map[cell]int64{}
+	for _, k := range ks {
+		if k.Status != store.StatusActive {
+			continue
+		}
+		day := int64(-1)
+		if k.LastUsedAt != nil {
+			day = tallyDay(*k.LastUsedAt)
+		}
+		counts[cell{k.TenantID, day}]++
+	}
+	cells := slices.SortedFunc(maps.Keys(counts), func(a, b cell) int {
+		if c := strings.Compare(a.tenant, b.tenant); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.day, b.day)
+	})
+	for _, c := range cells {
+		if _, err := t.exec(ctx, "tally inserted keys", c.tenant,
+			`INSERT INTO legacy_key_tally (tenant_id, day, n) VALUES ($1, $2, $3)
+			 ON CONFLICT (tenant_id, day) DO UPDATE SET n = legacy_key_tally.n + EXCLUDED.n`, c.tenant, c.day, counts[c]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -256,8 +343,11 @@ func (t *txn) CreateLegacyKey(ctx context.Context, k store.LegacyKey) error {
 // runs the current one, so that on a multi-core machine a large import costs
 // about the larger of the two, not their sum.
 func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
-	if t.d.RowByRowInserts {
+	switch {
+	case t.d.RowByRowInserts:
 		return t.createLegacyKeysRowByRow(ctx, ks)
+	case t.d.ArrayInserts:
+		return t.createLegacyKeysArrays(ctx, ks)
 	}
 	per := max(t.d.MaxParams/legacyKeyColCount, 1)
 	stmts := make(chan bulkStmt, 1)
@@ -301,8 +391,24 @@ func (t *txn) CreateLegacyKeys(ctx context.Context, ks []store.LegacyKey) ([]str
 			return nil, err
 		}
 	}
+	if t.d.TallyInserts {
+		byID := make(map[string]store.LegacyKey, len(ks))
+		for _, k := range ks {
+			if _, ok := byID[k.ID]; !ok {
+				byID[k.ID] = k
+			}
+		}
+		added := make([]store.LegacyKey, 0, len(inserted))
+		for _, id := range inserted {
+			added = append(added, byID[id])
+		}
+		if err := t.tallyInserted(ctx, added); err != nil {
+			return nil, err
+		}
+	}
 	if len(inserted) > 0 {
 		t.markChanged()
+		t.tx.keysAdded += int64(len(inserted))
 	}
 	return inserted, nil
 }
@@ -321,13 +427,14 @@ func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey
 	if !ok {
 		return nil, fmt.Errorf("%s: %s: the connection cannot prepare statements", t.d.Name, op)
 	}
-	stmt, err := p.PrepareContext(ctx, `INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-		$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING`)
+	stmt, err := p.PrepareContext(ctx, t.d.bulkInsert(`INSERT INTO legacy_keys (`+legacyKeyCols+`) VALUES `, 1,
+		legacyKeyColCount, ` ON CONFLICT DO NOTHING`))
 	if err != nil {
 		return nil, t.fail(ctx, err, op, "")
 	}
 	defer stmt.Close()
 	inserted := make([]string, 0, len(ks))
+	var added []store.LegacyKey
 	for _, k := range ks {
 		res, err := stmt.ExecContext(ctx, t.legacyKeyArgs(k)...)
 		if err != nil {
@@ -337,10 +444,79 @@ func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey
 			return nil, t.fail(ctx, err, op, k.ID)
 		} else if n == 1 {
 			inserted = append(inserted, k.ID)
+			if t.d.TallyInserts {
+				added = append(added, k)
+			}
 		}
+	}
+	if err := t.tallyInserted(ctx, added); err != nil {
+		return nil, err
 	}
 	if len(inserted) > 0 {
 		t.markChanged()
+		t.tx.keysAdded += int64(len(inserted))
+	}
+	return inserted, nil
+}
+
+// legacyKeysUnnest is CreateLegacyKeys for ArrayInserts: each column an
+// array parameter, the rows their unnesting, in the arrays' order.
+const legacyKeysUnnest = `INSERT INTO legacy_keys (` + legacyKeyCols + `)
+	SELECT id, hash, tenant_id, owner_id, owner_ref, scopes::jsonb, label, environment, source, created_at,
+	    expires_at, status, revoked_at, revoked_by, revoked_reason, rotated_from, last_used_at, use_count,
+	    expiry_notice_at, updated_at, added_at
+	FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+	    $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::timestamptz[], $14::text[], $15::text[],
+	    $16::text[], $17::timestamptz[], $18::bigint[], $19::timestamptz[], $20::timestamptz[], $21::timestamptz[])
+	    AS u(id, hash, tenant_id, owner_id, owner_ref, scopes, label, environment, source, created_at,
+	    expires_at, status, revoked_at, revoked_by, revoked_reason, rotated_from, last_used_at, use_count,
+	    expiry_notice_at, updated_at, added_at)
+	ON CONFLICT DO NOTHING RETURNING id`
+
+// createLegacyKeysArrays is CreateLegacyKeys for ArrayInserts: one
+// statement for the whole batch.
+func (t *txn) createLegacyKeysArrays(ctx context.Context, ks []store.LegacyKey) ([]string, error) {
+	n := len(ks)
+	var (
+		ids, tenants, owners, refs, scopes, labels, envs, sources = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		statuses, revokedBy, revokedReason, rotatedFrom = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		hashes                                          = make([][]byte, n)
+		useCounts                                       = make([]int64, n)
+		created, updated, added                         = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		expires, revoked, lastUsed, notice              = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	)
+	utc := func(p *time.Time) *time.Time {
+		if p == nil {
+			return nil
+		}
+		u := p.UTC().Truncate(time.Microsecond)
+		return &u
+	}
+	for i, k := range ks {
+		ids[i], hashes[i], tenants[i], owners[i], refs[i] = k.ID, k.Hash, k.TenantID, k.OwnerID, k.OwnerRef
+		scopes[i], labels[i], envs[i], sources[i] = mustJSON(k.Scopes), k.Label, k.Environment, k.Source
+		created[i], expires[i], statuses[i], revoked[i] = k.CreatedAt.UTC().Truncate(time.Microsecond), utc(k.ExpiresAt), string(k.Status), utc(k.RevokedAt)
+		revokedBy[i], revokedReason[i], rotatedFrom[i], lastUsed[i] = k.RevokedBy, k.RevokedReason, k.RotatedFrom, utc(k.LastUsedAt)
+		useCounts[i], notice[i], updated[i] = k.UseCount, utc(k.ExpiryNoticeAt), k.UpdatedAt.UTC().Truncate(time.Microsecond)
+		added[i] = addedAt(k).UTC().Truncate(time.Microsecond)
+	}
+	inserted := make([]string, 0, n)
+	err := t.rows(ctx, "create legacy keys", "", func(r scanner) error {
+		var id string
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		inserted = append(inserted, id)
+		return nil
+	}, legacyKeysUnnest, ids, hashes, tenants, owners, refs, scopes, labels, envs, sources, created, expires, statuses,
+		revoked, revokedBy, revokedReason, rotatedFrom, lastUsed, useCounts, notice, updated, added)
+	if err != nil {
+		return nil, err
+	}
+	if len(inserted) > 0 {
+		t.markChanged()
+		t.tx.keysAdded += int64(len(inserted))
 	}
 	return inserted, nil
 }
@@ -401,6 +577,9 @@ func (t *txn) RemapLegacyKeys(ctx context.Context, tenantID, oldRef, newOwnerID 
 func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
 	us = slices.Clone(us)
 	slices.SortFunc(us, func(a, b store.KeyUsage) int { return strings.Compare(a.KeyID, b.KeyID) })
+	if t.d.ArrayInserts {
+		return t.recordKeyUsageArrays(ctx, us)
+	}
 	for _, u := range us {
 		if _, err := t.exec(ctx, "record key usage", u.KeyID,
 			`UPDATE legacy_keys SET use_count = use_count + $2,
@@ -410,6 +589,42 @@ func (t *txn) RecordKeyUsage(ctx context.Context, us []store.KeyUsage) error {
 		}
 	}
 	return nil
+}
+
+// recordKeyUsageArrays is RecordKeyUsage in two statements whatever the
+// number of keys (PostgreSQL): the keys' rows locked in id order, as every
+// writer does, then one UPDATE from arrays. legacy_key_tally's statement
+// trigger then runs once per flush, and takes its rows in (tenant, day)
+// order; an UPDATE per key ran it once per key, and took the tally's rows
+// in the keys' order, which two flushes could interleave into a deadlock.
+// us is sorted by key id.
+func (t *txn) recordKeyUsageArrays(ctx context.Context, us []store.KeyUsage) error {
+	var ids []string
+	var counts []int64
+	var lasts []time.Time
+	for _, u := range us {
+		at := u.LastUsedAt.UTC().Truncate(time.Microsecond)
+		if n := len(ids); n > 0 && ids[n-1] == u.KeyID {
+			counts[n-1] += u.Count
+			if at.After(lasts[n-1]) {
+				lasts[n-1] = at
+			}
+			continue
+		}
+		ids, counts, lasts = append(ids, u.KeyID), append(counts, u.Count), append(lasts, at)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := t.exec(ctx, "record key usage", "", `SELECT 1 FROM legacy_keys WHERE id = ANY($1) ORDER BY id`+t.d.ForUpdate, ids); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, "record key usage", "",
+		`UPDATE legacy_keys k SET use_count = k.use_count + u.n,
+		 last_used_at = CASE WHEN k.last_used_at IS NULL OR k.last_used_at < u.at THEN u.at ELSE k.last_used_at END
+		 FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(id, n, at)
+		 WHERE k.id = u.id`, ids, counts, lasts)
+	return err
 }
 
 // GetLegacyKeysByHash implements store.Queries: one statement per chunk of

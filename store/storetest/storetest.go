@@ -82,6 +82,7 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"ExpiringKeys", testExpiringKeys},
 		{"AddedAtDefaultsToCreatedAt", testAddedAtDefault},
 		{"MigrationHistory", testMigrationHistory},
+		{"KeyTally", testKeyTally},
 		{"SCIMTokens", testSCIMTokens},
 		{"SCIMUsers", testSCIMUsers},
 		{"SCIMGroups", testSCIMGroups},
