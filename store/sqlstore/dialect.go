@@ -69,6 +69,10 @@ type Dialect struct {
 	// (issue 19: about a fifth of the CPU). A one-row INSERT needs none,
 	// and a prepared statement costs little per row in process.
 	RowByRowInserts bool
+	// PrepareStatements prepares the audit group commit's statements once
+	// per process (see prepared.go). SQLite parses every statement it is
+	// given anew; pgx caches its prepared statements by itself.
+	PrepareStatements bool
 }
 
 // inSet matches column against the rows of subquery (see InSet).
