@@ -41,11 +41,11 @@ func capDetails(details json.RawMessage, max int) json.RawMessage {
 }
 
 // hasLongString reports whether the JSON text holds a string literal
-// (member names included) longer than max bytes as written. A decoded
-// string is never longer than its literal (escapes only shrink), nor than
-// three times it when it holds bytes outside ASCII (invalid UTF-8 becomes
-// U+FFFD), so when
-// it says no, capDetails has nothing to cut and skips decoding, which was
+// (member names included) that may decode to more than max bytes: an ASCII
+// literal never decodes to more bytes than it has (escapes only shrink),
+// any other to no more than three times as many (an invalid UTF-8 byte
+// becomes U+FFFD, three bytes). When it says no, capDetails has nothing to
+// cut and skips decoding, which was
 // about a fifth of the allocations of every issued token (whose details
 // are longer than max in total but hold only short strings).
 func hasLongString(b []byte, max int) bool {

@@ -70,10 +70,7 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 					t.Fatalf("only %d tokens in 60 s", count())
 				}
 			}
-			if err := first.Process.Kill(); err != nil { // SIGKILL, requests in flight
-				t.Fatal(err)
-			}
-			_ = first.Wait()
+			first.kill() // SIGKILL, requests in flight
 			stop()
 			wg.Wait()
 
@@ -119,9 +116,21 @@ func TestAuditSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
+// killable is a running `authz serve`.
+type killable struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (k *killable) kill() {
+	_ = k.cmd.Process.Kill()
+	<-k.exited
+}
+
 // startKillable starts `authz serve` with env and waits until it is ready;
 // the test may kill it. Whatever is still running at the end is killed.
-func startKillable(t *testing.T, c *cli, env, args []string) *exec.Cmd {
+func startKillable(t *testing.T, c *cli, env, args []string) *killable {
 	t.Helper()
 	cmd := exec.Command(authzBin, args...)
 	cmd.Env = env
@@ -147,7 +156,7 @@ func startKillable(t *testing.T, c *cli, env, args []string) *exec.Cmd {
 		if resp, err := http.Get(c.issuer + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return cmd
+				return &killable{cmd: cmd, exited: exited}
 			}
 		}
 		if time.Now().After(deadline) {
