@@ -121,4 +121,3 @@ func TestCompactSignerExtraHeader(t *testing.T) {
 		t.Error(err)
 	}
 }
-
