@@ -20,7 +20,7 @@ const MaxRequestText = 256
 // was sent. Details that cannot hold such a string are returned as they
 // are; details that are not valid JSON were refused by validate before.
 func capDetails(details json.RawMessage, max int) json.RawMessage {
-	if len(details) <= max {
+	if len(details) <= max || !hasLongString(details, max) {
 		return details
 	}
 	dec := json.NewDecoder(bytes.NewReader(details))
@@ -38,6 +38,40 @@ func capDetails(details json.RawMessage, max int) json.RawMessage {
 		return details
 	}
 	return out
+}
+
+// hasLongString reports whether the JSON text holds a string literal
+// (member names included) that may decode to more than max bytes: an ASCII
+// literal never decodes to more bytes than it has (escapes only shrink),
+// any other to no more than three times as many (an invalid UTF-8 byte
+// becomes U+FFFD, three bytes). When it says no, capDetails has nothing to
+// cut and skips decoding, which was
+// about a fifth of the allocations of every issued token (whose details
+// are longer than max in total but hold only short strings).
+func hasLongString(b []byte, max int) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		start, high := i+1, false
+		for i = start; i < len(b) && b[i] != '"'; i++ {
+			switch {
+			case b[i] == '\\':
+				i++ // the escaped character, never the closing quote
+			case b[i] >= utf8.RuneSelf:
+				high = true
+			}
+		}
+		n := i - start
+		if high {
+			// Invalid UTF-8 decodes to U+FFFD, three bytes for one.
+			n *= 3
+		}
+		if n > max {
+			return true
+		}
+	}
+	return false
 }
 
 func capValue(v any, max int) (any, bool) {

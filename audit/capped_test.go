@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -29,4 +30,27 @@ func TestCapDetails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzHasLongString: whenever hasLongString says a valid JSON text has no
+// literal longer than max, decoding it finds no string to cut, so skipping
+// the decode changes nothing.
+func FuzzHasLongString(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, `{"jti":"x\"y","scope":"orders:read"}`, `["\u00e9\u00e9\u00e9"]`, `{"k":"\\\\\\""}`, `"` + strings.Repeat("é", 20) + `"`} {
+		f.Add([]byte(s), 4)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, max int) {
+		if max < 1 || max > 64 || !json.Valid(b) || hasLongString(b, max) {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		if _, changed := capValue(v, max); changed {
+			t.Fatalf("hasLongString(%q, %d) = false, yet a string is longer than %d", b, max, max)
+		}
+	})
 }

@@ -23,8 +23,9 @@ type RecorderConfig struct {
 	// of each (action, error code, client address) and only counts the rest
 	// (default 10 s).
 	SampleInterval time.Duration
-	// Flushers is how many commits may be in flight at once (default 2; see
-	// Run).
+	// Flushers is how many commits may be in flight at once (default 2):
+	// leaders among Record's callers (see lead), and the Run flusher's
+	// goroutines.
 	Flushers int
 	// CommitTimeout bounds one group commit (default 30 s): past it the
 	// batch fails, its waiters are refused, and the next batch tries again,
@@ -55,9 +56,12 @@ const (
 var ErrClosed = errors.New("audit: recorder closed")
 
 // Recorder makes token decisions durable before their response is sent,
-// without one transaction per request: Record queues the event and waits,
-// a flusher (Run) commits everything queued in one transaction (group
-// commit), and every waiter of that batch gets the commit's outcome.
+// without one transaction per request: Record queues the event and waits;
+// the first waiter that finds no commit under way commits everything queued
+// in one transaction on its own goroutine (leader/follower group commit),
+// every waiter of that batch gets the commit's outcome, and the first of
+// those that queued meanwhile leads the next commit. The Run flusher
+// commits what no waiter leads: sampled events, and the queue at shutdown.
 type Recorder struct {
 	st       store.Store
 	maxBatch int
@@ -72,6 +76,7 @@ type Recorder struct {
 	enqueued uint64 // events ever queued; numbers them
 	closed   bool
 	running  bool
+	leaders  int           // waiters committing or told to (Record, lead)
 	wake     chan struct{} // capacity 1: "there is work"
 	stop     chan struct{} // closed when the recorder stops accepting
 
@@ -90,6 +95,9 @@ type pending struct {
 	n    uint64 // enqueue order
 	ev   store.AuditEvent
 	done chan error // nil for sampled events: nobody waits
+	// promoted: the waiter leads, or has been told to lead, a commit
+	// (under mu).
+	promoted bool
 }
 
 type sampleKey struct{ action, code, addr string }
@@ -151,19 +159,102 @@ func (r *Recorder) Record(ctx context.Context, ev store.AuditEvent) error {
 	}
 	ev.Details = capDetails(ev.Details, MaxRequestText)
 	fill(ctx, &ev, r.now())
-	p := &pending{ev: ev, done: make(chan error, 1)}
-	if !r.enqueue(p) {
+	// done holds up to two messages: a promotion (errLead) and the
+	// outcome, which may both be sent before the waiter reads either.
+	p := &pending{ev: ev, done: make(chan error, 2)}
+	lead, ok := r.enqueueRecorded(p)
+	if !ok {
 		return ErrClosed
 	}
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		if r.withdraw(p) {
-			return fmt.Errorf("audit: event not recorded: %w", ctx.Err())
-		}
-		return fmt.Errorf("audit: stopped waiting for the commit, the event may still be written: %w", ctx.Err())
+	if lead {
+		r.lead()
 	}
+	for {
+		select {
+		case err := <-p.done:
+			if err == errLead {
+				r.lead()
+				continue
+			}
+			return err
+		case <-ctx.Done():
+			withdrawn := r.withdraw(p)
+			// A promotion may have come just before: the leadership it
+			// carries must be used, or the queue would wait for a
+			// leader that left.
+			select {
+			case err := <-p.done:
+				if err == errLead {
+					r.lead()
+				} else if !withdrawn {
+					return err
+				}
+			default:
+			}
+			if withdrawn {
+				return fmt.Errorf("audit: event not recorded: %w", ctx.Err())
+			}
+			return fmt.Errorf("audit: stopped waiting for the commit, the event may still be written: %w", ctx.Err())
+		}
+	}
+}
+
+// errLead, sent to a waiter, makes it the leader of the next commit. It
+// never reaches a caller.
+var errLead = errors.New("audit: lead the next commit")
+
+// lead commits one batch on the caller's goroutine (leader/follower group
+// commit): the first waiter to find no commit under way commits at once,
+// with no hand-off to another goroutine and no timer, and everything that
+// queues while it waits for the disk goes into the next commit, led by the
+// first of those waiters. Up to Flushers leaders run at once, so the next
+// batch's transaction is already waiting for the chain head while the
+// previous one commits (on PostgreSQL, its round trips overlap).
+func (r *Recorder) lead() {
+	_, _ = r.flush(context.Background())
+	r.handOff()
+}
+
+// handOff passes the caller's leadership to the first queued waiter that
+// is not leading already, or gives it up when none is waiting (sampled
+// events left behind are the Run flusher's).
+func (r *Recorder) handOff() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, q := range r.queue {
+		if q.done != nil && !q.promoted {
+			q.promoted = true
+			q.done <- errLead
+			return
+		}
+	}
+	r.leaders--
+	if len(r.queue) > 0 {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// enqueueRecorded queues a waited-for event and reports whether its caller
+// is to lead a commit (fewer than Flushers leaders are at work).
+func (r *Recorder) enqueueRecorded(p *pending) (lead, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false, false
+	}
+	r.enqueued++
+	p.n = r.enqueued
+	r.queue = append(r.queue, p)
+	r.met.depth.Set(float64(len(r.queue)))
+	if r.leaders < r.flushers {
+		r.leaders++
+		p.promoted = true
+		return true, true
+	}
+	return false, true
 }
 
 // Sample records ev unless an event with the same action, error code and

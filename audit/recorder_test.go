@@ -37,6 +37,21 @@ func waitQueued(r *Recorder, n int) {
 	}
 }
 
+// hold takes every leadership slot, so that Record calls queue and wait as
+// if commits were under way, until release hands the slots back (to queued
+// waiters, as leaders finishing a commit do).
+func hold(r *Recorder) (release func()) {
+	r.mu.Lock()
+	held := r.flushers - r.leaders
+	r.leaders = r.flushers
+	r.mu.Unlock()
+	return func() {
+		for range held {
+			r.handOff()
+		}
+	}
+}
+
 // recordAll starts n concurrent Record calls and returns a function that
 // waits for them and returns their errors.
 func recordAll(r *Recorder, n int) func() []error {
@@ -81,7 +96,9 @@ func TestRecorderGroupCommit(t *testing.T) {
 			eachBackend(t, func(t *testing.T, b backend) {
 				r := NewRecorder(b.st, RecorderConfig{MaxBatch: tc.maxBatch})
 				// Queue every event before the flusher starts, so that
-				// batching does not depend on scheduling.
+				// batching does not depend on scheduling: no caller may
+				// lead a commit meanwhile.
+				defer hold(r)()
 				wait := recordAll(r, tc.events)
 				waitQueued(r, tc.events)
 				stop := runRecorder(t, r)
@@ -155,6 +172,7 @@ func TestRecorderStorageFailureReachesEveryWaiter(t *testing.T) {
 		st.fail(fmt.Errorf("commit: %w", store.ErrUnavailable))
 		r := NewRecorder(st, RecorderConfig{})
 		const n = 16
+		release := hold(r)
 		wait := recordAll(r, n)
 		waitQueued(r, n)
 		stop := runRecorder(t, r)
@@ -164,6 +182,7 @@ func TestRecorderStorageFailureReachesEveryWaiter(t *testing.T) {
 				t.Fatalf("waiter %d got %v, want an error wrapping store.ErrUnavailable", i, err)
 			}
 		}
+		release()
 		if got := testutil.ToFloat64(r.met.writeErrors); got != 1 {
 			t.Fatalf("authz_audit_write_errors_total = %v, want 1", got)
 		}
@@ -190,6 +209,7 @@ func TestRecorderDatabaseGone(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		r := NewRecorder(b.st, RecorderConfig{})
 		const n = 8
+		defer hold(r)()
 		wait := recordAll(r, n)
 		waitQueued(r, n)
 		if err := b.st.Close(); err != nil {
@@ -263,6 +283,7 @@ func TestRecorderCloseFlushesQueued(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		r := NewRecorder(b.st, RecorderConfig{MaxBatch: 4})
 		const n = 10
+		defer hold(r)()
 		wait := recordAll(r, n)
 		waitQueued(r, n)
 		if err := r.Close(context.Background()); err != nil {
@@ -283,6 +304,7 @@ func TestRecorderCloseFlushesQueued(t *testing.T) {
 func TestRecorderRunDrainsWhenContextEnds(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		r := NewRecorder(b.st, RecorderConfig{})
+		defer hold(r)()
 		wait := recordAll(r, 5)
 		waitQueued(r, 5)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -308,7 +330,9 @@ func TestRecordRefusesInvalidEventAndWithdrawsOnCancel(t *testing.T) {
 		if err := r.Record(context.Background(), store.AuditEvent{}); !errors.Is(err, ErrInvalidEvent) {
 			t.Fatalf("Record(no action) = %v, want ErrInvalidEvent", err)
 		}
-		// No flusher: the caller gives up, and its event is taken back.
+		// No flusher, no leader: the caller gives up, and its event is
+		// taken back.
+		defer hold(r)()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- r.Record(ctx, event("token.issue")) }()
@@ -457,4 +481,59 @@ func TestRecorderMetricsRegistered(t *testing.T) {
 			t.Errorf("%s: %d series, %v", name, n, err)
 		}
 	}
+}
+
+// gatedStore holds its first transaction open, after fn has written, until
+// gate is closed: a commit waiting for the disk.
+type gatedStore struct {
+	store.Store
+	first   atomic.Bool
+	reached chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	return g.Store.Tx(ctx, func(tx store.Tx) error {
+		err := fn(tx)
+		if g.first.CompareAndSwap(false, true) {
+			close(g.reached)
+			<-g.gate
+		}
+		return err
+	})
+}
+
+// Leader/follower group commit, without Run: the first Record commits at
+// once on its own; the events that arrive while that commit waits form the
+// next commit, one for all of them.
+func TestRecorderLeaderFollower(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		g := &gatedStore{Store: b.st, reached: make(chan struct{}), gate: make(chan struct{})}
+		r := NewRecorder(g, RecorderConfig{})
+		first := recordAll(r, 1)
+		<-g.reached // the first event's commit is under way, with no flusher running
+		const n = 20
+		rest := recordAll(r, n)
+		waitQueued(r, n)
+		close(g.gate)
+		for i, err := range append(first(), rest()...) {
+			if err != nil {
+				t.Fatalf("Record %d: %v", i, err)
+			}
+		}
+		if got := commits(t, r); got != 2 {
+			t.Fatalf("%d commits, want 2: the first event's, then one for the %d that queued during it", got, n)
+		}
+		mustVerify(t, b.st, n+1)
+		// Alone again: a single Record commits by itself, at once.
+		if err := r.Record(context.Background(), event("token.issue")); err != nil {
+			t.Fatal(err)
+		}
+		if got := commits(t, r); got != 3 {
+			t.Fatalf("%d commits after one more Record, want 3", got)
+		}
+		if err := r.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

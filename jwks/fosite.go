@@ -60,6 +60,11 @@ func (s *Signer) Generate(ctx context.Context, claims fjwt.MapClaims, header fjw
 		return "", "", fmt.Errorf("jwks: encode claims: %w", err)
 	}
 	var extra map[string]any
+	// fosite's Headers.ToMap builds two maps per call; a session that
+	// sets no header member (every token authz issues) skips them.
+	if h, ok := header.(*fjwt.Headers); ok && len(h.Extra) == 0 {
+		header = nil
+	}
 	if header != nil {
 		for k, v := range header.ToMap() {
 			if reservedHeader(k) {

@@ -32,7 +32,8 @@ type material struct {
 	public     jose.JSONWebKey // kid, alg, use "sig"; public members only
 	publicJSON []byte
 
-	signers sync.Map // typ (string) → jose.Signer
+	signers  sync.Map // typ (string) → jose.Signer
+	compacts sync.Map // typ (string) → *compactSigner
 }
 
 // signer returns the cached go-jose signer for tokens of type typ. The

@@ -50,19 +50,36 @@ func (m *Manager) signPayload(payload []byte, typ string, extra map[string]any) 
 	if s == nil || s.current == nil {
 		return "", errNotReady
 	}
+	if len(extra) == 0 {
+		c, err := s.current.compact(typ)
+		if err != nil {
+			return "", err
+		}
+		tok, err := c.sign(payload)
+		if err != nil {
+			return "", fmt.Errorf("jwks: sign with key %s: %w", s.current.kid, err)
+		}
+		return tok, nil
+	}
+	return signWithJose(s.current, payload, typ, extra)
+}
+
+// signWithJose signs through go-jose: the path for headers with members
+// beyond alg, kid and typ, and the reference the compact signer is held to.
+func signWithJose(k *material, payload []byte, typ string, extra map[string]any) (string, error) {
 	var signer jose.Signer
 	var err error
 	if len(extra) == 0 {
-		signer, err = s.current.signer(typ)
+		signer, err = k.signer(typ)
 	} else {
-		signer, err = s.current.newSigner(typ, extra)
+		signer, err = k.newSigner(typ, extra)
 	}
 	if err != nil {
 		return "", err
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", fmt.Errorf("jwks: sign with key %s: %w", s.current.kid, err)
+		return "", fmt.Errorf("jwks: sign with key %s: %w", k.kid, err)
 	}
 	tok, err := jws.CompactSerialize()
 	if err != nil {

@@ -29,6 +29,11 @@ type Config struct {
 	// their traffic, which the public listener must not tell anyone
 	// (issue 18 §5). Empty disables it.
 	MetricsAddr string
+	// Profile adds Go's runtime profiles (net/http/pprof, /debug/pprof/)
+	// to the metrics listener, for measuring where a server's CPU goes
+	// under load. Off by default: a profile shows the process's code
+	// paths and the listener is meant for a scraper.
+	Profile bool
 	// ConsoleAddr is the web console's listener ("" = no console);
 	// ConsoleURL is the console's URL as browsers reach it (default
 	// http://<ConsoleAddr>), used in sign-in links; https makes its

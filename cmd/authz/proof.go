@@ -156,7 +156,8 @@ limiter. A progress line is written to standard error when it is a terminal.`,
 	f.String("mode", string(loadgen.ClientCredentials), "cc, exchange or verify")
 	f.String("api-key", "", `legacy API key for --mode exchange ("-": read it from standard input)`)
 	f.String("scope", "", "scope to request (default: everything granted)")
-	f.Int("concurrency", 32, "concurrent connections")
+	f.String("concurrency", "32", "concurrent connections; a comma-separated list (1,8,32,128) sweeps, one run and one row per level")
+	f.String("metrics", "", "the server's Prometheus URL (http://HOST:PORT/metrics): adds its audit commits/s, events per commit, time per commit, CPU per request and RSS to each level")
 	f.Duration("duration", 10*time.Second, "how long to run (0: until --requests)")
 	f.Int64("requests", 0, "stop after this many requests (0: until --duration)")
 	f.Duration("timeout", 10*time.Second, "timeout of each request")
@@ -173,13 +174,17 @@ func runBench(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("--%w", err)
 	}
 	f := cmd.Flags()
-	conc, _ := f.GetInt("concurrency")
+	levels, err := loadgen.ParseLevels(str(cmd, "concurrency"))
+	if err != nil {
+		return usageErrorf(cmd, "--%w", err)
+	}
+	metrics := str(cmd, "metrics")
 	dur, _ := f.GetDuration("duration")
 	reqs, _ := f.GetInt64("requests")
 	timeout, _ := f.GetDuration("timeout")
 	cfg := loadgen.Config{
 		Issuer: str(cmd, flagIssuer), ClientID: str(cmd, flagClientID), ClientSecret: str(cmd, flagClientSecret),
-		Scope: str(cmd, "scope"), Mode: mode, Concurrency: conc, Duration: dur, Requests: reqs, Timeout: timeout,
+		Scope: str(cmd, "scope"), Mode: mode, Concurrency: levels[0], Duration: dur, Requests: reqs, Timeout: timeout,
 	}
 	if cfg.Issuer == "" {
 		return errors.New("--issuer (AUTHZ_ISSUER) is required")
@@ -192,11 +197,14 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	if ef, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(ef.Fd())) {
 		cfg.Progress = ef
 	}
+	out := cmd.OutOrStdout()
+	if len(levels) > 1 || metrics != "" {
+		return runSweep(cmd, cfg, levels, metrics)
+	}
 	res, err := loadgen.Run(cmd.Context(), cfg)
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
 	if jsonOutput(cmd) {
 		err = res.WriteJSON(out)
 	} else {
@@ -207,6 +215,31 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	}
 	if res.Requests > 0 && res.Failed == res.Requests {
 		return fmt.Errorf("every request failed (%s)", topError(res.Errors))
+	}
+	return nil
+}
+
+// runSweep runs one level after the other and prints a row (or, with -o
+// json, an object in an array) per level.
+func runSweep(cmd *cobra.Command, cfg loadgen.Config, levels []int, metrics string) error {
+	res, err := loadgen.Sweep(cmd.Context(), cfg, levels, metrics)
+	out := cmd.OutOrStdout()
+	var werr error
+	if jsonOutput(cmd) {
+		werr = loadgen.WriteLevelsJSON(out, res)
+	} else {
+		werr = loadgen.WriteLevelsText(out, res)
+	}
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
+	for _, l := range res {
+		if l.Requests > 0 && l.Failed == l.Requests {
+			return fmt.Errorf("concurrency %d: every request failed (%s)", l.Concurrency, topError(l.Errors))
+		}
 	}
 	return nil
 }

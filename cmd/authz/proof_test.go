@@ -78,6 +78,24 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("subject_token = %v, want the key read from stdin", got)
 		}
 	})
+	t.Run("a sweep prints one level per concurrency", func(t *testing.T) {
+		srv := tokenServer(t, 200, ok, nil)
+		out, err := runCLI(t, "", "bench", "--issuer", srv.URL, "--client-id", "c", "--client-secret", "s",
+			"--concurrency", "1,3", "--requests", "12", "-o", "json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var levels []map[string]any
+		if err := json.Unmarshal([]byte(out), &levels); err != nil || len(levels) != 2 {
+			t.Fatalf("-o json of a sweep is not an array of two levels: %v\n%s", err, out)
+		}
+		if levels[0]["concurrency"] != 1.0 || levels[1]["concurrency"] != 3.0 || levels[1]["requests"] != 12.0 {
+			t.Errorf("levels: %s", out)
+		}
+		if _, err := runCLI(t, "", "bench", "--issuer", srv.URL, "--concurrency", "1,x"); err == nil || !strings.Contains(err.Error(), "1,8,32,128") {
+			t.Errorf("--concurrency 1,x: err = %v", err)
+		}
+	})
 	t.Run("bad mode", func(t *testing.T) {
 		if _, err := runCLI(t, "", "bench", "--issuer", "http://x", "--mode", "password"); err == nil || !strings.Contains(err.Error(), "cc, exchange or verify") {
 			t.Fatalf("err = %v", err)

@@ -101,6 +101,7 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, status lists, /healthz, /readyz")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin API listener; never expose it publicly")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "Prometheus /metrics listener (empty: off); keep it private, metrics name tenants")
+	f.BoolVar(&cfg.Profile, "pprof", false, "also serve Go's runtime profiles (/debug/pprof/) on --metrics-addr, for measuring; off in production")
 	f.StringVar(&cfg.ConsoleAddr, "console-addr", cfg.ConsoleAddr, "web console listener (\"\" = no console); sign in with: authz console link --principal prn_...")
 	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's URL as browsers reach it, in sign-in links; https makes its cookies Secure (default http://<console-addr>)")
 	f.StringVar(&cfg.ConsoleOIDCIssuer, "console-oidc-issuer", "", "sign in to the console through this OpenID Connect provider (issuer URL; redirect URI <console-url>/oidc/callback)")

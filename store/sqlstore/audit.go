@@ -103,7 +103,7 @@ func (q *queries) CountAuditByCode(ctx context.Context, f store.AuditFilter) (ma
 func (t *txn) AuditHead(ctx context.Context) (store.AuditHead, error) {
 	var h store.AuditHead
 	err := t.row(ctx, "lock audit head", "", func(r scanner) error { return r.Scan(&h.Seq, bytesCol{&h.Hash}) },
-		`SELECT seq, hash FROM audit_head WHERE id = 1`+t.d.ForUpdate)
+		sqlAuditHead+t.d.ForUpdate)
 	return h, err
 }
 
@@ -123,21 +123,41 @@ func (t *txn) InsertAudit(ctx context.Context, events []store.AuditEvent) error 
 			return fmt.Errorf("%s: insert audit events: seq %d follows %d: %w", t.d.Name, events[i].Seq, events[i-1].Seq, errChainBroken)
 		}
 	}
+	if t.d.RowByRowInserts {
+		// One prepared one-row INSERT per event: no statement journal on
+		// SQLite, and no statement text to build or parse per commit.
+		for _, e := range events {
+			if _, err := t.exec(ctx, "insert audit events", e.ID, sqlAuditInsert1, auditArgs(t.d, e)...); err != nil {
+				return err
+			}
+		}
+		return t.moveAuditHead(ctx, events)
+	}
 	per := max(t.d.MaxParams/auditColCount, 1)
 	for chunk := range slices.Chunk(events, per) {
 		args := make([]any, 0, len(chunk)*auditColCount)
 		for _, e := range chunk {
-			args = append(args, e.Seq, e.ID, t.d.encodeTime(e.Time), e.Actor, e.Action, e.Target, e.TenantID,
-				e.Outcome, e.ErrorCode, e.RequestID, e.ClientAddr, nullBytes(e.Details), nullBytes(e.PrevHash), e.Hash)
+			args = append(args, auditArgs(t.d, e)...)
 		}
 		query := t.d.bulkInsert(`INSERT INTO audit_events (`+auditCols+`) VALUES `, len(chunk), auditColCount, "")
 		if _, err := t.exec(ctx, "insert audit events", "", query, args...); err != nil {
 			return err
 		}
 	}
+	return t.moveAuditHead(ctx, events)
+}
+
+// auditArgs are the bind arguments of one event, in auditCols' order.
+func auditArgs(d *Dialect, e store.AuditEvent) []any {
+	return []any{e.Seq, e.ID, d.encodeTime(e.Time), e.Actor, e.Action, e.Target, e.TenantID,
+		e.Outcome, e.ErrorCode, e.RequestID, e.ClientAddr, nullBytes(e.Details), nullBytes(e.PrevHash), e.Hash}
+}
+
+// moveAuditHead moves the head to the last of events if it still is where
+// the first of them follows.
+func (t *txn) moveAuditHead(ctx context.Context, events []store.AuditEvent) error {
 	last := events[len(events)-1]
-	n, err := t.execN(ctx, "move audit head", "",
-		`UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`, last.Seq, last.Hash, events[0].Seq-1)
+	n, err := t.execN(ctx, "move audit head", "", sqlAuditMoveHead, last.Seq, last.Hash, events[0].Seq-1)
 	if err != nil {
 		return err
 	}

@@ -86,6 +86,10 @@ type Dialect struct {
 	// legacy_keys after large bulk inserts (see Store.afterBulkInsert);
 	// KeysEstimate answers the planner's current estimate of its rows.
 	AnalyzeKeys, KeysEstimate string
+	// PrepareStatements prepares the audit group commit's statements once
+	// per process (see prepared.go). SQLite parses every statement it is
+	// given anew; pgx caches its prepared statements by itself.
+	PrepareStatements bool
 }
 
 // inSet matches column against the rows of subquery (see InSet).

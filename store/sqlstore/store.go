@@ -45,6 +45,9 @@ type Store struct {
 	// keysSinceAnalyze counts legacy keys bulk-inserted by this process
 	// since it last refreshed the planner's statistics (afterBulkInsert).
 	keysSinceAnalyze atomic.Int64
+	// prepared holds the writer's prepared statements
+	// (Dialect.PrepareStatements).
+	prepared preparedSet
 }
 
 var (
@@ -199,11 +202,18 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
+	if s.d.PrepareStatements {
+		s.prepared.prepare(ctx, s.writer)
+	}
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.translate(ctx, "begin transaction", err)
 	}
-	t := &txn{queries: queries{d: s.d, c: sqlTx, tx: &txState{}}}
+	var c querier = sqlTx
+	if s.d.PrepareStatements {
+		c = preparedQuerier{tx: sqlTx, set: &s.prepared}
+	}
+	t := &txn{queries: queries{d: s.d, c: c, tx: &txState{}}}
 	committed := false
 	defer func() {
 		if committed {
@@ -334,6 +344,7 @@ func (s *Store) Backend() string { return s.d.Name }
 // Close closes both pools and then runs the backend's OnClose.
 func (s *Store) Close() error {
 	var errs []error
+	s.prepared.close()
 	if s.reader != s.writer {
 		errs = append(errs, s.reader.Close())
 	}
