@@ -61,6 +61,7 @@ const (
 	kindKeyHash
 	kindRoles
 	kindAudience
+	kindSCIMToken
 )
 
 type key struct {
@@ -226,5 +227,14 @@ func (d *Directory) RolesOfPrincipal(ctx context.Context, principalID string) ([
 func (d *Directory) GetAudienceByIdentifier(ctx context.Context, identifier string) (store.Audience, error) {
 	return get(ctx, d, key{kindAudience, identifier}, func(ctx context.Context) (store.Audience, error) {
 		return d.st.GetAudienceByIdentifier(ctx, identifier)
+	})
+}
+
+// GetSCIMTokenByHash returns the SCIM connector token with that keyed
+// hash: an IdP's reconciliation authenticates every one of its requests,
+// and a revocation moves the generation like a suspension does.
+func (d *Directory) GetSCIMTokenByHash(ctx context.Context, hash []byte) (store.SCIMToken, error) {
+	return get(ctx, d, key{kindSCIMToken, string(hash)}, func(ctx context.Context) (store.SCIMToken, error) {
+		return d.st.GetSCIMTokenByHash(ctx, hash)
 	})
 }

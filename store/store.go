@@ -291,8 +291,8 @@ type Queries interface {
 
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
-	// counters), signing keys, audiences or the end of a status-list epoch, on any
-	// replica. Caches compare it to know
+	// counters), signing keys, audiences, SCIM tokens (not their last-use
+	// stamp) or the end of a status-list epoch, on any replica. Caches compare it to know
 	// they are stale.
 	Generation(ctx context.Context) (int64, error)
 

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -85,6 +86,8 @@ func (t *txn) CreateSCIMToken(ctx context.Context, tok store.SCIMToken) error {
 	if n == 0 {
 		return fmt.Errorf("%s: create scim token %q: exists: %w", t.d.Name, tok.ID, store.ErrConflict)
 	}
+	// Caches hold tokens by hash, unknown ones included.
+	t.markChanged()
 	return nil
 }
 
@@ -104,8 +107,16 @@ func (t *txn) UpdateSCIMToken(ctx context.Context, id string, fn func(store.SCIM
 		 revoked_at = $7, revoked_by = $8, last_used_at = $9 WHERE id = $1`, t.scimTokenArgs(next)...); err != nil {
 		return store.SCIMToken{}, err
 	}
+	// A revocation (or anything but the last use) must reach the replicas'
+	// caches within a second; the last-use stamp alone moves nothing.
+	if next.TenantID != cur.TenantID || next.Name != cur.Name || !bytes.Equal(next.Hash, cur.Hash) ||
+		!sameTime(next.RevokedAt, cur.RevokedAt) || next.RevokedBy != cur.RevokedBy {
+		t.markChanged()
+	}
 	return next, nil
 }
+
+func sameTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 
 // scimUserCols are qualified with u (scim_users) and p (principals): every
 // read joins the governed principal.

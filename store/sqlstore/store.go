@@ -30,6 +30,10 @@ type Config struct {
 	PoolStats func() store.PoolStats
 	// OnClose runs after both pools are closed.
 	OnClose func() error
+	// PrepareReads runs the reads made outside a transaction through
+	// statements prepared once and kept (preparedPool), for drivers that
+	// do not cache them themselves.
+	PrepareReads bool
 }
 
 // Store implements store.Store over database/sql.
@@ -42,6 +46,9 @@ type Store struct {
 	log    *slog.Logger
 	// local counts this process's committed changes (LocalChanges).
 	local atomic.Uint64
+	// prepared is the reader pool's statement cache (Config.PrepareReads),
+	// or nil.
+	prepared *preparedPool
 }
 
 var (
@@ -62,6 +69,10 @@ func New(cfg Config) *Store {
 	}
 	s := &Store{cfg: cfg, writer: cfg.Writer, reader: reader, log: log}
 	s.queries = queries{d: &s.cfg.Dialect, c: reader}
+	if cfg.PrepareReads {
+		s.prepared = newPreparedPool(reader)
+		s.queries.c = s.prepared
+	}
 	return s
 }
 
@@ -290,6 +301,9 @@ func (s *Store) Backend() string { return s.d.Name }
 // Close closes both pools and then runs the backend's OnClose.
 func (s *Store) Close() error {
 	var errs []error
+	if s.prepared != nil {
+		errs = append(errs, s.prepared.close())
+	}
 	if s.reader != s.writer {
 		errs = append(errs, s.reader.Close())
 	}
