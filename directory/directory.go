@@ -62,6 +62,7 @@ const (
 	kindRoles
 	kindAudience
 	kindSCIMToken
+	kindSCIMTokenID
 )
 
 type key struct {
@@ -237,4 +238,10 @@ func (d *Directory) GetSCIMTokenByHash(ctx context.Context, hash []byte) (store.
 	return get(ctx, d, key{kindSCIMToken, string(hash)}, func(ctx context.Context) (store.SCIMToken, error) {
 		return d.st.GetSCIMTokenByHash(ctx, hash)
 	})
+}
+
+// GetSCIMToken returns the SCIM connector token with that id: a refused
+// exchange names the IdP that suspended the key's owner.
+func (d *Directory) GetSCIMToken(ctx context.Context, id string) (store.SCIMToken, error) {
+	return get(ctx, d, key{kindSCIMTokenID, id}, func(ctx context.Context) (store.SCIMToken, error) { return d.st.GetSCIMToken(ctx, id) })
 }

@@ -438,6 +438,18 @@ func (t *txn) CreateSCIMGroupMapping(ctx context.Context, m store.SCIMGroupMappi
 	return nil
 }
 
+// DeleteSCIMGroupMapping implements store.Mutations.
+func (t *txn) DeleteSCIMGroupMapping(ctx context.Context, tenantID, group, roleID string) (store.SCIMGroupMapping, error) {
+	var m store.SCIMGroupMapping
+	var created timeCol
+	err := t.row(ctx, "delete scim group mapping", group, func(r scanner) error {
+		return r.Scan(&m.TenantID, &m.Group, &m.RoleID, &created)
+	}, `DELETE FROM scim_group_roles WHERE tenant_id = $1 AND group_key = $2 AND role_id = $3
+	    RETURNING tenant_id, group_name, role_id, created_at`, tenantID, strings.ToLower(group), roleID)
+	m.CreatedAt = created.T
+	return m, err
+}
+
 // SyncSCIMBindings implements store.Mutations.
 func (t *txn) SyncSCIMBindings(ctx context.Context, principalID string, at time.Time) (added, removed []store.Binding, err error) {
 	p, err := t.getPrincipal(ctx, principalID, "")
@@ -558,6 +570,15 @@ func (s *Store) RemoveSCIMGroupMembers(ctx context.Context, groupID string, prin
 // CreateSCIMGroupMapping implements store.Mutations in a transaction of its own.
 func (s *Store) CreateSCIMGroupMapping(ctx context.Context, m store.SCIMGroupMapping) error {
 	return s.inTx(ctx, func(x *txn) error { return x.CreateSCIMGroupMapping(ctx, m) })
+}
+
+// DeleteSCIMGroupMapping implements store.Mutations in a transaction of its own.
+func (s *Store) DeleteSCIMGroupMapping(ctx context.Context, tenantID, group, roleID string) (m store.SCIMGroupMapping, err error) {
+	err = s.inTx(ctx, func(x *txn) error {
+		m, err = x.DeleteSCIMGroupMapping(ctx, tenantID, group, roleID)
+		return err
+	})
+	return m, err
 }
 
 // SyncSCIMBindings implements store.Mutations in a transaction of its own.
