@@ -175,16 +175,21 @@ func importAndOrphans(t *testing.T, c *cli) {
 		t.Fatalf("report orphans printed %d lines, want %d", lines, wantOrphans+1)
 	}
 
-	// The two holders were imported just now and used nothing: new, not
-	// token-only.
+	// Holder 1 was imported just now and used nothing: new. Holder 0's
+	// keys were used (then it was suspended): legacy-only.
 	var rep struct {
 		Holders []struct {
-			State string `json:"state"`
+			PrincipalID string `json:"principal_id"`
+			State       string `json:"state"`
 		} `json:"holders"`
 	}
 	c.json(&rep, "report", "migration", "--tenant", tn.ID)
-	if len(rep.Holders) != 2 || rep.Holders[0].State != "new" || rep.Holders[1].State != "new" {
-		t.Fatalf("holders after the import: %+v, want two new", rep.Holders)
+	states := map[string]string{}
+	for _, h := range rep.Holders {
+		states[h.PrincipalID] = h.State
+	}
+	if len(rep.Holders) != 2 || states[holders[0].ID] != "legacy-only" || states[holders[1].ID] != "new" {
+		t.Fatalf("holders after the import: %+v, want holder 0 legacy-only and holder 1 new", rep.Holders)
 	}
 	var hist struct {
 		Items []json.RawMessage `json:"items"`
