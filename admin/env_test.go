@@ -230,6 +230,7 @@ func (e *env) fixture(tenant string) fixture {
 		f.peer = e.tenantB
 	}
 	e.call(tokAdmin, "POST", "/scim/tokens", apiv1.CreateSCIMToken{TenantID: tenant, Name: "Okta"}, http.StatusCreated, &f.scimToken)
+	e.call(tokAdmin, "POST", "/scim/group-mappings", apiv1.CreateSCIMGroupMapping{TenantID: tenant, Group: "Mapped", Role: f.role.ID}, http.StatusCreated, nil)
 	return f
 }
 

@@ -130,7 +130,8 @@ func probes() map[string]probe {
 		"POST /scim/group-mappings": {with("/scim/group-mappings", func(f fixture) any {
 			return apiv1.CreateSCIMGroupMapping{TenantID: f.tenant, Group: "Engineering", Role: f.role.ID}
 		}), hiddenNotFound},
-		"GET /scim/group-mappings": {id("/scim/group-mappings?tenant_id={tenant}"), emptyList},
+		"GET /scim/group-mappings":    {id("/scim/group-mappings?tenant_id={tenant}"), emptyList},
+		"DELETE /scim/group-mappings": {id("/scim/group-mappings?tenant_id={tenant}&group=Mapped&role={role}"), hiddenNotFound},
 
 		"POST /console/links": {with("/console/links", func(f fixture) any { return apiv1.CreateConsoleLink{PrincipalID: f.principal.ID} }), hiddenNotFound},
 	}

@@ -99,6 +99,7 @@ func routes() []route {
 		{"POST", "/scim/tokens/{id}/revoke", accessTenant, (*handler).revokeSCIMToken},
 		{"POST", "/scim/group-mappings", accessTenant, (*handler).createSCIMGroupMapping},
 		{"GET", "/scim/group-mappings", accessTenant, (*handler).listSCIMGroupMappings},
+		{"DELETE", "/scim/group-mappings", accessTenant, (*handler).deleteSCIMGroupMapping},
 		{"POST", "/console/links", accessTenant, (*handler).createConsoleLink},
 	}
 }

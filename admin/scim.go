@@ -177,6 +177,71 @@ func (h *handler) createSCIMGroupMapping(w http.ResponseWriter, r *http.Request,
 	return reply(w, http.StatusCreated, out)
 }
 
+// deleteSCIMGroupMapping removes a group's mapping to a role (query
+// tenant_id, group, role) and the bindings it made: each member of the
+// group loses the role unless another mapped group of theirs gives it, or
+// an operator bound it.
+func (h *handler) deleteSCIMGroupMapping(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	group, roleRef := q.Get("group"), q.Get("role")
+	if err := checkName("group", group, 256); err != nil {
+		return err
+	}
+	if roleRef == "" {
+		return invalid("role", "required: a role id or name")
+	}
+	ctx := r.Context()
+	var out apiv1.SCIMGroupMapping
+	err := h.st.Tx(ctx, func(tx store.Tx) error {
+		t, err := tenantFor(ctx, tx, c, q.Get("tenant_id"))
+		if err != nil {
+			return err
+		}
+		role, err := roleOf(ctx, tx, t.ID, roleRef)
+		if err != nil {
+			return err
+		}
+		m, err := tx.DeleteSCIMGroupMapping(ctx, t.ID, group, role.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errcode.Newf(errcode.NotFound, "group %q is not mapped to role %s in tenant %s", group, role.Name, t.ID)
+		}
+		if err != nil {
+			return err
+		}
+		out = mappingView(m)
+		if err := h.record(ctx, tx, c, "scim.unmap_group", "role:"+role.ID, t.ID, out, nil); err != nil {
+			return err
+		}
+		members, err := groupMembers(ctx, tx, t.ID, m.Group)
+		if err != nil {
+			return err
+		}
+		out.Unbound, err = h.unbindSCIM(ctx, tx, c, members)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return reply(w, http.StatusOK, out)
+}
+
+// unbindSCIM is syncBindings after a mapping went: it returns how many
+// bindings it removed.
+func (h *handler) unbindSCIM(ctx context.Context, tx store.Tx, c *call, principalIDs []string) (int, error) {
+	removed := 0
+	for _, id := range principalIDs {
+		add, rem, err := tx.SyncSCIMBindings(ctx, id, h.stamp())
+		if err != nil {
+			return removed, err
+		}
+		if err := h.recordBindings(ctx, tx, c, add, rem); err != nil {
+			return removed, err
+		}
+		removed += len(rem)
+	}
+	return removed, nil
+}
+
 // roleOf finds a tenant's role by id or, failing that, by name.
 func roleOf(ctx context.Context, q store.Queries, tenantID, idOrName string) (store.Role, error) {
 	if strings.HasPrefix(idOrName, store.PrefixRole) {
@@ -204,19 +269,28 @@ func (h *handler) syncBindings(ctx context.Context, tx store.Tx, c *call, princi
 		if err != nil {
 			return added, err
 		}
-		for _, b := range add {
-			if err := h.record(ctx, tx, c, "binding.create", "binding:"+bindingID(b.PrincipalID, b.RoleID), b.TenantID, nil, bindingView(b)); err != nil {
-				return added, err
-			}
-		}
-		for _, b := range rem {
-			if err := h.record(ctx, tx, c, "binding.delete", "binding:"+bindingID(b.PrincipalID, b.RoleID), b.TenantID, bindingView(b), nil); err != nil {
-				return added, err
-			}
+		if err := h.recordBindings(ctx, tx, c, add, rem); err != nil {
+			return added, err
 		}
 		added += len(add)
 	}
 	return added, nil
+}
+
+// recordBindings audits a sync's changes: binding.create and
+// binding.delete events.
+func (h *handler) recordBindings(ctx context.Context, tx store.Tx, c *call, add, rem []store.Binding) error {
+	for _, b := range add {
+		if err := h.record(ctx, tx, c, "binding.create", "binding:"+bindingID(b.PrincipalID, b.RoleID), b.TenantID, nil, bindingView(b)); err != nil {
+			return err
+		}
+	}
+	for _, b := range rem {
+		if err := h.record(ctx, tx, c, "binding.delete", "binding:"+bindingID(b.PrincipalID, b.RoleID), b.TenantID, bindingView(b), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // groupMembers lists the members of the tenant's group of that display

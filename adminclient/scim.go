@@ -3,6 +3,7 @@ package adminclient
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/authz/authz/admin/apiv1"
 )
@@ -36,6 +37,15 @@ func (c *Client) RevokeSCIMToken(ctx context.Context, id string) (apiv1.SCIMToke
 func (c *Client) MapSCIMGroup(ctx context.Context, req apiv1.CreateSCIMGroupMapping) (apiv1.SCIMGroupMapping, error) {
 	var out apiv1.SCIMGroupMapping
 	return out, c.do(ctx, http.MethodPost, "/scim/group-mappings", nil, req, &out)
+}
+
+// UnmapSCIMGroup removes the mapping of the tenant's IdP group to a role
+// (id or name) and the bindings it made.
+func (c *Client) UnmapSCIMGroup(ctx context.Context, tenantID, group, role string) (apiv1.SCIMGroupMapping, error) {
+	q := url.Values{"group": {group}, "role": {role}}
+	set(q, "tenant_id", tenantID)
+	var out apiv1.SCIMGroupMapping
+	return out, c.do(ctx, http.MethodDelete, "/scim/group-mappings", q, nil, &out)
 }
 
 // ListSCIMGroupMappings lists a tenant's group mappings.

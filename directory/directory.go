@@ -61,6 +61,8 @@ const (
 	kindKeyHash
 	kindRoles
 	kindAudience
+	kindSCIMToken
+	kindSCIMTokenID
 )
 
 type key struct {
@@ -227,4 +229,19 @@ func (d *Directory) GetAudienceByIdentifier(ctx context.Context, identifier stri
 	return get(ctx, d, key{kindAudience, identifier}, func(ctx context.Context) (store.Audience, error) {
 		return d.st.GetAudienceByIdentifier(ctx, identifier)
 	})
+}
+
+// GetSCIMTokenByHash returns the SCIM connector token with that keyed
+// hash: an IdP's reconciliation authenticates every one of its requests,
+// and a revocation moves the generation like a suspension does.
+func (d *Directory) GetSCIMTokenByHash(ctx context.Context, hash []byte) (store.SCIMToken, error) {
+	return get(ctx, d, key{kindSCIMToken, string(hash)}, func(ctx context.Context) (store.SCIMToken, error) {
+		return d.st.GetSCIMTokenByHash(ctx, hash)
+	})
+}
+
+// GetSCIMToken returns the SCIM connector token with that id: a refused
+// exchange names the IdP that suspended the key's owner.
+func (d *Directory) GetSCIMToken(ctx context.Context, id string) (store.SCIMToken, error) {
+	return get(ctx, d, key{kindSCIMTokenID, id}, func(ctx context.Context) (store.SCIMToken, error) { return d.st.GetSCIMToken(ctx, id) })
 }

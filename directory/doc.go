@@ -1,5 +1,6 @@
 // Package directory is the hot path's read cache over the store: tenants,
-// principals, clients, legacy keys by hash and roles by principal.
+// principals, clients, legacy keys by hash, roles by principal, audiences and
+// SCIM connector tokens by hash.
 //
 // It exists so that issuing a token does not cost four database reads, and
 // it is built around SPEC §6's promise that a suspension, deletion or

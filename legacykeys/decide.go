@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authz/authz/errcode"
@@ -27,6 +28,40 @@ type Facts struct {
 	// RequestedTenant is the exchange's tenant parameter ("" when absent).
 	RequestedTenant string
 	Now             time.Time
+	// OwnerVia names who suspended or deleted the owner when an identity
+	// provider did ("Okta via SCIM"), so that the refusal says so as
+	// `key diagnose` does; "" otherwise.
+	OwnerVia string
+}
+
+// SCIMTokens finds a SCIM connector token by id: a Lookup that has it
+// (*directory.Directory) lets Resolve name the IdP that suspended or
+// deleted a key's owner.
+type SCIMTokens interface {
+	GetSCIMToken(ctx context.Context, id string) (store.SCIMToken, error)
+}
+
+// ownerVia is Facts.OwnerVia for an owner that is not active: the name of
+// the SCIM token (the IdP, as the operator named it) whose request changed
+// it. It reads only on a refusal's path.
+func ownerVia(ctx context.Context, l Lookup, o *store.Principal) string {
+	tokens, ok := l.(SCIMTokens)
+	if !ok || o == nil || o.Status == store.StatusActive {
+		return ""
+	}
+	by := o.StatusChangedBy
+	if o.Status == store.StatusDeleted && o.DeletedBy != "" {
+		by = o.DeletedBy
+	}
+	id, ok := strings.CutPrefix(by, "scim:")
+	if !ok || id == "" {
+		return ""
+	}
+	name := by
+	if t, err := tokens.GetSCIMToken(ctx, id); err == nil && t.Name != "" {
+		name = descriptionSafe(t.Name)
+	}
+	return name + " via SCIM"
 }
 
 // Decide is the validity decision for a well-formed key: one ordered list
@@ -60,6 +95,9 @@ func Decide(f Facts) *errcode.Error {
 	}
 	o := f.Owner
 	if o != nil && o.Status == store.StatusDeleted {
+		if f.OwnerVia != "" {
+			return errcode.Newf(errcode.OwnerDeleted, "The API key's owner %s was deleted by %s%s; an administrator must reassign the key to an active principal.", o.ID, f.OwnerVia, at(o.DeletedAt))
+		}
 		return errcode.Newf(errcode.OwnerDeleted, "The API key's owner %s was deleted%s; an administrator must reassign the key to an active principal.", o.ID, at(o.DeletedAt))
 	}
 	if o == nil || k.OwnerID == "" || o.ID != k.OwnerID {
@@ -72,6 +110,9 @@ func Decide(f Facts) *errcode.Error {
 		return errcode.Newf(errcode.OwnerNotFound, "The API key's owner %s does not exist in the key's tenant %s; an administrator must reassign the key.", o.ID, k.TenantID)
 	}
 	if o.Status != store.StatusActive {
+		if f.OwnerVia != "" {
+			return errcode.Newf(errcode.OwnerSuspended, "The API key's owner %s was suspended by %s%s; the identity provider must reactivate the user, or an administrator reassign the key.", o.ID, f.OwnerVia, at(&o.StatusChangedAt))
+		}
 		return errcode.Newf(errcode.OwnerSuspended, "The API key's owner %s is suspended%s; an administrator must resume the owner or reassign the key.", o.ID, since(o.StatusChangedAt))
 	}
 	t := f.Tenant
@@ -88,6 +129,21 @@ func Decide(f Facts) *errcode.Error {
 		return errcode.Newf(errcode.KeySunset, "Tenant %s stopped accepting legacy API keys%s; move to client credentials.", t.ID, at(t.LegacySunsetAt))
 	}
 	return nil
+}
+
+// descriptionSafe keeps an operator-given name within the characters an
+// OAuth error_description may hold (RFC 6749 §5.2: printable ASCII but
+// '"' and '\\'), at most 64 of them.
+func descriptionSafe(s string) string {
+	b := make([]byte, 0, min(len(s), 64))
+	for i := 0; i < len(s) && len(b) < 64; i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 func at(t *time.Time) string {
@@ -152,6 +208,7 @@ func Resolve(ctx context.Context, l Lookup, h *Hasher, rawKey, requestedTenant s
 		switch {
 		case err == nil:
 			f.Owner, r.Owner = &o, o
+			f.OwnerVia = ownerVia(ctx, l, &o)
 		case !errors.Is(err, store.ErrNotFound):
 			return Resolved{}, fmt.Errorf("legacykeys: look up owner of key %s: %w", k.ID, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -200,32 +199,100 @@ const RecentUse = 7 * 24 * time.Hour
 
 // OrphansPage lists one page of the active keys whose owner is deleted,
 // missing or suspended, or whose tenant is suspended, for one tenant ("" =
-// all), by key id; next is the cursor of the following page, "" after the
-// last. A report of a million orphans is read page by page: no call holds
-// more than store.MaxLimit of them.
+// all): first those used in the RecentUse before the first page was asked
+// for (credentials someone depends on right now), then the others, each part
+// by key id; next is the cursor of the following page, "" after the last.
+// The cursor carries the part and the boundary of "recent" fixed at the
+// first page, so that a report read page by page over hours still lists
+// every orphan exactly once. No call holds more than store.MaxLimit.
 func (s *Service) OrphansPage(ctx context.Context, tenantID string, page store.Page) ([]Orphan, string, error) {
-	os, next, err := s.st.ListOrphanKeys(ctx, tenantID, page)
+	cur, err := parseOrphanCursor(page.After)
 	if err != nil {
-		return nil, "", fmt.Errorf("legacykeys: list orphan keys: %w", err)
+		return nil, "", err
 	}
-	recent := s.clock().Add(-RecentUse)
-	out := make([]Orphan, 0, len(os))
-	for _, o := range os {
-		k := o.Key
-		out = append(out, Orphan{
-			KeyID: k.ID, TenantID: k.TenantID, OwnerID: k.OwnerID, OwnerRef: k.OwnerRef,
-			Label: k.Label, Environment: k.Environment, Source: k.Source,
-			Code: orphanCode(o), OwnerStatus: string(o.OwnerStatus), TenantStatus: string(o.TenantStatus),
-			CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt,
-			BrokenRecently: k.LastUsedAt != nil && k.LastUsedAt.After(recent),
-		})
+	if cur.since.IsZero() {
+		cur = orphanCursor{recent: true, since: s.clock().Add(-RecentUse).UTC().Truncate(time.Microsecond)}
 	}
-	return out, next, nil
+	limit := page.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	limit = min(limit, store.MaxLimit)
+	var out []Orphan
+	for {
+		os, next, err := s.st.ListOrphanKeys(ctx, store.OrphanKeyFilter{TenantID: tenantID, UsedSince: cur.since, Used: cur.recent},
+			store.Page{Limit: max(limit-len(out), 1), After: cur.after})
+		if err != nil {
+			return nil, "", fmt.Errorf("legacykeys: list orphan keys: %w", err)
+		}
+		if len(out) == limit {
+			// The page is full: os only told whether the other part
+			// has anything left.
+			if len(os) == 0 {
+				return out, "", nil
+			}
+			return out, cur.String(), nil
+		}
+		for _, o := range os {
+			out = append(out, orphanOf(o, cur.recent))
+		}
+		if next != "" {
+			cur.after = next
+			return out, cur.String(), nil
+		}
+		if !cur.recent {
+			return out, "", nil
+		}
+		cur = orphanCursor{since: cur.since}
+	}
 }
 
-// Orphans lists every orphan of one tenant ("" = all), by key id: for
-// tests and small stores; the admin API pages with OrphansPage. Those
-// used in the last 7 days come first, then by key id.
+func orphanOf(o store.OrphanKey, recent bool) Orphan {
+	k := o.Key
+	return Orphan{
+		KeyID: k.ID, TenantID: k.TenantID, OwnerID: k.OwnerID, OwnerRef: k.OwnerRef,
+		Label: k.Label, Environment: k.Environment, Source: k.Source,
+		Code: orphanCode(o), OwnerStatus: string(o.OwnerStatus), TenantStatus: string(o.TenantStatus),
+		CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, BrokenRecently: recent,
+	}
+}
+
+// orphanCursor is where the orphans report goes on: the part (recent or
+// not), the boundary of "recent" fixed at the first page, and the last key
+// id listed in that part ("" = the part's start). Written
+// "recent|rest:<unix microseconds>:<key id>".
+type orphanCursor struct {
+	recent bool
+	since  time.Time
+	after  string
+}
+
+func (c orphanCursor) String() string {
+	part := "rest"
+	if c.recent {
+		part = "recent"
+	}
+	return part + ":" + strconv.FormatInt(c.since.UnixMicro(), 10) + ":" + c.after
+}
+
+func parseOrphanCursor(s string) (orphanCursor, error) {
+	if s == "" {
+		return orphanCursor{}, nil
+	}
+	bad := errcode.New(errcode.RequestInvalid, "after: not a cursor the orphans report returned; start without after and follow next")
+	parts := strings.SplitN(s, ":", 3)
+	if len(parts) != 3 || (parts[0] != "recent" && parts[0] != "rest") {
+		return orphanCursor{}, bad
+	}
+	us, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || us <= 0 {
+		return orphanCursor{}, bad
+	}
+	return orphanCursor{recent: parts[0] == "recent", since: time.UnixMicro(us).UTC(), after: parts[2]}, nil
+}
+
+// Orphans lists every orphan of one tenant ("" = all), in OrphansPage's
+// order: for tests and small stores; the admin API pages with OrphansPage.
 func (s *Service) Orphans(ctx context.Context, tenantID string) ([]Orphan, error) {
 	out := []Orphan{}
 	page := store.Page{Limit: store.MaxLimit}
@@ -235,16 +302,7 @@ func (s *Service) Orphans(ctx context.Context, tenantID string) ([]Orphan, error
 			return nil, err
 		}
 		out = append(out, os...)
-		if next == "" || len(os) == 0 {
-			slices.SortStableFunc(out, func(a, b Orphan) int {
-				switch {
-				case a.BrokenRecently == b.BrokenRecently:
-					return 0
-				case a.BrokenRecently:
-					return -1
-				}
-				return 1
-			})
+		if next == "" {
 			return out, nil
 		}
 		page.After = next

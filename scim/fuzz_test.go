@@ -87,3 +87,45 @@ func FuzzParsePatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSimpleEqualities: the fast reading of an IdP's lookup filter agrees
+// with the grammar library on every filter it reads, answer and refusal.
+func FuzzSimpleEqualities(f *testing.F) {
+	for _, s := range []string{
+		`userName eq "ada@acme.example"`,
+		`externalId eq "00u1" and userName eq "a"`,
+		`userName eq "a" and userName eq "b"`,
+		`displayName eq "x"`,
+		`and eq "x"`,
+		`userName eq ""`,
+		`user-name eq "x" and id eq "prn_1"`,
+		`emails eq "x"`,
+	} {
+		f.Add(s)
+	}
+	allowed := []string{"username", "externalid", "id"}
+	f.Fuzz(func(t *testing.T, s string) {
+		pairs, ok := simpleEqualities(s)
+		if !ok {
+			return
+		}
+		var fast equalities
+		fast.eq = map[string]string{}
+		fastErr := fast.addSimple(pairs, allowed)
+		full, fullErr := parseFilterFull(s, schemaUser, allowed)
+		if (fastErr == nil) != (fullErr == nil) {
+			t.Fatalf("filter %q: fast %v, library %v", s, fastErr, fullErr)
+		}
+		if fastErr != nil {
+			return
+		}
+		if fast.none != full.none || len(fast.eq) != len(full.eq) {
+			t.Fatalf("filter %q: fast %+v, library %+v", s, fast, full)
+		}
+		for k, v := range fast.eq {
+			if full.eq[k] != v {
+				t.Fatalf("filter %q: fast %+v, library %+v", s, fast, full)
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,10 +57,19 @@ type Hasher interface {
 	Hash(secret string) []byte
 }
 
-// Config is what the service provider is built from; all but Registerer,
-// Logger and Now are required.
+// Tokens finds a connector token by its keyed hash
+// (*directory.Directory, which caches it until the store's generation
+// moves, as a revocation does).
+type Tokens interface {
+	GetSCIMTokenByHash(ctx context.Context, hash []byte) (store.SCIMToken, error)
+}
+
+// Config is what the service provider is built from; all but Tokens,
+// Registerer, Logger and Now are required.
 type Config struct {
-	Store     store.Store
+	Store store.Store
+	// Tokens answers authentication; nil means Store, read every request.
+	Tokens    Tokens
 	Hasher    Hasher
 	Lifecycle Lifecycle
 	Audit     Recorder
@@ -73,6 +83,7 @@ type Config struct {
 
 type handler struct {
 	st       store.Store
+	tokens   Tokens
 	hasher   Hasher
 	life     Lifecycle
 	audit    Recorder
@@ -82,6 +93,11 @@ type handler struct {
 	requests *prometheus.CounterVec
 	// asyncAudit bounds the read events being recorded in the background.
 	asyncAudit chan struct{}
+	// stamped is token id → the last-use time this replica last wrote
+	// (time.Time): a cached token's LastUsedAt does not move, and one
+	// token's stamp is written at most once a minute. As many entries as
+	// tokens were used.
+	stamped sync.Map
 }
 
 // maxAsyncAudit is how many read events may wait for their group commit
@@ -120,6 +136,10 @@ func New(cfg Config) http.Handler {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	h.tokens = cfg.Tokens
+	if h.tokens == nil {
+		h.tokens = cfg.Store
 	}
 	h.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "authz_scim_requests_total",
@@ -256,7 +276,7 @@ func (h *handler) authenticate(r *http.Request) (caller, error) {
 		return refuse("send the tenant's SCIM token (authz scim token create) as Authorization: Bearer <token>")
 	}
 	sum := h.hasher.Hash(tok)
-	t, err := h.st.GetSCIMTokenByHash(r.Context(), sum)
+	t, err := h.tokens.GetSCIMTokenByHash(r.Context(), sum)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return refuse("the SCIM token is unknown or revoked; create a new one with authz scim token create")
@@ -266,8 +286,14 @@ func (h *handler) authenticate(r *http.Request) (caller, error) {
 		return refuse("the SCIM token is unknown or revoked; create a new one with authz scim token create")
 	}
 	now := h.now()
-	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUsedEvery {
+	last := t.LastUsedAt
+	if v, ok := h.stamped.Load(t.ID); ok && (last == nil || v.(time.Time).After(*last)) {
+		at := v.(time.Time)
+		last = &at
+	}
+	if last == nil || now.Sub(*last) >= lastUsedEvery {
 		stamp := now.UTC().Truncate(time.Microsecond)
+		h.stamped.Store(t.ID, stamp)
 		if _, err := h.st.UpdateSCIMToken(r.Context(), t.ID, func(t store.SCIMToken) (store.SCIMToken, error) {
 			t.LastUsedAt = &stamp
 			return t, nil

@@ -575,6 +575,9 @@ func (h *handler) updateUser(r *http.Request, c caller, change func(userDoc) (us
 				return err
 			}
 		}
+		if u.Principal, err = h.syncExternalID(ctx, tx, c, u.Principal, before.ExternalID, d.ExternalID, now); err != nil {
+			return err
+		}
 		if u.Principal, err = h.applyActive(ctx, tx, c, u.Principal, before.Active, d.Active); err != nil {
 			return err
 		}
@@ -585,6 +588,39 @@ func (h *handler) updateUser(r *http.Request, c caller, change func(userDoc) (us
 		return reply{}, err
 	}
 	return reply{status: http.StatusOK, body: h.userOut(out)}, nil
+}
+
+// syncExternalID gives the principal the IdP's new externalId when its
+// external_id came from the IdP (it equals the user's previous externalId,
+// or is empty). A principal linked by userName keeps the external id of
+// the system it came from, and a removed externalId leaves the principal's
+// alone: keys imported later still find their owner by it. A value that
+// another principal of the tenant already has is refused (409 uniqueness):
+// nothing is merged by guesswork, as when linking.
+func (h *handler) syncExternalID(ctx context.Context, tx store.Tx, c caller, p store.Principal, was, now string, at time.Time) (store.Principal, error) {
+	if now == was || now == "" || p.ExternalID == now || (p.ExternalID != "" && p.ExternalID != was) {
+		return p, nil
+	}
+	other, err := tx.GetPrincipalByExternalID(ctx, p.TenantID, now)
+	switch {
+	case err == nil && other.ID != p.ID:
+		return p, conflict("externalId %q is the external id of principal %s in this tenant; authz does not merge principals: "+
+			"give that principal another external id first", now, other.ID)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return p, err
+	}
+	next, err := tx.UpdatePrincipal(ctx, p.ID, func(x store.Principal) (store.Principal, error) {
+		x.ExternalID, x.UpdatedAt = now, at
+		return x, nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return p, conflict("externalId %q is taken by another principal of this tenant", now)
+	}
+	if err != nil {
+		return p, err
+	}
+	return next, h.life.Record(ctx, tx, c.actor, "principal.update", "principal:"+p.ID, p.TenantID,
+		map[string]string{"external_id": p.ExternalID}, map[string]string{"external_id": now})
 }
 
 // applyActive suspends the principal when the IdP says active=false, and

@@ -13,6 +13,7 @@ import (
 func (s *Server) scimHandler() http.Handler {
 	return scim.New(scim.Config{
 		Store:  s.Store,
+		Tokens: s.Directory,
 		Hasher: s.Secrets,
 		Lifecycle: admin.NewLifecycle(admin.Config{
 			Store: s.Store, Secrets: s.Secrets, Notifier: s.Notifier, Offboarding: s.Offboarding, Logger: s.log, Now: s.cfg.Now,

@@ -138,6 +138,11 @@ type SCIMMutations interface {
 	RemoveSCIMGroupMembers(ctx context.Context, groupID string, principalIDs []string) error
 	// CreateSCIMGroupMapping: ErrConflict if it exists.
 	CreateSCIMGroupMapping(ctx context.Context, m SCIMGroupMapping) error
+	// DeleteSCIMGroupMapping removes the mapping of the tenant's group
+	// (display name, case-insensitively) to the role and returns it;
+	// ErrNotFound if there is none. The bindings it made stay until
+	// SyncSCIMBindings runs for the group's members.
+	DeleteSCIMGroupMapping(ctx context.Context, tenantID, group, roleID string) (SCIMGroupMapping, error)
 
 	// SyncSCIMBindings makes the principal's bindings that SCIM owns equal
 	// to the roles mapped to its groups: it binds the roles missing (a

@@ -130,6 +130,15 @@ type MigrationDay struct {
 	UpdatedAt  time.Time
 }
 
+// OrphanKeyFilter narrows ListOrphanKeys. TenantID "" = all. With UsedSince
+// set, Used keeps the keys last used at or after it, and !Used the others
+// (never used, or last used before it): the report's two parts.
+type OrphanKeyFilter struct {
+	TenantID  string
+	UsedSince time.Time
+	Used      bool
+}
+
 // OrphanKey is an active legacy key whose owner chain is broken. OwnerStatus
 // is "" when the owner does not exist; TenantStatus is "" when the tenant
 // does not exist.
@@ -201,8 +210,8 @@ type Queries interface {
 	GetLegacyKeyByHash(ctx context.Context, hash []byte) (LegacyKey, error)
 	ListLegacyKeys(ctx context.Context, f LegacyKeyFilter, p Page) ([]LegacyKey, string, error)
 	// ListOrphanKeys lists active keys whose owner is missing, deleted or
-	// suspended, or whose tenant is suspended or missing. tenantID "" = all.
-	ListOrphanKeys(ctx context.Context, tenantID string, p Page) ([]OrphanKey, string, error)
+	// suspended, or whose tenant is suspended or missing, by key id.
+	ListOrphanKeys(ctx context.Context, f OrphanKeyFilter, p Page) ([]OrphanKey, string, error)
 	// LegacyKeyStats summarises key usage per tenant relative to now.
 	LegacyKeyStats(ctx context.Context, tenantID string, now time.Time) ([]KeyStats, error)
 	// GetLegacyKeysByHash returns the keys whose hash is one of hashes, in
@@ -302,8 +311,8 @@ type Queries interface {
 
 	// Generation increases with every committed change to tenants,
 	// principals, clients, roles, bindings, legacy keys (not their usage
-	// counters), signing keys, audiences or the end of a status-list epoch, on any
-	// replica. Caches compare it to know
+	// counters), signing keys, audiences, SCIM tokens (not their last-use
+	// stamp) or the end of a status-list epoch, on any replica. Caches compare it to know
 	// they are stale.
 	Generation(ctx context.Context) (int64, error)
 

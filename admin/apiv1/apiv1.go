@@ -442,6 +442,8 @@ type SCIMGroupMapping struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Bound is how many members were bound by the mapping's creation.
 	Bound int `json:"bound"`
+	// Unbound is how many bindings the mapping's removal took away.
+	Unbound int `json:"unbound,omitempty"`
 }
 
 // CreateSCIMGroupMapping is the body of POST /scim/group-mappings; Role is

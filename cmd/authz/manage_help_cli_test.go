@@ -50,7 +50,7 @@ func TestSpecCommandNames(t *testing.T) {
 		"report migration", "report orphans", "report expiring",
 		"audit list", "audit verify", "signing-key list", "signing-key rotate", "token",
 		"audience create", "audience list", "audience delete",
-		"scim token create", "scim token list", "scim token revoke", "scim map-group", "principal show",
+		"scim token create", "scim token list", "scim token revoke", "scim map-group", "scim unmap-group", "principal show",
 	} {
 		c, rest, err := root.Find(strings.Fields(path))
 		if err != nil || len(rest) != 0 || c.CommandPath() != "authz "+path {

@@ -98,7 +98,9 @@ With --history, the daily counts by state instead (one row per tenant per day, k
 	orphans := &cobra.Command{
 		Use:   "orphans",
 		Short: "Active keys whose owner is deleted, missing or suspended, or whose tenant is suspended",
-		Long: `Active keys that are refused until an administrator repairs their owner chain, by key id.
+		Long: `Active keys that are refused until an administrator repairs their owner chain: first those
+used in the 7 days before the report began (someone depends on them right now: their owner was
+suspended or deleted while they were in use), then the others, each part by key id.
 Without --limit or --after every orphan is listed, fetched page by page and written as it
 arrives (-o json writes one {"items": [...], "next": ""} document, streamed); with them, one page.`,
 		Example: "  authz report orphans\n  authz report orphans --tenant ten_abc --limit 100\n  authz report orphans -o json > orphans.json",
@@ -111,9 +113,13 @@ arrives (-o json writes one {"items": [...], "next": ""} document, streamed); wi
 			tenant := str(cmd, "tenant")
 			return pages(cmd, func(p adminclient.Page) ([]legacykeys.Orphan, string, error) {
 				return c.OrphansPage(cmd.Context(), tenant, p)
-			}, []string{"KEY", "TENANT", "OWNER", "OWNER REF", "REFUSED WITH", "OWNER STATUS", "TENANT STATUS", "LAST USED"},
+			}, []string{"KEY", "TENANT", "OWNER", "OWNER REF", "REFUSED WITH", "OWNER STATUS", "TENANT STATUS", "LAST USED", "IN USE (7D)"},
 				func(o legacykeys.Orphan) []string {
-					return []string{o.KeyID, o.TenantID, o.OwnerID, o.OwnerRef, string(o.Code), o.OwnerStatus, o.TenantStatus, when(o.LastUsedAt)}
+					inUse := "no"
+					if o.BrokenRecently {
+						inUse = "yes"
+					}
+					return []string{o.KeyID, o.TenantID, o.OwnerID, o.OwnerRef, string(o.Code), o.OwnerStatus, o.TenantStatus, when(o.LastUsedAt), inUse}
 				})
 		},
 	}

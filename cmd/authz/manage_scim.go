@@ -21,7 +21,8 @@ func newSCIMCmd() *cobra.Command {
 			"tenant's users in authz. Give the IdP the tenant URL <public URL>/scim/v2 and a token from\n" +
 			"`authz scim token create`; map IdP groups to roles with `authz scim map-group`.",
 		Example: `  authz scim token create --tenant ten_abc --name Okta
-  authz scim map-group --tenant ten_abc Engineering orders-reader`,
+  authz scim map-group --tenant ten_abc Engineering orders-reader
+  authz scim unmap-group --tenant ten_abc Engineering orders-reader`,
 	}
 	token := &cobra.Command{Use: "token", Short: "Manage a tenant's SCIM bearer tokens"}
 
@@ -128,7 +129,35 @@ func newSCIMCmd() *cobra.Command {
 		},
 	}
 	mapGroup.Flags().String("tenant", "", "tenant id")
-	cmd.AddCommand(token, mapGroup)
+
+	unmapGroup := &cobra.Command{
+		Use:   "unmap-group GROUP_DISPLAY_NAME ROLE",
+		Short: "Remove a group's mapping to a role and the bindings it made",
+		Long: "Remove the mapping of the IdP group of that display name (case-insensitively) to the role (id or\n" +
+			"name), and the bindings SCIM made for it: each member loses the role unless another mapped group of\n" +
+			"theirs gives it or an operator bound it.",
+		Example: `  authz scim unmap-group --tenant ten_abc Engineering orders-reader`,
+		Args:    exactArgs("GROUP_DISPLAY_NAME", "ROLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlags(cmd, "tenant"); err != nil {
+				return err
+			}
+			c, err := admin(cmd)
+			if err != nil {
+				return err
+			}
+			m, err := c.UnmapSCIMGroup(cmd.Context(), str(cmd, "tenant"), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return emit(cmd, m, func(w *tabwriter.Writer) {
+				row(w, "TENANT", "GROUP", "ROLE", "BINDINGS REMOVED")
+				row(w, m.TenantID, m.Group, m.RoleID, fmt.Sprint(m.Unbound))
+			})
+		},
+	}
+	unmapGroup.Flags().String("tenant", "", "tenant id")
+	cmd.AddCommand(token, mapGroup, unmapGroup)
 	return cmd
 }
 

@@ -11,7 +11,8 @@ import (
 
 // TestSCIMCommands: a SCIM token is shown once with the tenant URL, works
 // against /scim/v2, is listed without its secret and stops working when
-// revoked; map-group binds a role by name; principal show names the IdP.
+// revoked; map-group binds a role by name, unmap-group removes it;
+// principal show names the IdP.
 func TestSCIMCommands(t *testing.T) {
 	c := startServer(t, storetest.SQLiteURL(t))
 	var tn apiv1.Tenant
@@ -60,5 +61,15 @@ func TestSCIMCommands(t *testing.T) {
 	}
 	if r := c.run(nil, "scim", "map-group", "--tenant", tn.ID, "Engineering"); r.code == 0 {
 		t.Fatal("map-group with one argument succeeded")
+	}
+	// unmap-group removes the mapping (the bindings it made: scim tests).
+	var um apiv1.SCIMGroupMapping
+	c.json(&um, "scim", "unmap-group", "--tenant", tn.ID, "engineering", "engineers")
+	if um.Group != "Engineering" || um.RoleID != m.RoleID {
+		t.Fatalf("unmap-group: %+v", um)
+	}
+	c.fails(nil, "is not mapped", "scim", "unmap-group", "--tenant", tn.ID, "Engineering", "engineers")
+	if r := c.run(nil, "scim", "unmap-group", "Engineering", "engineers"); r.code != 2 {
+		t.Fatalf("unmap-group without --tenant: exit %d, want 2", r.code)
 	}
 }

@@ -170,6 +170,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		Writer:  writer,
 		Reader:  reader,
 		Logger:  o.logger,
+		// modernc parses each call's SQL text anew; PostgreSQL's pgx
+		// caches prepared statements itself.
+		PrepareReads: true,
 	})
 	return &Store{Store: s, path: path}, nil
 }

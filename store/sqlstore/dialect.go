@@ -87,7 +87,7 @@ type Dialect struct {
 	// KeysEstimate answers the planner's current estimate of its rows.
 	AnalyzeKeys, KeysEstimate string
 	// PrepareStatements prepares the audit group commit's statements once
-	// per process (see prepared.go). SQLite parses every statement it is
+	// per process (see prepared_tx.go). SQLite parses every statement it is
 	// given anew; pgx caches its prepared statements by itself.
 	PrepareStatements bool
 }

@@ -118,11 +118,19 @@ func (q *queries) ListLegacyKeys(ctx context.Context, f store.LegacyKeyFilter, p
 }
 
 // ListOrphanKeys implements store.Queries.
-func (q *queries) ListOrphanKeys(ctx context.Context, tenantID string, p store.Page) ([]store.OrphanKey, string, error) {
+func (q *queries) ListOrphanKeys(ctx context.Context, f store.OrphanKeyFilter, p store.Page) ([]store.OrphanKey, string, error) {
+	tenantID := f.TenantID
 	var w where
 	w.add("k.status = 'active'")
 	w.add("(p.id IS NULL OR p.status <> 'active' OR t.id IS NULL OR t.status <> 'active')")
 	w.eq("k.tenant_id", tenantID)
+	switch {
+	case f.UsedSince.IsZero():
+	case f.Used:
+		w.add("k.last_used_at >= ?", q.d.encodeTime(f.UsedSince))
+	default:
+		w.add("(k.last_used_at IS NULL OR k.last_used_at < ?)", q.d.encodeTime(f.UsedSince))
+	}
 	if p.After != "" {
 		w.add("k.id > ?", p.After)
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -85,6 +86,8 @@ func (t *txn) CreateSCIMToken(ctx context.Context, tok store.SCIMToken) error {
 	if n == 0 {
 		return fmt.Errorf("%s: create scim token %q: exists: %w", t.d.Name, tok.ID, store.ErrConflict)
 	}
+	// Caches hold tokens by hash, unknown ones included.
+	t.markChanged()
 	return nil
 }
 
@@ -104,8 +107,16 @@ func (t *txn) UpdateSCIMToken(ctx context.Context, id string, fn func(store.SCIM
 		 revoked_at = $7, revoked_by = $8, last_used_at = $9 WHERE id = $1`, t.scimTokenArgs(next)...); err != nil {
 		return store.SCIMToken{}, err
 	}
+	// A revocation (or anything but the last use) must reach the replicas'
+	// caches within a second; the last-use stamp alone moves nothing.
+	if next.TenantID != cur.TenantID || next.Name != cur.Name || !bytes.Equal(next.Hash, cur.Hash) ||
+		!sameTime(next.RevokedAt, cur.RevokedAt) || next.RevokedBy != cur.RevokedBy {
+		t.markChanged()
+	}
 	return next, nil
 }
+
+func sameTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 
 // scimUserCols are qualified with u (scim_users) and p (principals): every
 // read joins the governed principal.
@@ -427,6 +438,18 @@ func (t *txn) CreateSCIMGroupMapping(ctx context.Context, m store.SCIMGroupMappi
 	return nil
 }
 
+// DeleteSCIMGroupMapping implements store.Mutations.
+func (t *txn) DeleteSCIMGroupMapping(ctx context.Context, tenantID, group, roleID string) (store.SCIMGroupMapping, error) {
+	var m store.SCIMGroupMapping
+	var created timeCol
+	err := t.row(ctx, "delete scim group mapping", group, func(r scanner) error {
+		return r.Scan(&m.TenantID, &m.Group, &m.RoleID, &created)
+	}, `DELETE FROM scim_group_roles WHERE tenant_id = $1 AND group_key = $2 AND role_id = $3
+	    RETURNING tenant_id, group_name, role_id, created_at`, tenantID, strings.ToLower(group), roleID)
+	m.CreatedAt = created.T
+	return m, err
+}
+
 // SyncSCIMBindings implements store.Mutations.
 func (t *txn) SyncSCIMBindings(ctx context.Context, principalID string, at time.Time) (added, removed []store.Binding, err error) {
 	p, err := t.getPrincipal(ctx, principalID, "")
@@ -547,6 +570,15 @@ func (s *Store) RemoveSCIMGroupMembers(ctx context.Context, groupID string, prin
 // CreateSCIMGroupMapping implements store.Mutations in a transaction of its own.
 func (s *Store) CreateSCIMGroupMapping(ctx context.Context, m store.SCIMGroupMapping) error {
 	return s.inTx(ctx, func(x *txn) error { return x.CreateSCIMGroupMapping(ctx, m) })
+}
+
+// DeleteSCIMGroupMapping implements store.Mutations in a transaction of its own.
+func (s *Store) DeleteSCIMGroupMapping(ctx context.Context, tenantID, group, roleID string) (m store.SCIMGroupMapping, err error) {
+	err = s.inTx(ctx, func(x *txn) error {
+		m, err = x.DeleteSCIMGroupMapping(ctx, tenantID, group, roleID)
+		return err
+	})
+	return m, err
 }
 
 // SyncSCIMBindings implements store.Mutations in a transaction of its own.

@@ -30,6 +30,10 @@ type Config struct {
 	PoolStats func() store.PoolStats
 	// OnClose runs after both pools are closed.
 	OnClose func() error
+	// PrepareReads runs the reads made outside a transaction through
+	// statements prepared once and kept (preparedPool), for drivers that
+	// do not cache them themselves.
+	PrepareReads bool
 }
 
 // Store implements store.Store over database/sql.
@@ -45,9 +49,12 @@ type Store struct {
 	// keysSinceAnalyze counts legacy keys bulk-inserted by this process
 	// since it last refreshed the planner's statistics (afterBulkInsert).
 	keysSinceAnalyze atomic.Int64
-	// prepared holds the writer's prepared statements
-	// (Dialect.PrepareStatements).
-	prepared preparedSet
+	// txStmts holds the writer's prepared statements
+	// (Dialect.PrepareStatements, prepared_tx.go).
+	txStmts preparedSet
+	// readStmts is the reader pool's statement cache (Config.PrepareReads,
+	// prepared_reads.go), or nil.
+	readStmts *preparedPool
 }
 
 var (
@@ -68,6 +75,10 @@ func New(cfg Config) *Store {
 	}
 	s := &Store{cfg: cfg, writer: cfg.Writer, reader: reader, log: log}
 	s.queries = queries{d: &s.cfg.Dialect, c: reader}
+	if cfg.PrepareReads {
+		s.readStmts = newPreparedPool(reader)
+		s.queries.c = s.readStmts
+	}
 	return s
 }
 
@@ -203,7 +214,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 
 func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	if s.d.PrepareStatements {
-		s.prepared.prepare(ctx, s.writer)
+		s.txStmts.prepare(ctx, s.writer)
 	}
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -211,7 +222,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	}
 	var c querier = sqlTx
 	if s.d.PrepareStatements {
-		c = preparedQuerier{tx: sqlTx, set: &s.prepared}
+		c = preparedQuerier{tx: sqlTx, set: &s.txStmts}
 	}
 	t := &txn{queries: queries{d: s.d, c: c, tx: &txState{}}}
 	committed := false
@@ -344,7 +355,10 @@ func (s *Store) Backend() string { return s.d.Name }
 // Close closes both pools and then runs the backend's OnClose.
 func (s *Store) Close() error {
 	var errs []error
-	s.prepared.close()
+	s.txStmts.close()
+	if s.readStmts != nil {
+		errs = append(errs, s.readStmts.close())
+	}
 	if s.reader != s.writer {
 		errs = append(errs, s.reader.Close())
 	}

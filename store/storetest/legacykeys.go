@@ -318,15 +318,19 @@ func testOrphanKeys(t *testing.T, s store.Store) {
 	}
 	revoked := legacyKey("key_8", "ten_a", "prn_missing")
 	revoked.Status = store.StatusRevoked
+	// Last uses around the report's "recent" boundary: key_3 at it (recent),
+	// key_2 a microsecond before it, key_6 after it.
+	since := t0.Add(-7 * 24 * time.Hour)
+	usedAt := func(k store.LegacyKey, at time.Time) store.LegacyKey { k.LastUsedAt = &at; return k }
 	for _, k := range []store.LegacyKey{
-		legacyKey("key_1", "ten_a", "prn_ok"),      // healthy
-		legacyKey("key_2", "ten_a", "prn_susp"),    // owner suspended
-		legacyKey("key_3", "ten_a", "prn_del"),     // owner deleted
-		legacyKey("key_4", "ten_a", "prn_missing"), // owner missing
-		legacyKey("key_5", "ten_a", ""),            // owner never resolved
-		legacyKey("key_6", "ten_s", "prn_in_s"),    // tenant suspended
-		legacyKey("key_7", "ten_gone", "prn_ok"),   // tenant missing
-		revoked,                                    // revoked: not an orphan to act on
+		legacyKey("key_1", "ten_a", "prn_ok"),                                         // healthy
+		usedAt(legacyKey("key_2", "ten_a", "prn_susp"), since.Add(-time.Microsecond)), // owner suspended
+		usedAt(legacyKey("key_3", "ten_a", "prn_del"), since),                         // owner deleted
+		legacyKey("key_4", "ten_a", "prn_missing"),                                    // owner missing
+		legacyKey("key_5", "ten_a", ""),                                               // owner never resolved
+		usedAt(legacyKey("key_6", "ten_s", "prn_in_s"), t0),                           // tenant suspended
+		legacyKey("key_7", "ten_gone", "prn_ok"),                                      // tenant missing
+		revoked,                                                                       // revoked: not an orphan to act on
 	} {
 		must(t, s.CreateLegacyKey(ctx, k))
 	}
@@ -342,14 +346,29 @@ func testOrphanKeys(t *testing.T, s store.Store) {
 		{"key_6", store.StatusActive, store.StatusSuspended},
 		{"key_7", store.StatusActive, ""},
 	}
+	pick := func(ids ...int) []row {
+		var out []row
+		for _, i := range ids {
+			out = append(out, all[i])
+		}
+		return out
+	}
 	for _, c := range []struct {
-		tenant string
-		want   []row
-	}{{"", all}, {"ten_s", all[4:5]}, {"ten_gone", all[5:]}} {
+		name string
+		f    store.OrphanKeyFilter
+		want []row
+	}{
+		{"all", store.OrphanKeyFilter{}, all},
+		{"ten_s", store.OrphanKeyFilter{TenantID: "ten_s"}, all[4:5]},
+		{"ten_gone", store.OrphanKeyFilter{TenantID: "ten_gone"}, all[5:]},
+		{"used since", store.OrphanKeyFilter{UsedSince: since, Used: true}, pick(1, 4)},
+		{"not used since", store.OrphanKeyFilter{UsedSince: since}, pick(0, 2, 3, 5)},
+		{"ten_a used since", store.OrphanKeyFilter{TenantID: "ten_a", UsedSince: since, Used: true}, pick(1)},
+	} {
 		var got []row
 		page := store.Page{Limit: 2}
 		for {
-			list, next, err := s.ListOrphanKeys(ctx, c.tenant, page)
+			list, next, err := s.ListOrphanKeys(ctx, c.f, page)
 			must(t, err)
 			for _, o := range list {
 				got = append(got, row{o.Key.ID, o.OwnerStatus, o.TenantStatus})
@@ -360,7 +379,7 @@ func testOrphanKeys(t *testing.T, s store.Store) {
 			page.After = next
 		}
 		if d := diff(got, c.want); d != "" {
-			t.Errorf("ListOrphanKeys(%q):%s", c.tenant, d)
+			t.Errorf("ListOrphanKeys %s:%s", c.name, d)
 		}
 	}
 }

@@ -232,6 +232,21 @@ func testSCIMGroups(t *testing.T, s store.Store) {
 		t.Fatalf("the operator's binding must stay: %+v", roles)
 	}
 
+	// Unmapping: the mapping goes (matched case-insensitively); a second
+	// time, or another tenant's, is not found.
+	m, err := s.DeleteSCIMGroupMapping(ctx, "ten_a", "DEVS", "rol_man")
+	must(t, err)
+	if m.Group != "Devs" || m.RoleID != "rol_man" || m.TenantID != "ten_a" || !m.CreatedAt.Equal(t0) {
+		t.Fatalf("deleted mapping %+v", m)
+	}
+	_, err = s.DeleteSCIMGroupMapping(ctx, "ten_a", "Devs", "rol_man")
+	wantErr(t, err, store.ErrNotFound, "unmap twice")
+	_, err = s.DeleteSCIMGroupMapping(ctx, "ten_b", "ops team", "rol_ops")
+	wantErr(t, err, store.ErrNotFound, "another tenant's mapping")
+	if ms, err := s.ListSCIMGroupMappings(ctx, "ten_a"); err != nil || len(ms) != 1 || ms[0].RoleID != "rol_ops" {
+		t.Fatalf("mappings after unmapping: %+v %v", ms, err)
+	}
+
 	must(t, s.DeleteSCIMGroup(ctx, "grp_1"))
 	wantErr(t, s.DeleteSCIMGroup(ctx, "grp_1"), store.ErrNotFound, "delete twice")
 	_, err = s.GetSCIMGroup(ctx, "grp_1")

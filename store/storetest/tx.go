@@ -205,6 +205,20 @@ func testGeneration(t *testing.T, s store.Store) {
 			return err
 		}},
 		{"delete signing key", true, func() error { return s.DeleteSigningKey(ctx, "k1") }},
+		{"create scim token", true, func() error {
+			return s.CreateSCIMToken(ctx, store.SCIMToken{ID: "sct_1", TenantID: "ten_a", Name: "Okta", Hash: []byte("h1"), CreatedAt: t0, CreatedBy: "op"})
+		}},
+		{"stamp scim token's last use", false, func() error {
+			_, err := s.UpdateSCIMToken(ctx, "sct_1", func(x store.SCIMToken) (store.SCIMToken, error) { x.LastUsedAt = &t0; return x, nil })
+			return err
+		}},
+		{"revoke scim token", true, func() error {
+			_, err := s.UpdateSCIMToken(ctx, "sct_1", func(x store.SCIMToken) (store.SCIMToken, error) {
+				x.RevokedAt, x.RevokedBy = &t0, "op"
+				return x, nil
+			})
+			return err
+		}},
 		{"set setting", false, func() error { return s.SetSetting(ctx, "a", "b") }},
 		{"revoke token", false, func() error { return s.RevokeToken(ctx, "jti-1", t0) }},
 		{"allocate status index", false, func() error { _, err := s.AllocateStatusIndex(ctx, "client:cli_9", t0); return err }},
