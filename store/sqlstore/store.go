@@ -95,6 +95,9 @@ type txState struct {
 	// keysAdded counts the legacy keys CreateLegacyKeys inserted (see
 	// Store.afterBulkInsert).
 	keysAdded int64
+	// bulkCache: the transaction raised the connection's page cache
+	// (Dialect.BulkCache); it is given back when the transaction ends.
+	bulkCache bool
 }
 
 // scanner is *sql.Row or *sql.Rows.
@@ -216,6 +219,11 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	t := &txn{queries: queries{d: s.d, c: c, tx: &txState{}}}
 	committed := false
 	defer func() {
+		if t.queries.tx.bulkCache {
+			s.releaseCache(ctx)
+		}
+	}()
+	defer func() {
 		if committed {
 			return
 		}
@@ -253,6 +261,19 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 		s.afterBulkInsert(ctx, t.queries.tx.keysAdded)
 	}
 	return nil
+}
+
+// releaseCache gives back the page cache a bulk transaction raised
+// (Dialect.BulkCache), once that transaction has committed or rolled back:
+// on SQLite the writer is one connection, so this runs on the connection
+// that held it.
+func (s *Store) releaseCache(ctx context.Context) {
+	for _, q := range s.d.ReleaseCache {
+		if _, err := s.writer.ExecContext(context.WithoutCancel(ctx), q); err != nil {
+			s.log.WarnContext(ctx, "release bulk page cache", "backend", s.d.Name, "err", err)
+			return
+		}
+	}
 }
 
 // analyzeEvery is how many bulk-inserted legacy keys, at least, make the
