@@ -1,6 +1,9 @@
 package sqlite
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // WriterCacheSize is the write connection's page cache ceiling as SQLite
 // reports it (negative: KiB).
@@ -15,3 +18,9 @@ const (
 	WriterCacheKiB = writerCacheKiB
 	BulkCacheKiB   = bulkCacheKiB
 )
+
+// WithReleaseCacheAfter sets how long after a bulk insert the writer's
+// page cache is given back (default 10 s).
+func WithReleaseCacheAfter(d time.Duration) Option {
+	return func(o *options) { o.releaseCacheAfter = d }
+}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/authz/authz/store"
 )
@@ -30,6 +32,11 @@ type Config struct {
 	PoolStats func() store.PoolStats
 	// OnClose runs after both pools are closed.
 	OnClose func() error
+	// ReleaseCacheAfter is how long after the last bulk insert's
+	// transaction Dialect.ReleaseCache runs (0: as that transaction
+	// ends). An import is a series of batches, each its own transaction,
+	// and the pages one batch cached are what the next reads.
+	ReleaseCacheAfter time.Duration
 }
 
 // Store implements store.Store over database/sql.
@@ -48,6 +55,13 @@ type Store struct {
 	// prepared holds the writer's prepared statements
 	// (Dialect.PrepareStatements).
 	prepared preparedSet
+	// cache: the pending release of a bulk insert's page cache
+	// (releaseLater); closed stops new ones.
+	cache struct {
+		sync.Mutex
+		timer  *time.Timer
+		closed bool
+	}
 }
 
 var (
@@ -220,7 +234,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	committed := false
 	defer func() {
 		if t.queries.tx.bulkCache {
-			s.releaseCache(ctx)
+			s.releaseLater(ctx)
 		}
 	}()
 	defer func() {
@@ -261,6 +275,25 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 		s.afterBulkInsert(ctx, t.queries.tx.keysAdded)
 	}
 	return nil
+}
+
+// releaseLater runs releaseCache ReleaseCacheAfter from now, or at once,
+// postponing a release already pending: the next batch of an import finds
+// its pages still cached.
+func (s *Store) releaseLater(ctx context.Context) {
+	if s.cfg.ReleaseCacheAfter <= 0 {
+		s.releaseCache(ctx)
+		return
+	}
+	s.cache.Lock()
+	defer s.cache.Unlock()
+	switch {
+	case s.cache.closed:
+	case s.cache.timer == nil:
+		s.cache.timer = time.AfterFunc(s.cfg.ReleaseCacheAfter, func() { s.releaseCache(context.WithoutCancel(ctx)) })
+	default:
+		s.cache.timer.Reset(s.cfg.ReleaseCacheAfter)
+	}
 }
 
 // releaseCache gives back the page cache a bulk transaction raised
@@ -365,6 +398,12 @@ func (s *Store) Backend() string { return s.d.Name }
 // Close closes both pools and then runs the backend's OnClose.
 func (s *Store) Close() error {
 	var errs []error
+	s.cache.Lock()
+	s.cache.closed = true
+	if s.cache.timer != nil {
+		s.cache.timer.Stop()
+	}
+	s.cache.Unlock()
 	s.prepared.close()
 	if s.reader != s.writer {
 		errs = append(errs, s.reader.Close())
