@@ -30,6 +30,9 @@ var migrations embed.FS
 type Store struct {
 	*sqlstore.Store
 	path string
+	// writer is the one write connection's pool (its page cache is
+	// checked by tests).
+	writer *sql.DB
 }
 
 // Path is the database file.
@@ -42,6 +45,8 @@ type options struct {
 	// dialect, if set, adjusts the dialect (in-package benchmarks measure
 	// a change against the previous behaviour with it).
 	dialect func(*sqlstore.Dialect)
+	// releaseCacheAfter: see sqlstore.Config.ReleaseCacheAfter.
+	releaseCacheAfter time.Duration
 }
 
 // Option tunes Open.
@@ -72,13 +77,36 @@ func Dialect() sqlstore.Dialect {
 		RowByRowInserts:   true,
 		TallyInserts:      true,
 		PrepareStatements: true,
+		// A bulk import's batch holds what it dirties in the page cache
+		// until it commits. At a 2 MiB cache it spills half-written index
+		// pages to the WAL and reads them back (issue 19: 100,000
+		// imported keys 12.8 s with 128 MiB against 20.7 s with the
+		// default, same batches). temp_store=MEMORY, tried for the
+		// statement journal, made imports slower (see RowByRowInserts).
+		// The ceiling is raised for that transaction and lowered after
+		// it, shrink_memory freeing the pages above the normal ceiling,
+		// so that one import does not leave a serving process 128 MiB
+		// larger.
+		BulkCache:    "PRAGMA cache_size(" + strconv.Itoa(bulkCacheKiB) + ")",
+		ReleaseCache: []string{"PRAGMA cache_size(" + strconv.Itoa(writerCacheKiB) + ")", "PRAGMA shrink_memory"},
 	}
 }
+
+// The writer's page cache ceilings, in SQLite's negative-KiB form: in
+// normal operation and during a bulk insert's transaction.
+const (
+	writerCacheKiB = -8192
+	bulkCacheKiB   = -131072
+)
 
 // Open opens (creating if needed) the SQLite database at path and migrates
 // it to the current schema.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	o := options{busyTimeout: 5 * time.Second, readers: 4}
+	// A bulk import's batches keep the raised page cache between them
+	// when they come within 10 s of each other (the next batch reads the
+	// index pages the last one cached); 10 s after the last, it is given
+	// back.
+	o := options{busyTimeout: 5 * time.Second, readers: 4, releaseCacheAfter: 10 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -102,15 +130,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	writerQ.Add("_pragma", "journal_mode(WAL)")
 	writerQ.Add("_pragma", "synchronous(FULL)")
 	writerQ.Set("_txlock", "immediate")
-	// The writer's page cache holds what a large transaction dirties until
-	// it commits. At SQLite's default (2 MiB) a batch of a bulk key import
-	// spills half-written index pages to the WAL and reads them back
-	// (measured: 100,000 imported keys 12.8 s with 128 MiB against 20.7 s
-	// with the default, same batches). temp_store=MEMORY, tried for the
-	// statement journal, made imports slower (see RowByRowInserts). It is
-	// a ceiling, not an
-	// allocation: memory is taken only as pages are read.
-	writerQ.Add("_pragma", "cache_size(-131072)")
+	// The writer's page cache. SQLite keeps every page it has read or
+	// written in it up to this ceiling, and with modernc's allocator that
+	// memory is outside Go's heap: at the 128 MiB ceiling bulk imports
+	// want, a server issuing tokens grew by about 1.3 KiB of RSS per token
+	// (every audit page appended stays cached) to 290 MiB after 200,000
+	// tokens with 6 MiB of Go heap (issue 13, docs/benchmarks.md "RSS after
+	// a million tokens"). The audit group commit touches the few pages at
+	// the right edge of its B-trees, so 8 MiB is ample; a bulk insert
+	// raises the ceiling for its own transaction only (Dialect.BulkCache).
+	writerQ.Add("_pragma", "cache_size("+strconv.Itoa(writerCacheKiB)+")")
 	// A checkpoint copies every page the WAL holds to the database file
 	// and syncs it. At SQLite's default (every 1,000 pages) a bulk import
 	// checkpointed after every batch, copying the same hot index pages
@@ -172,9 +201,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		Logger:  o.logger,
 		// modernc parses each call's SQL text anew; PostgreSQL's pgx
 		// caches prepared statements itself.
-		PrepareReads: true,
+		PrepareReads:      true,
+		ReleaseCacheAfter: o.releaseCacheAfter,
 	})
-	return &Store{Store: s, path: path}, nil
+	return &Store{Store: s, path: path, writer: writer}, nil
 }
 
 // prepareFile creates the directory and, with owner-only permissions, the

@@ -90,6 +90,12 @@ type Dialect struct {
 	// per process (see prepared_tx.go). SQLite parses every statement it is
 	// given anew; pgx caches its prepared statements by itself.
 	PrepareStatements bool
+	// BulkCache, when set, runs at the start of a bulk insert's
+	// transaction to raise the connection's page cache for it, and
+	// ReleaseCache runs on the writer once that transaction has ended to
+	// lower it again and free what it held (SQLite; see store/sqlite).
+	BulkCache    string
+	ReleaseCache []string
 }
 
 // inSet matches column against the rows of subquery (see InSet).

@@ -429,6 +429,9 @@ func (t *txn) createLegacyKeysRowByRow(ctx context.Context, ks []store.LegacyKey
 	if err := t.check(op, ""); err != nil {
 		return nil, err
 	}
+	if err := t.raiseCache(ctx, op); err != nil {
+		return nil, err
+	}
 	p, ok := t.c.(interface {
 		PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 	})
@@ -714,5 +717,18 @@ func (t *txn) ResolveKeyClaims(ctx context.Context, conflictID, winnerKeyID stri
 		return fmt.Errorf("%s: resolve key conflict %q: no open conflict: %w", t.d.Name, conflictID, store.ErrNotFound)
 	}
 	t.markChanged()
+	return nil
+}
+
+// raiseCache runs Dialect.BulkCache once in the transaction; inTx gives the
+// cache back when the transaction ends (Store.releaseCache).
+func (t *txn) raiseCache(ctx context.Context, op string) error {
+	if t.d.BulkCache == "" || t.tx.bulkCache {
+		return nil
+	}
+	t.tx.bulkCache = true
+	if _, err := t.c.ExecContext(ctx, t.d.BulkCache); err != nil {
+		return t.fail(ctx, err, op, "")
+	}
 	return nil
 }

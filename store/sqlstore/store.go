@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/authz/authz/store"
 )
@@ -34,6 +36,11 @@ type Config struct {
 	// statements prepared once and kept (preparedPool), for drivers that
 	// do not cache them themselves.
 	PrepareReads bool
+	// ReleaseCacheAfter is how long after the last bulk insert's
+	// transaction Dialect.ReleaseCache runs (0: as that transaction
+	// ends). An import is a series of batches, each its own transaction,
+	// and the pages one batch cached are what the next reads.
+	ReleaseCacheAfter time.Duration
 }
 
 // Store implements store.Store over database/sql.
@@ -55,6 +62,13 @@ type Store struct {
 	// readStmts is the reader pool's statement cache (Config.PrepareReads,
 	// prepared_reads.go), or nil.
 	readStmts *preparedPool
+	// cache: the pending release of a bulk insert's page cache
+	// (releaseLater); closed stops new ones.
+	cache struct {
+		sync.Mutex
+		timer  *time.Timer
+		closed bool
+	}
 }
 
 var (
@@ -106,6 +120,9 @@ type txState struct {
 	// keysAdded counts the legacy keys CreateLegacyKeys inserted (see
 	// Store.afterBulkInsert).
 	keysAdded int64
+	// bulkCache: the transaction raised the connection's page cache
+	// (Dialect.BulkCache); it is given back when the transaction ends.
+	bulkCache bool
 }
 
 // scanner is *sql.Row or *sql.Rows.
@@ -227,6 +244,11 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	t := &txn{queries: queries{d: s.d, c: c, tx: &txState{}}}
 	committed := false
 	defer func() {
+		if t.queries.tx.bulkCache {
+			s.releaseLater(ctx)
+		}
+	}()
+	defer func() {
 		if committed {
 			return
 		}
@@ -264,6 +286,38 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 		s.afterBulkInsert(ctx, t.queries.tx.keysAdded)
 	}
 	return nil
+}
+
+// releaseLater runs releaseCache ReleaseCacheAfter from now, or at once,
+// postponing a release already pending: the next batch of an import finds
+// its pages still cached.
+func (s *Store) releaseLater(ctx context.Context) {
+	if s.cfg.ReleaseCacheAfter <= 0 {
+		s.releaseCache(ctx)
+		return
+	}
+	s.cache.Lock()
+	defer s.cache.Unlock()
+	switch {
+	case s.cache.closed:
+	case s.cache.timer == nil:
+		s.cache.timer = time.AfterFunc(s.cfg.ReleaseCacheAfter, func() { s.releaseCache(context.WithoutCancel(ctx)) })
+	default:
+		s.cache.timer.Reset(s.cfg.ReleaseCacheAfter)
+	}
+}
+
+// releaseCache gives back the page cache a bulk transaction raised
+// (Dialect.BulkCache), once that transaction has committed or rolled back:
+// on SQLite the writer is one connection, so this runs on the connection
+// that held it.
+func (s *Store) releaseCache(ctx context.Context) {
+	for _, q := range s.d.ReleaseCache {
+		if _, err := s.writer.ExecContext(context.WithoutCancel(ctx), q); err != nil {
+			s.log.WarnContext(ctx, "release bulk page cache", "backend", s.d.Name, "err", err)
+			return
+		}
+	}
 }
 
 // analyzeEvery is how many bulk-inserted legacy keys, at least, make the
@@ -355,6 +409,12 @@ func (s *Store) Backend() string { return s.d.Name }
 // Close closes both pools and then runs the backend's OnClose.
 func (s *Store) Close() error {
 	var errs []error
+	s.cache.Lock()
+	s.cache.closed = true
+	if s.cache.timer != nil {
+		s.cache.timer.Stop()
+	}
+	s.cache.Unlock()
 	s.txStmts.close()
 	if s.readStmts != nil {
 		errs = append(errs, s.readStmts.close())
