@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -775,19 +776,88 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("keys exchanged in 24 hours: %d, then %d after 2 exchanges", before, after)
 		}
 		operator.shot(t, "dashboard-history")
-		// The refusals page counts refused token requests (token.refuse),
-		// as the admin API lists them, and nothing else that is refused.
-		operator.open(t, "/refusals")
-		h = operator.html(t)
-		rows := regexp.MustCompile(`error_code=([a-z_]+)"><code>[a-z_]+</code></a></td><td class="num">(\d+)<`).FindAllStringSubmatch(h, -1)
-		if len(rows) == 0 || !strings.Contains(h, "owner_suspended") {
-			t.Fatalf("the refusals page lists no owner_suspended refusal:\n%s", h)
+		// The refusals page's chart and totals are the token endpoint's
+		// counter authz_token_requests_total{outcome="refused"}, counted
+		// per tenant and flushed to the store: after a flush, the chart's
+		// sums per error_code are the counter's values (this server is the
+		// only replica and its registry started with it), for malformed
+		// requests too, which the audit log writes only as samples.
+		if err := e.Srv.Usage.Flush(ctx); err != nil {
+			t.Fatal(err)
 		}
-		for _, r := range rows {
-			evs := must[apiv1.List[apiv1.AuditEvent]](t)(a.ListAudit(ctx, adminclient.AuditFilter{Action: "token.refuse", Outcome: "refused", ErrorCode: r[1], Page: adminclient.Page{Limit: 1000}}))
-			if strconv.Itoa(len(evs.Items)) != r[2] {
-				t.Fatalf("refusals page: %s %s, the audit log's token.refuse events: %d", r[1], r[2], len(evs.Items))
+		refBefore := refusalChart(t, operator, true)
+		taBefore := refusalChart(t, tenantAdmin, false)
+		ctrBefore := refusedCounters(t, e.Srv.Registry)
+		caused := map[string]int{}
+		refuse := func(r servertest.Response) string {
+			t.Helper()
+			code := r.Str("error_code")
+			if r.Status == http.StatusOK || code == "" {
+				t.Fatalf("a request meant to be refused: %d %s", r.Status, r.Raw)
 			}
+			caused[code]++
+			return code
+		}
+		for range 2 { // malformed: no grant_type
+			refuse(e.Post("/oauth2/token", url.Values{"scope": {"x"}}, "", ""))
+		}
+		// Well-formed: a wrong client secret, and a globex key asking for
+		// a scope it was not granted (globex's own refusal).
+		cl, _ := e.MkClient(e.MkPrincipal(acme.Tenant.ID, "refused-client", store.KindService), nil)
+		refuse(e.Post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, cl.ID, "wrong-secret"))
+		globexCode := refuse(e.Exchange(globexKey.Key, url.Values{"scope": {"payroll:admin"}}, "", ""))
+		if err := e.Srv.Usage.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		refAfter := refusalChart(t, operator, true)
+		ctr := refusedCounters(t, e.Srv.Registry)
+		if len(caused) < 3 {
+			t.Fatalf("the refusals caused only %d error codes: %v", len(caused), caused)
+		}
+		for code, n := range caused {
+			if d := ctr[code] - ctrBefore[code]; d < float64(n) {
+				t.Fatalf("the counter for %s rose by %v after %d such refusals", code, d, n)
+			}
+		}
+		for _, m := range []map[string]float64{ctr, ctrBefore} {
+			for code := range m {
+				if _, ok := caused[code]; !ok {
+					caused[code] = 0
+				}
+			}
+		}
+		for code := range caused {
+			if refAfter[code]-refBefore[code] != int(ctr[code]-ctrBefore[code]) || refAfter[code] != int(ctr[code]) {
+				t.Fatalf("refusals chart for %s: %d then %d; the counter: %v then %v", code, refBefore[code], refAfter[code], ctrBefore[code], ctr[code])
+			}
+		}
+		if len(refAfter) != len(ctr) {
+			t.Fatalf("the chart has %d error codes (%v), the counter %d (%v)", len(refAfter), refAfter, len(ctr), ctr)
+		}
+		operator.shot(t, "refusals")
+		// A tenant admin of globex sees globex's refusals only: its own
+		// key's refusal, not acme's wrong secret nor the malformed
+		// requests of no known tenant.
+		taAfter := refusalChart(t, tenantAdmin, false)
+		for code := range caused {
+			want := 0
+			if code == globexCode {
+				want = 1
+			}
+			if taAfter[code]-taBefore[code] != want {
+				t.Fatalf("globex's tenant admin's chart for %s: %d then %d, want +%d", code, taBefore[code], taAfter[code], want)
+			}
+		}
+		mine := must[[]store.RefusalCount](t)(e.Srv.Store.ListRefusalCounts(ctx, store.RefusalFilter{TenantID: globex.Tenant.ID, Since: time.Time{}}))
+		sums := map[string]int{}
+		for _, rc := range mine {
+			sums[rc.ErrorCode] += int(rc.N)
+		}
+		if !maps.Equal(sums, taAfter) {
+			t.Fatalf("globex's tenant admin's chart %v, globex's refusal counts %v", taAfter, sums)
+		}
+		if _, ok := taAfter["owner_suspended"]; ok && sums["owner_suspended"] == 0 {
+			t.Fatalf("globex's tenant admin sees acme's owner_suspended refusals: %v", taAfter)
 		}
 		// Its "since this replica started" table is the token endpoint's
 		// counter, gathered from the server's own registry: N refused
@@ -978,6 +1048,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 	t.Logf("screenshots in %s", e.shots)
+}
+
+// refusalChart opens the refusals page and sums its chart's bars per
+// error_code (each bar's title is "<day> <code>: <n>"); the totals table
+// below it must say the same.
+func refusalChart(t *testing.T, b *person, wantRows bool) map[string]int {
+	t.Helper()
+	b.open(t, "/refusals")
+	h := b.html(t)
+	chart := map[string]int{}
+	for _, m := range regexp.MustCompile(`<title>\d{4}-\d\d-\d\d ([a-z_]+): (\d+)</title>`).FindAllStringSubmatch(h, -1) {
+		n, _ := strconv.Atoi(m[2])
+		chart[m[1]] += n
+	}
+	rows := map[string]int{}
+	for _, m := range regexp.MustCompile(`error_code=([a-z_]+)"><code>[a-z_]+</code></a></td><td class="num">(\d+)<`).FindAllStringSubmatch(h, -1) {
+		n, _ := strconv.Atoi(m[2])
+		rows[m[1]] = n
+	}
+	if !maps.Equal(chart, rows) || (wantRows && len(rows) == 0) {
+		t.Fatalf("refusals chart %v, totals table %v:\n%s", chart, rows, h)
+	}
+	return chart
 }
 
 // refusedCounters reads authz_token_requests_total{outcome="refused"} from

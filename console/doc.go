@@ -46,25 +46,29 @@
 //     one decision, the operations are the ones the CLI calls, and the
 //     error codes are the same.
 //
-// What the figures count (they are read from the store through the admin
-// API, so they hold across replicas and restarts, unlike a process's
-// Prometheus counters, which reset and are per replica):
+// What the figures count (they are read from the store, through the admin
+// API where it lists them, so they hold across replicas and restarts,
+// unlike a process's Prometheus counters, which reset and are per replica):
 //
-//   - Refusals (/refusals) counts the audit log's token.refuse events (outcome
-//     refused) of the last 30 days by error_code: refused token requests,
-//     not lockouts (key.lockout, client.lockout) or SCIM refusals, which
-//     are refused audit events too. The token endpoint's
-//     counter authz_token_requests_total{outcome="refused",error_code}
-//     counts every refused request; the audit log writes each refusal of a
-//     well-formed request, but malformed requests and rate_limited refusals
-//     only as samples (audit.Recorder.Sample: one event per action,
-//     error_code and source address per interval, so a flood cannot become
-//     a write storm), and unavailable or internal failures not at all
-//     (oauth.Server.refuse). So the page shows fewer refusals than the
-//     counter's increase over the same window, for invalid_request and
-//     rate_limited above all. Use the counter for alerting on floods, the
-//     page for who was refused and why.
-//     Below the audit table, a global administrator (authz:admin) sees a
+//   - Refusals (/refusals) charts refused token requests of the last 30
+//     UTC days per day and error_code, with a table of the totals per
+//     error_code. They are read from the store's refusal counts
+//     (store.ListRefusalCounts): the token endpoint counts each refusal,
+//     where it increments authz_token_requests_total{outcome="refused",
+//     error_code}, per tenant (none for a request that named no known
+//     tenant), UTC hour and error_code in memory (usage.Recorder.Refused),
+//     and every replica's usage flush adds its counts every few seconds.
+//     So the chart's totals per error_code equal that counter's
+//     increments summed across replicas, malformed and rate_limited
+//     refusals included (the audit log writes those only as samples,
+//     audit.Recorder.Sample), less the last seconds not yet flushed, or
+//     lost with a replica that died before its flush. Lockouts and SCIM
+//     refusals are not token requests and are not counted. A tenant admin
+//     sees its tenant's counts only; a global administrator every
+//     tenant's. Each error_code links to the audit page's token.refuse
+//     events, for who was refused and why. Counts are kept 90 days
+//     (store.RefusalRetention).
+//     Below the totals, a global administrator (authz:admin) sees a
 //     second table, "since this replica started": that counter itself,
 //     gathered from the server's registry (Config.Metrics) and summed over
 //     grant per error_code, the same numbers /metrics serves. A tenant

@@ -485,32 +485,32 @@ func (c *Console) refusals(w http.ResponseWriter, r *http.Request, s *session) e
 	if err := operator(s); err != nil {
 		return err
 	}
-	since := c.now().Add(-refusalWindow).UTC()
-	// Refused token requests are the audit log's token.refuse events, read
-	// through the admin API's audit listing, so a tenant admin counts
-	// only its tenant's. Lockouts (key.lockout, client.lockout) and SCIM
-	// refusals are refused events too, but not token requests: counting
-	// them would put a lockout on top of the refusals that caused it.
+	// The chart's 30 days start at midnight UTC, 29 days before today, so
+	// that the table below it sums exactly what the chart draws.
+	now := c.now().UTC()
+	first := now.AddDate(0, 0, -29)
+	since := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, time.UTC)
+	// Refused token requests are the usage flush's refusal counts: the
+	// increments of authz_token_requests_total{outcome="refused"} per
+	// tenant, hour and error_code, from every replica. (The audit log's
+	// token.refuse events, which the table links to, are only samples of
+	// malformed and rate-limited refusals.) A tenant admin reads only its
+	// tenant's; a global administrator every tenant's, and those of
+	// requests that named no known tenant.
+	f := store.RefusalFilter{Since: since, TenantID: s.Access.Tenant, AllTenants: s.Access.Global}
+	rcs, err := c.cfg.Store.ListRefusalCounts(r.Context(), f)
+	if err != nil {
+		return err
+	}
 	counts := map[string]int{}
 	days := map[string]map[string]int{}
-	q := url.Values{"action": {"token.refuse"}, "outcome": {"refused"}, "since": {since.Format(time.RFC3339)}, "limit": {"1000"}}
-	for {
-		var evs apiv1.List[apiv1.AuditEvent]
-		if err := c.call(r.Context(), s, "GET", "/audit/events", q, nil, &evs); err != nil {
-			return err
+	for _, rc := range rcs {
+		counts[rc.ErrorCode] += int(rc.N)
+		d := rc.Hour.UTC().Format("2006-01-02")
+		if days[d] == nil {
+			days[d] = map[string]int{}
 		}
-		for _, e := range evs.Items {
-			counts[e.ErrorCode]++
-			d := e.Time.UTC().Format("2006-01-02")
-			if days[d] == nil {
-				days[d] = map[string]int{}
-			}
-			days[d][e.ErrorCode]++
-		}
-		if evs.Next == "" {
-			break
-		}
-		q.Set("after", evs.Next)
+		days[d][rc.ErrorCode] += int(rc.N)
 	}
 	type row struct {
 		Code  string
@@ -523,7 +523,7 @@ func (c *Console) refusals(w http.ResponseWriter, r *http.Request, s *session) e
 	sort.Slice(rows, func(i, j int) bool {
 		return rows[i].Count > rows[j].Count || (rows[i].Count == rows[j].Count && rows[i].Code < rows[j].Code)
 	})
-	data := map[string]any{"Rows": rows, "Chart": dayChart(c.now(), days, "refusals per day")}
+	data := map[string]any{"Rows": rows, "Chart": dayChart(now, days, "refusals per day")}
 	// The counter has no tenant label: it is every tenant's, so only a
 	// global administrator sees it; a tenant admin would otherwise read
 	// other tenants' refusals.

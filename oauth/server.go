@@ -93,6 +93,9 @@ type UsageSink interface {
 	// ClientUsed: secretID is the secret that authenticated the request
 	// ("" for private_key_jwt).
 	ClientUsed(clientID, secretID string, at time.Time)
+	// Refused counts a refused token request of the tenant ("" when none
+	// is known) by error code, alongside authz_token_requests_total.
+	Refused(tenantID, code string, at time.Time)
 }
 
 // Limiter sheds load before any work is done (nil: no limits). Allow
@@ -270,3 +273,4 @@ type nopUsage struct{}
 
 func (nopUsage) KeyUsed(string, time.Time)            {}
 func (nopUsage) ClientUsed(string, string, time.Time) {}
+func (nopUsage) Refused(string, string, time.Time)    {}

@@ -208,6 +208,9 @@ func (s *Server) refuse(ctx context.Context, w http.ResponseWriter, st *requestS
 			"request_id", reqmeta.From(ctx).RequestID)
 	}
 	s.metrics.observe(st, e.Code, 0)
+	// The same increment, per tenant, for the console's refusals chart:
+	// counted in memory and flushed with the usage counts.
+	s.deps.Usage.Refused(st.tenantID, string(e.Code), s.now())
 	s.observeRefusal(ctx, st, e.Code)
 	errcode.Write(w, s.cfg.Logger, e)
 }

@@ -54,7 +54,8 @@ type AlertMutations interface {
 	// (an expired counter starts again from zero), and returns the new
 	// count. Replicas share it: concurrent calls get distinct counts.
 	CountAlert(ctx context.Context, key string, at, until time.Time) (int64, error)
-	// PurgeAlertState deletes hourly counts of hours before usesBefore and
-	// alert marks that expired before now; it returns how many rows went.
+	// PurgeAlertState deletes hourly counts of hours before usesBefore,
+	// alert marks that expired before now, and refusal counts of hours
+	// that ended RefusalRetention before now; it returns how many rows went.
 	PurgeAlertState(ctx context.Context, now, usesBefore time.Time) (int64, error)
 }

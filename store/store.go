@@ -306,6 +306,9 @@ type Queries interface {
 	ListAudiences(ctx context.Context, f AudienceFilter, p Page) ([]Audience, string, error)
 	// AlertQueries: hourly use counts and credential networks (alerts.go).
 	AlertQueries
+	// RefusalQueries: refused token requests per tenant, hour and
+	// error_code (refusals.go).
+	RefusalQueries
 	// SCIM (issue 20): principal sources, groups, connector tokens.
 	SCIMQueries
 
@@ -448,6 +451,8 @@ type Mutations interface {
 	// AlertMutations: hourly use counts, credential networks, alert
 	// marks (alerts.go).
 	AlertMutations
+	// RefusalMutations: the usage flush's refusal counts (refusals.go).
+	RefusalMutations
 }
 
 // Tx is a transaction. Besides the ordinary reads and writes it can lock the

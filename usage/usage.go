@@ -98,6 +98,14 @@ type entry[K comparable] struct {
 // secret that authenticated them ("" for private_key_jwt).
 type secretUse struct{ client, secret string }
 
+// refusal is what the refusals' table counts: refused token requests of a
+// tenant ("" for none known) with an error_code, in the UTC hour that
+// starts at hour (Unix nanoseconds).
+type refusal struct {
+	tenant, code string
+	hour         int64
+}
+
 // drain takes every pending use, promotes the ids seen since the last
 // drain, and retires ids idle since the previous one, so that the table
 // does not grow with every id ever seen.
@@ -165,6 +173,7 @@ type Recorder struct {
 	now     func() time.Time
 	keys    *table[string]
 	clients *table[secretUse]
+	refused *table[refusal]
 	flushMu sync.Mutex // one flush at a time, so a restore never races a drain
 }
 
@@ -177,7 +186,7 @@ func NewRecorder(st store.Store, logger *slog.Logger, now func() time.Time) *Rec
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{st: st, log: logger, now: now, keys: newTable[string](), clients: newTable[secretUse]()}
+	return &Recorder{st: st, log: logger, now: now, keys: newTable[string](), clients: newTable[secretUse](), refused: newTable[refusal]()}
 }
 
 // KeyUsed records one use of a legacy key at the given time (the zero time
@@ -196,6 +205,18 @@ func (r *Recorder) ClientUsed(clientID, secretID string, at time.Time) {
 	r.clients.add(secretUse{clientID, secretID}, 1, r.stamp(at))
 }
 
+// Refused counts one refused token request of the tenant ("" when the
+// request named no known tenant) with the error code, at the given time
+// (zero: now). The token endpoint calls it where it increments
+// authz_token_requests_total{outcome="refused"}, so that the flushed
+// counts (store.RefusalCount) add up, across replicas, to that counter's
+// increments, which the audit log only samples.
+func (r *Recorder) Refused(tenantID, code string, at time.Time) {
+	ns := r.stamp(at)
+	hour := time.Unix(0, ns).UTC().Truncate(time.Hour).UnixNano()
+	r.refused.add(refusal{tenantID, code, hour}, 1, ns)
+}
+
 func (r *Recorder) stamp(at time.Time) int64 {
 	if at.IsZero() {
 		at = r.now()
@@ -209,7 +230,27 @@ func (r *Recorder) stamp(at time.Time) int64 {
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
-	return errors.Join(r.flushKeys(ctx), r.flushClients(ctx))
+	return errors.Join(r.flushKeys(ctx), r.flushClients(ctx), r.flushRefusals(ctx))
+}
+
+func (r *Recorder) flushRefusals(ctx context.Context) error {
+	es := r.refused.drain()
+	for i := 0; i < len(es); i += flushChunk {
+		chunk := es[i:min(i+flushChunk, len(es))]
+		cs := make([]store.RefusalCount, 0, len(chunk))
+		for _, e := range chunk {
+			if e.count > 0 {
+				cs = append(cs, store.RefusalCount{TenantID: e.id.tenant, Hour: time.Unix(0, e.id.hour).UTC(), ErrorCode: e.id.code, N: e.count})
+			}
+		}
+		// The upsert adds all of a chunk or none of it, so putting a
+		// failed chunk back counts nothing twice.
+		if err := r.st.RecordRefusals(ctx, cs); err != nil {
+			r.refused.restore(es[i:])
+			return fmt.Errorf("usage: record refusals: %w", err)
+		}
+	}
+	return nil
 }
 
 func (r *Recorder) flushKeys(ctx context.Context) error {

@@ -40,6 +40,13 @@ func (f *flaky) RecordClientUsage(ctx context.Context, us []store.ClientUsage) e
 	return f.Store.RecordClientUsage(ctx, us)
 }
 
+func (f *flaky) RecordRefusals(ctx context.Context, cs []store.RefusalCount) error {
+	if f.failing() {
+		return fmt.Errorf("record: %w", store.ErrUnavailable)
+	}
+	return f.Store.RecordRefusals(ctx, cs)
+}
+
 func openStore(t *testing.T) store.Store {
 	t.Helper()
 	st := storetest.OpenSQLite(t)
@@ -293,5 +300,60 @@ func TestFlushSecretUses(t *testing.T) {
 	must(t, err)
 	if n != 4 {
 		t.Errorf("hourly uses of the client: %d, want 4", n)
+	}
+}
+
+// TestFlushRefusals: refusals are counted per tenant, UTC hour and code;
+// flushes add up; a failed flush keeps its counts for the next one, and
+// nothing is counted twice.
+func TestFlushRefusals(t *testing.T) {
+	st := &flaky{Store: openStore(t)}
+	r := NewRecorder(st, nil, func() time.Time { return t0.Add(90 * time.Minute) })
+	ctx := t.Context()
+	r.Refused("ten_a", "client_invalid", t0.Add(time.Minute))
+	r.Refused("ten_a", "client_invalid", t0.Add(59*time.Minute))
+	r.Refused("ten_a", "client_invalid", t0.Add(61*time.Minute))
+	r.Refused("", "invalid_request", time.Time{}) // now: t0+90m
+	r.Refused("ten_b", "client_invalid", t0)
+	must(t, r.Flush(ctx))
+
+	r.Refused("ten_a", "client_invalid", t0.Add(2*time.Minute))
+	st.setFail(true)
+	if err := r.Flush(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Flush = %v, want the storage error", err)
+	}
+	r.Refused("", "invalid_request", t0.Add(70*time.Minute)) // during the outage
+	st.setFail(false)
+	must(t, r.Flush(ctx))
+	must(t, r.Flush(ctx)) // nothing pending: adds nothing
+
+	h0, h1 := t0, t0.Add(time.Hour)
+	for _, c := range []struct {
+		f    store.RefusalFilter
+		want []store.RefusalCount
+	}{
+		{store.RefusalFilter{TenantID: "ten_a", Since: t0}, []store.RefusalCount{
+			{TenantID: "ten_a", Hour: h0, ErrorCode: "client_invalid", N: 3},
+			{TenantID: "ten_a", Hour: h1, ErrorCode: "client_invalid", N: 1},
+		}},
+		{store.RefusalFilter{Since: t0}, []store.RefusalCount{
+			{TenantID: "", Hour: h1, ErrorCode: "invalid_request", N: 2},
+		}},
+		{store.RefusalFilter{AllTenants: true, Since: t0}, []store.RefusalCount{
+			{Hour: h0, ErrorCode: "client_invalid", N: 4},
+			{Hour: h1, ErrorCode: "client_invalid", N: 1},
+			{Hour: h1, ErrorCode: "invalid_request", N: 2},
+		}},
+	} {
+		got, err := st.ListRefusalCounts(ctx, c.f)
+		must(t, err)
+		if len(got) != len(c.want) {
+			t.Fatalf("%+v: %+v, want %+v", c.f, got, c.want)
+		}
+		for i := range got {
+			if g, w := got[i], c.want[i]; g.TenantID != w.TenantID || !g.Hour.Equal(w.Hour) || g.ErrorCode != w.ErrorCode || g.N != w.N {
+				t.Fatalf("%+v: %+v, want %+v", c.f, got, c.want)
+			}
+		}
 	}
 }

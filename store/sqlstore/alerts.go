@@ -117,7 +117,14 @@ func (t *txn) PurgeAlertState(ctx context.Context, now, usesBefore time.Time) (i
 		return 0, err
 	}
 	b, err := t.execN(ctx, "purge alert marks", "", `DELETE FROM alert_marks WHERE expires_at < $1`, t.d.encodeTime(now))
-	return a + b, err
+	if err != nil {
+		return 0, err
+	}
+	// Refusal counts are kept longer than use counts: the console charts
+	// them (store.RefusalRetention).
+	c, err := t.execN(ctx, "purge refusal counts", "", `DELETE FROM refusal_counts WHERE hour < $1`,
+		t.d.encodeTime(now.Add(-store.RefusalRetention).UTC().Truncate(time.Hour)))
+	return a + b + c, err
 }
 
 // RecordHourlyUse implements store.AlertMutations in a transaction of its own.

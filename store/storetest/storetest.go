@@ -87,6 +87,8 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"SCIMUsers", testSCIMUsers},
 		{"SCIMGroups", testSCIMGroups},
 		{"ConsoleSessions", testConsoleSessions},
+		// Issue 12: refusals per tenant, hour and error_code.
+		{"RefusalCounts", testRefusalCounts},
 	} {
 		if len(want) > 0 && !want[c.name] {
 			continue
