@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/authz/authz/loadgen"
 	"github.com/authz/authz/masterkey"
 	"github.com/authz/authz/server"
 	"github.com/authz/authz/server/servertest"
@@ -309,22 +310,28 @@ func BenchmarkDetectors(b *testing.B) {
 // time of one client-credentials request through the public handler with
 // ONE request in flight (form, client authentication, signing, and the
 // audit event's durable group commit on SQLite, a commit of its own per
-// request), beside one fsync on the same filesystem, in the same loop: 50
+// request), beside one fsync on the same filesystem, in the same run: 50
 // requests back to back, then 50 times a 4 KiB append + fsync to a file
 // next to the database (SQLite's commit fsyncs its WAL with fsync, not
 // fdatasync), and so on. Alternating them puts a neighbour's load on both
 // alike; alternating blocks rather than single calls keeps the reference's
 // fsync from queueing in the filesystem's journal just before a request's
 // own commit (which made the request's p50 about 1.25× slower in two
-// runs).
+// runs). A third block sends the same request over HTTP on one keep-alive
+// loopback connection to the same handler, with the load generator's
+// client: the goal's measured side in the same run, as a cross-check of
+// `loadgen/sweep.sh sqlite 1` (which runs the real `authz serve` and
+// `authz bench` on a core each).
 //
-// It reports the request's p50/p99 (req-p50-ns, req-p99-ns), the fsync's
-// (fsync-p50-ns, fsync-p99-ns) and the goal's reference, "an in-process
-// request plus one fsync", at each quantile (ref-p50-ns = req-p50-ns +
-// fsync-p50-ns; ref-p99-ns likewise): `authz bench --concurrency 1` is to
-// stay within 2× of it. commit-ns is the mean audit commit (begin to
-// durable commit, as `authz bench --metrics` reports it), ns/op a request
-// and an fsync together, and cpu-ns/op the process's CPU for both.
+// It reports the in-process request's p50/p99 (req-p50-ns, req-p99-ns),
+// the fsync's (fsync-p50-ns, fsync-p99-ns), the goal's reference, "an
+// in-process request plus one fsync", at each quantile (ref-p50-ns =
+// req-p50-ns + fsync-p50-ns; ref-p99-ns likewise), the HTTP request's
+// (http-p50-ns, http-p99-ns) and its ratio to the reference (http/ref-p50,
+// http/ref-p99; the goal is ≤ 2). commit-ns is the mean audit commit
+// (begin to durable commit, as `authz bench --metrics` reports it), ns/op
+// one of each of the three together, and cpu-ns/op the process's CPU for
+// them.
 //
 //	go test -run '^$' -bench TokenLatency -cpu 2 -benchtime 3000x ./oauth
 func BenchmarkTokenLatency(b *testing.B) {
@@ -342,6 +349,26 @@ func BenchmarkTokenLatency(b *testing.B) {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}
 	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	client := loadgen.NewHTTPClient(1, time.Minute)
+	overHTTP := func() {
+		req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = io.Copy(io.Discard, resp.Body) // to the end, so the connection is kept
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("over HTTP: %d %v", resp.StatusCode, err)
+		}
+	}
 	f, err := os.OpenFile(filepath.Join(filepath.Dir(strings.TrimPrefix(dbURL, "sqlite:")), "fsync-reference"),
 		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -357,32 +384,35 @@ func BenchmarkTokenLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for range 100 { // caches, the signer's key, the WAL's first pages
+	for range 100 { // caches, the signer's key, the WAL's first pages, the connection
 		request()
+		overHTTP()
 		fsync()
 	}
 	reqs := make([]time.Duration, 0, b.N)
+	https := make([]time.Duration, 0, b.N)
 	syncs := make([]time.Duration, 0, b.N)
+	timed := func(n int, into *[]time.Duration, f func()) {
+		for range n {
+			t := time.Now()
+			f()
+			*into = append(*into, time.Since(t))
+		}
+	}
 	commits0, events0 := auditCommits(b, srv.Registry)
 	flushN0, flushS0 := auditFlush(b, srv.Registry)
 	cpu := cpuTime()
-	syncBlock := func(n int) {
-		for range n {
-			t := time.Now()
-			fsync()
-			syncs = append(syncs, time.Since(t))
-		}
-	}
 	const block = 50
 	for b.Loop() {
-		t := time.Now()
-		request()
-		reqs = append(reqs, time.Since(t))
+		timed(1, &reqs, request)
 		if len(reqs)%block == 0 {
-			syncBlock(block)
+			timed(block, &https, overHTTP)
+			timed(block, &syncs, fsync)
 		}
 	}
-	syncBlock(len(reqs) - len(syncs)) // one fsync per request
+	// As many of each as there were requests.
+	timed(len(reqs)-len(https), &https, overHTTP)
+	timed(len(reqs)-len(syncs), &syncs, fsync)
 	commits, events := auditCommits(b, srv.Registry)
 	b.ReportMetric((events-events0)/max(commits-commits0, 1), "events/commit")
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
@@ -390,12 +420,17 @@ func BenchmarkTokenLatency(b *testing.B) {
 	b.ReportMetric((flushS-flushS0)/max(flushN-flushN0, 1)*1e9, "commit-ns")
 	r50, r99 := quantile(reqs, 0.50), quantile(reqs, 0.99)
 	f50, f99 := quantile(syncs, 0.50), quantile(syncs, 0.99)
+	h50, h99 := quantile(https, 0.50), quantile(https, 0.99)
 	b.ReportMetric(float64(r50), "req-p50-ns")
 	b.ReportMetric(float64(r99), "req-p99-ns")
 	b.ReportMetric(float64(f50), "fsync-p50-ns")
 	b.ReportMetric(float64(f99), "fsync-p99-ns")
 	b.ReportMetric(float64(r50+f50), "ref-p50-ns")
 	b.ReportMetric(float64(r99+f99), "ref-p99-ns")
+	b.ReportMetric(float64(h50), "http-p50-ns")
+	b.ReportMetric(float64(h99), "http-p99-ns")
+	b.ReportMetric(float64(h50)/float64(r50+f50), "http/ref-p50")
+	b.ReportMetric(float64(h99)/float64(r99+f99), "http/ref-p99")
 }
 
 // quantile returns the q-quantile of ds (nearest rank); it sorts ds.
