@@ -72,11 +72,12 @@ func Dialect() sqlstore.Dialect {
 		// write transaction begins IMMEDIATE on the one writer
 		// connection, so writes are already serial, and there is no other
 		// replica to tell.
-		MaxParams:         sqlite3.SQLITE_MAX_VARIABLE_NUMBER,
-		BulkPlaceholder:   "?",
-		RowByRowInserts:   true,
-		TallyInserts:      true,
-		PrepareStatements: true,
+		MaxParams:             sqlite3.SQLITE_MAX_VARIABLE_NUMBER,
+		BulkPlaceholder:       "?",
+		RowByRowInserts:       true,
+		TallyInserts:          true,
+		PrepareStatements:     true,
+		UncancelledStatements: true,
 		// A bulk import's batch holds what it dirties in the page cache
 		// until it commits. At a 2 MiB cache it spills half-written index
 		// pages to the WAL and reads them back (issue 19: 100,000
