@@ -11,12 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/authz/authz/gcpolicy"
 	"github.com/authz/authz/server"
 )
 
 func newServeCmd() *cobra.Command {
 	cfg := server.Defaults()
 	var logLevel, logFormat string
+	var gcHeadroomMiB int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the authorization server",
@@ -55,6 +57,11 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				runtime.GOMAXPROCS(2)
 			}
 			ctx := cmd.Context()
+			if gcHeadroomMiB > 0 && !gcpolicy.OperatorSet(os.Getenv) {
+				// Process-wide, so here and not in server.New: tests run
+				// many servers in one process.
+				go gcpolicy.New(gcpolicy.Config{MinHeadroom: uint64(gcHeadroomMiB) << 20, Logger: log}).Run(ctx)
+			}
 			// Every listener is bound before anything is created, so a busy
 			// port fails the start at once and leaves nothing behind.
 			var ls server.Listeners
@@ -101,6 +108,7 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "public listener: token endpoint, discovery, JWKS, status lists, /healthz, /readyz")
 	f.StringVar(&cfg.AdminAddr, "admin-addr", cfg.AdminAddr, "admin API listener; never expose it publicly")
 	f.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "Prometheus /metrics listener (empty: off); keep it private, metrics name tenants")
+	f.IntVar(&gcHeadroomMiB, "gc-min-headroom-mib", 8, "least heap growth, in MiB, between garbage collections (GOGC raised while the live heap is small; 0: Go's default pacing; GOGC or GOMEMLIMIT in the environment override it)")
 	f.BoolVar(&cfg.Profile, "pprof", false, "also serve Go's runtime profiles (/debug/pprof/) on --metrics-addr, for measuring; off in production")
 	f.StringVar(&cfg.ConsoleAddr, "console-addr", cfg.ConsoleAddr, "web console listener (\"\" = no console); sign in with: authz console link --principal prn_...")
 	f.StringVar(&cfg.ConsoleURL, "console-url", "", "the console's URL as browsers reach it, in sign-in links; https makes its cookies Secure (default http://<console-addr>)")

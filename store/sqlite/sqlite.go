@@ -72,11 +72,12 @@ func Dialect() sqlstore.Dialect {
 		// write transaction begins IMMEDIATE on the one writer
 		// connection, so writes are already serial, and there is no other
 		// replica to tell.
-		MaxParams:         sqlite3.SQLITE_MAX_VARIABLE_NUMBER,
-		BulkPlaceholder:   "?",
-		RowByRowInserts:   true,
-		TallyInserts:      true,
-		PrepareStatements: true,
+		MaxParams:             sqlite3.SQLITE_MAX_VARIABLE_NUMBER,
+		BulkPlaceholder:       "?",
+		RowByRowInserts:       true,
+		TallyInserts:          true,
+		PrepareStatements:     true,
+		UncancelledStatements: true,
 		// A bulk import's batch holds what it dirties in the page cache
 		// until it commits. At a 2 MiB cache it spills half-written index
 		// pages to the WAL and reads them back (issue 19: 100,000
@@ -95,7 +96,7 @@ func Dialect() sqlstore.Dialect {
 // The writer's page cache ceilings, in SQLite's negative-KiB form: in
 // normal operation and during a bulk insert's transaction.
 const (
-	writerCacheKiB = -8192
+	writerCacheKiB = -2048
 	bulkCacheKiB   = -131072
 )
 
@@ -137,7 +138,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// (every audit page appended stays cached) to 290 MiB after 200,000
 	// tokens with 6 MiB of Go heap (issue 13, docs/benchmarks.md "RSS after
 	// a million tokens"). The audit group commit touches the few pages at
-	// the right edge of its B-trees, so 8 MiB is ample; a bulk insert
+	// the right edge of its B-trees, so SQLite's default of 2 MiB is ample
+	// (8 MiB held pages of the audit log nobody reads again, which the
+	// garbage collector's headroom uses better: gcpolicy); a bulk insert
 	// raises the ceiling for its own transaction only (Dialect.BulkCache).
 	writerQ.Add("_pragma", "cache_size("+strconv.Itoa(writerCacheKiB)+")")
 	// A checkpoint copies every page the WAL holds to the database file

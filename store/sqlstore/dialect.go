@@ -90,6 +90,16 @@ type Dialect struct {
 	// per process (see prepared_tx.go). SQLite parses every statement it is
 	// given anew; pgx caches its prepared statements by itself.
 	PrepareStatements bool
+	// UncancelledStatements runs the statements of a write transaction,
+	// its BEGIN and its COMMIT under a context that cannot be cancelled,
+	// checking the caller's context between them instead (see
+	// uncancelled). modernc's SQLite driver starts a watcher goroutine for
+	// every statement whose context can be cancelled; on the audit group
+	// commit that was about a tenth of a token's CPU. A write statement on
+	// SQLite's one writer is short, and the one wait it can enter, for
+	// another process's lock, is bounded by busy_timeout. The wait for the
+	// writer connection itself stays cancellable.
+	UncancelledStatements bool
 	// BulkCache, when set, runs at the start of a bulk insert's
 	// transaction to raise the connection's page cache for it, and
 	// ReleaseCache runs on the writer once that transaction has ended to

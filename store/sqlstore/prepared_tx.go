@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync"
 )
 
@@ -106,4 +107,43 @@ func (p preparedQuerier) QueryRowContext(ctx context.Context, query string, args
 
 func (p preparedQuerier) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	return p.tx.PrepareContext(ctx, query)
+}
+
+// uncancelled checks the caller's context before each statement and runs
+// the statement under one that cannot be cancelled
+// (Dialect.UncancelledStatements): a statement already running is let
+// finish, and the transaction fails at the next one, or before COMMIT.
+type uncancelled struct{ q querier }
+
+func (u uncancelled) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return u.q.ExecContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (u uncancelled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return u.q.QueryContext(context.WithoutCancel(ctx), query, args...)
+}
+
+func (u uncancelled) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		return u.q.QueryRowContext(ctx, query, args...) // its Scan reports ctx's error
+	}
+	return u.q.QueryRowContext(context.WithoutCancel(ctx), query, args...)
+}
+
+// PrepareContext passes through for the bulk insert's per-row statement,
+// which is executed under the caller's context.
+func (u uncancelled) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	p, ok := u.q.(interface {
+		PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+	})
+	if !ok {
+		return nil, errors.New("the connection cannot prepare statements")
+	}
+	return p.PrepareContext(ctx, query)
 }

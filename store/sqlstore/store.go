@@ -233,21 +233,44 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 	if s.d.PrepareStatements {
 		s.txStmts.prepare(ctx, s.writer)
 	}
-	sqlTx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
+	var t *txn
+	// Registered first so that it runs last, once the writer connection
+	// is back in the pool: releasing the cache takes it.
+	defer func() {
+		if t != nil && t.queries.tx.bulkCache {
+			s.releaseLater(ctx)
+		}
+	}()
+	var sqlTx *sql.Tx
+	// releaseConn gives the writer connection back (once): after the
+	// rollback, or right after the commit, before anything after it needs
+	// the writer again.
+	releaseConn := func() {}
+	defer func() { releaseConn() }()
+	if s.d.UncancelledStatements {
+		// The wait for the writer honours ctx; what runs on it then
+		// does not watch it (Dialect.UncancelledStatements).
+		conn, err := s.writer.Conn(ctx)
+		if err != nil {
+			return s.d.translate(ctx, "begin transaction", err)
+		}
+		releaseConn = func() { conn.Close(); releaseConn = func() {} }
+		sqlTx, err = conn.BeginTx(context.WithoutCancel(ctx), nil)
+		if err != nil {
+			return s.d.translate(ctx, "begin transaction", err)
+		}
+	} else if sqlTx, err = s.writer.BeginTx(ctx, nil); err != nil {
 		return s.d.translate(ctx, "begin transaction", err)
 	}
 	var c querier = sqlTx
 	if s.d.PrepareStatements {
 		c = preparedQuerier{tx: sqlTx, set: &s.txStmts}
 	}
-	t := &txn{queries: queries{d: s.d, c: c, tx: &txState{}}}
+	if s.d.UncancelledStatements {
+		c = uncancelled{c}
+	}
+	t = &txn{queries: queries{d: s.d, c: c, tx: &txState{}}}
 	committed := false
-	defer func() {
-		if t.queries.tx.bulkCache {
-			s.releaseLater(ctx)
-		}
-	}()
 	defer func() {
 		if committed {
 			return
@@ -275,10 +298,14 @@ func (s *Store) inTx(ctx context.Context, fn func(t *txn) error) (err error) {
 			}
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return s.d.translate(ctx, "commit", err)
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return s.d.translate(ctx, "commit", err)
 	}
 	committed = true
+	releaseConn()
 	if t.queries.tx.changed {
 		s.local.Add(1)
 	}

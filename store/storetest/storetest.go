@@ -55,6 +55,8 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"TxRollback", testTxRollback},
 		{"TxPanic", testTxPanic},
 		{"TxAbortedAfterError", testTxAbortedAfterError},
+		{"TxContextEnds", testTxContextEnds},
+		{"TxContextEndsAudit", testTxContextEndsAudit},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Audit", testAudit},
 		{"AuditHeadLock", testAuditHeadLock},

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -502,5 +504,77 @@ func testPing(t *testing.T, s store.Store) {
 	}
 	if st := s.PoolStats(); st.Open < 1 {
 		t.Fatalf("PoolStats after a ping = %+v", st)
+	}
+}
+
+// testTxContextEnds: a transaction whose context ends — between two of its
+// writes, or after the last one and before the commit — commits nothing
+// and fails, on every backend (SQLite runs its statements under a context
+// that cannot be cancelled and checks the caller's between them:
+// sqlstore.Dialect.UncancelledStatements).
+func testTxContextEnds(t *testing.T, s store.Store) {
+	for _, c := range []struct {
+		name  string
+		after int // writes done before the context ends
+	}{
+		{"between two writes", 1},
+		{"before the commit", 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(ctxOf(t))
+			defer cancel()
+			ids := []string{"ten_ctx_" + strconv.Itoa(c.after) + "_a", "ten_ctx_" + strconv.Itoa(c.after) + "_b"}
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				for i, id := range ids {
+					if i == c.after {
+						cancel()
+					}
+					if err := tx.CreateTenant(ctx, tenant(id)); err != nil {
+						return err
+					}
+				}
+				if c.after == len(ids) {
+					cancel()
+				}
+				return nil
+			})
+			if err == nil {
+				t.Fatal("Tx whose context ended returned no error")
+			}
+			for _, id := range ids {
+				if _, err := s.GetTenant(ctxOf(t), id); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("tenant %s of a Tx whose context ended: %v (want not found: nothing commits)", id, err)
+				}
+			}
+		})
+	}
+	// The store is usable afterwards.
+	must(t, s.CreateTenant(ctxOf(t), tenant("ten_ctx_after")))
+}
+
+// testTxContextEndsAudit: the same for an audit append, a transaction that
+// changes nothing the caches watch (no generation bump after it): the
+// events of a Tx whose context ended before its commit are not written.
+func testTxContextEndsAudit(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(ctxOf(t))
+	defer cancel()
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		head, err := tx.AuditHead(ctx)
+		if err != nil {
+			return err
+		}
+		if err := tx.InsertAudit(ctx, chain(head, 3, nil)); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if err == nil {
+		t.Fatal("audit append whose context ended before the commit returned no error")
+	}
+	evs, _, err := s.ListAudit(ctxOf(t), store.AuditFilter{}, store.Page{Limit: 10})
+	must(t, err)
+	if len(evs) != 0 {
+		t.Fatalf("%d events written by a Tx whose context ended before its commit", len(evs))
 	}
 }
