@@ -91,8 +91,11 @@ type Recorder struct {
 	// PostgreSQL one round trip instead of five); its mutex makes this
 	// process's commits of that kind take turns, each taking its batch
 	// once the previous one has committed, as the head's row lock does for
-	// the locked path. The store moves the head only from where the
-	// events follow, so a stale idea costs a retry, never a fork.
+	// the locked path. (Letting the next commit chain after one still
+	// under way, and wait at the database for the head's row, measured
+	// slower end to end: smaller batches, more commits.) The store moves
+	// the head only from where the events follow, so a stale idea costs a
+	// retry, never a fork.
 	chain struct {
 		sync.Mutex
 		head  store.AuditHead
@@ -228,8 +231,9 @@ var errLead = errors.New("audit: lead the next commit")
 // with no hand-off to another goroutine and no timer, and everything that
 // queues while it waits for the disk goes into the next commit, led by the
 // first of those waiters. Up to Flushers leaders run at once, so the next
-// batch's transaction is already waiting for the chain head while the
-// previous one commits (on PostgreSQL, its round trips overlap).
+// batch is ready to go as soon as the previous one has committed: it
+// waits for its turn at the chain (Recorder.chain, or on the locked path
+// the head's lock) and takes everything queued by then.
 func (r *Recorder) lead() {
 	_, _ = r.flush(context.Background())
 	r.handOff()
@@ -473,12 +477,13 @@ func (r *Recorder) Run(ctx context.Context) error {
 	// is better served by the commit finishing than by an error, and
 	// shutdown drains anyway.
 	flushCtx := context.WithoutCancel(ctx)
-	// Extra flushers pipeline the commits: while one batch waits for its
-	// commit (an fsync, a network round trip), the next is already being
-	// written. The chain stays one chain: each batch takes the audit head's
-	// lock (store.Tx.AuditHead), so the second waits for the first to
-	// commit before it hashes on top of it. On SQLite, with its single
-	// writer connection, they simply take turns.
+	// Extra flushers wait for their turn: while one batch waits for its
+	// commit (an fsync, a network round trip), the next flusher is ready
+	// to take what queued meanwhile. The chain stays one chain: the second
+	// waits for the first to commit before it hashes on top of it (its
+	// turn at Recorder.chain, or on the locked path the audit head's
+	// lock, store.Tx.AuditHead). On SQLite, with its single writer
+	// connection, they simply take turns.
 	var extra sync.WaitGroup
 	for range r.flushers - 1 {
 		extra.Add(1)
