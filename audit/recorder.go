@@ -88,30 +88,34 @@ type Recorder struct {
 	// chain is this process's idea of the audit head: where its last
 	// commit left it. While it is known, a commit chains after it and
 	// appends without reading the head (store.Store.AppendAudit: on
-	// PostgreSQL one round trip instead of five); its mutex makes this
-	// process's commits of that kind take turns, each taking its batch
-	// once the previous one has committed, as the head's row lock does for
-	// the locked path. (Letting the next commit chain after one still
-	// under way, and wait at the database for the head's row, measured
-	// slower end to end: smaller batches, more commits.) The store moves
-	// the head only from where the events follow, so a stale idea costs a
-	// retry, never a fork.
-	chain struct {
-		sync.Mutex
-		head  store.AuditHead
-		known bool
-		// conflicts counts the optimistic commits in a row that found the
-		// head moved by another writer; lockedFor is how many commits
-		// still take the locked path before the next attempt (backing
-		// off while other replicas append as fast as this one).
-		conflicts int
-		lockedFor int
-	}
+	// PostgreSQL one round trip instead of five). Such commits take turns
+	// (turn), each taking its batch once the previous one has committed,
+	// as the head's row lock makes the locked path do. (Letting the next
+	// commit chain after one still under way, and wait at the database
+	// for the head's row, measured slower end to end: smaller batches,
+	// more commits.) The store moves the head only from where the events
+	// follow, so a stale idea costs a retry, never a fork.
+	chain chainState
 
 	sampleMu sync.Mutex
 	samples  map[sampleKey]*sampleState
 	maxKeys  int       // maxSampleKeys; tests lower it
 	prunedAt time.Time // last prune of samples
+}
+
+// chainState is Recorder.chain.
+type chainState struct {
+	turn chan struct{} // capacity 1: held by the optimistic commit under way
+	mu   sync.Mutex    // guards the rest
+	head store.AuditHead
+	// known: head is where this process's last commit left it.
+	known bool
+	// conflicts counts the optimistic commits in a row that found the
+	// head moved by another writer; lockedFor is how many commits still
+	// take the locked path before the next attempt (backing off while
+	// other replicas append as fast as this one).
+	conflicts int
+	lockedFor int
 }
 
 type pending struct {
@@ -146,6 +150,7 @@ func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
 		samples:  make(map[sampleKey]*sampleState),
 		maxKeys:  maxSampleKeys,
 	}
+	r.chain.turn = make(chan struct{}, 1)
 	if r.maxBatch <= 0 {
 		r.maxBatch = defaultMaxBatch
 	}
@@ -640,13 +645,23 @@ const maxBackoff = 6
 // (a retry could write it twice), and the head is read afresh next time.
 func (r *Recorder) appendOptimistic(ctx context.Context) (batch []*pending, done bool, err error) {
 	c := &r.chain
-	c.Lock()
-	defer c.Unlock()
-	if !c.known {
-		return nil, false, nil
+	select {
+	case c.turn <- struct{}{}:
+	default: // another commit is under way: wait for it, within ctx
+		select {
+		case c.turn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, true, fmt.Errorf("audit: waiting for the commit under way: %w", ctx.Err())
+		}
 	}
-	if c.lockedFor > 0 {
+	defer func() { <-c.turn }()
+	c.mu.Lock()
+	head, optimistic := c.head, c.known && c.lockedFor == 0
+	if c.known && c.lockedFor > 0 {
 		c.lockedFor--
+	}
+	c.mu.Unlock()
+	if !optimistic {
 		return nil, false, nil
 	}
 	if batch = r.take(r.maxBatch); len(batch) == 0 {
@@ -659,11 +674,14 @@ func (r *Recorder) appendOptimistic(ctx context.Context) (batch []*pending, done
 	for i, p := range batch {
 		p.ev = evs[i] // a retry under the lock keeps the IDs given here
 	}
-	next := chain(c.head, evs)
+	next := chain(head, evs)
 	err = r.st.AppendAudit(ctx, evs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	switch {
 	case err == nil:
-		c.head, c.conflicts = next, 0
+		c.learn(next)
+		c.conflicts = 0
 		return batch, true, nil
 	case errors.Is(err, store.ErrConflict):
 		r.met.headConflicts.Inc()
@@ -699,16 +717,20 @@ func (r *Recorder) appendLocked(ctx context.Context, batch []*pending) ([]*pendi
 	if err != nil || len(batch) == 0 {
 		return batch, err
 	}
-	c := &r.chain
-	c.Lock()
-	defer c.Unlock()
-	// Unless an optimistic commit of this process has gone past it
-	// meanwhile (a concurrent locked one cannot have: it waited for this
-	// one's lock, or this one for its).
+	r.chain.mu.Lock()
+	r.chain.learn(next)
+	r.chain.mu.Unlock()
+	return batch, nil
+}
+
+// learn takes next, where a commit of this process left the head, as the
+// head to chain after, unless a later commit has already gone past it
+// (commits on the locked path may finish in another order than the one
+// in which the database made them).
+func (c *chainState) learn(next store.AuditHead) {
 	if !c.known || next.Seq > c.head.Seq {
 		c.head, c.known = next, true
 	}
-	return batch, nil
 }
 
 // eventsOf returns the events of a batch.
