@@ -19,6 +19,7 @@ import (
 type backend struct {
 	st  store.Store
 	raw *sql.DB
+	url string // the database's, for a second store on it
 }
 
 func (b backend) exec(t *testing.T, query string, args ...any) {
@@ -59,5 +60,5 @@ func openBackend(t *testing.T, databaseURL string) backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = raw.Close() })
-	return backend{st: st, raw: raw}
+	return backend{st: st, raw: raw, url: databaseURL}
 }

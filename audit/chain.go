@@ -81,30 +81,40 @@ func Append(ctx context.Context, tx store.Tx, events ...store.AuditEvent) error 
 	if err != nil {
 		return fmt.Errorf("audit: read chain head: %w", err)
 	}
-	return appendAfter(ctx, tx, head, events)
+	_, err = appendAfter(ctx, tx, head, events)
+	return err
 }
 
-// appendAfter chains events after head (read by the caller in tx) and
-// inserts them.
-func appendAfter(ctx context.Context, tx store.Tx, head store.AuditHead, events []store.AuditEvent) error {
+// appendAfter chains events after head (read by the caller in tx), inserts
+// them, and returns the head they make.
+func appendAfter(ctx context.Context, tx store.Tx, head store.AuditHead, events []store.AuditEvent) (store.AuditHead, error) {
+	evs, err := completed(ctx, events)
+	if err != nil {
+		return store.AuditHead{}, err
+	}
+	next := chain(head, evs)
+	if err := tx.InsertAudit(ctx, evs); err != nil {
+		return store.AuditHead{}, fmt.Errorf("audit: insert %d events: %w", len(evs), err)
+	}
+	return next, nil
+}
+
+// completed returns a copy of events, checked and filled (see fill).
+func completed(ctx context.Context, events []store.AuditEvent) ([]store.AuditEvent, error) {
 	evs := make([]store.AuditEvent, len(events))
 	now := time.Now()
 	for i, ev := range events {
 		if err := validate(ev); err != nil {
-			return err
+			return nil, err
 		}
 		fill(ctx, &ev, now)
 		evs[i] = ev
 	}
-	chain(head, evs)
-	if err := tx.InsertAudit(ctx, evs); err != nil {
-		return fmt.Errorf("audit: insert %d events: %w", len(evs), err)
-	}
-	return nil
+	return evs, nil
 }
 
-// chain numbers and links evs after head.
-func chain(head store.AuditHead, evs []store.AuditEvent) {
+// chain numbers and links evs after head and returns the head they make.
+func chain(head store.AuditHead, evs []store.AuditEvent) store.AuditHead {
 	prev := head.Hash
 	for i := range evs {
 		evs[i].Seq = head.Seq + int64(i) + 1
@@ -112,6 +122,10 @@ func chain(head store.AuditHead, evs []store.AuditEvent) {
 		evs[i].Hash = Hash(prev, evs[i])
 		prev = evs[i].Hash
 	}
+	if len(evs) == 0 {
+		return head
+	}
+	return store.AuditHead{Seq: evs[len(evs)-1].Seq, Hash: prev}
 }
 
 func validate(ev store.AuditEvent) error {

@@ -85,10 +85,37 @@ type Recorder struct {
 	inflight sync.WaitGroup
 	flushers int
 
+	// chain is this process's idea of the audit head: where its last
+	// commit left it. While it is known, a commit chains after it and
+	// appends without reading the head (store.Store.AppendAudit: on
+	// PostgreSQL one round trip instead of five). Such commits take turns
+	// (turn), each taking its batch once the previous one has committed,
+	// as the head's row lock makes the locked path do. (Letting the next
+	// commit chain after one still under way, and wait at the database
+	// for the head's row, measured slower end to end: smaller batches,
+	// more commits.) The store moves the head only from where the events
+	// follow, so a stale idea costs a retry, never a fork.
+	chain chainState
+
 	sampleMu sync.Mutex
 	samples  map[sampleKey]*sampleState
 	maxKeys  int       // maxSampleKeys; tests lower it
 	prunedAt time.Time // last prune of samples
+}
+
+// chainState is Recorder.chain.
+type chainState struct {
+	turn chan struct{} // capacity 1: held by the optimistic commit under way
+	mu   sync.Mutex    // guards the rest
+	head store.AuditHead
+	// known: head is where this process's last commit left it.
+	known bool
+	// conflicts counts the optimistic commits in a row that found the
+	// head moved by another writer; lockedFor is how many commits still
+	// take the locked path before the next attempt (backing off while
+	// other replicas append as fast as this one).
+	conflicts int
+	lockedFor int
 }
 
 type pending struct {
@@ -123,6 +150,7 @@ func NewRecorder(st store.Store, cfg RecorderConfig) *Recorder {
 		samples:  make(map[sampleKey]*sampleState),
 		maxKeys:  maxSampleKeys,
 	}
+	r.chain.turn = make(chan struct{}, 1)
 	if r.maxBatch <= 0 {
 		r.maxBatch = defaultMaxBatch
 	}
@@ -208,8 +236,9 @@ var errLead = errors.New("audit: lead the next commit")
 // with no hand-off to another goroutine and no timer, and everything that
 // queues while it waits for the disk goes into the next commit, led by the
 // first of those waiters. Up to Flushers leaders run at once, so the next
-// batch's transaction is already waiting for the chain head while the
-// previous one commits (on PostgreSQL, its round trips overlap).
+// batch is ready to go as soon as the previous one has committed: it
+// waits for its turn at the chain (Recorder.chain, or on the locked path
+// the head's lock) and takes everything queued by then.
 func (r *Recorder) lead() {
 	_, _ = r.flush(context.Background())
 	r.handOff()
@@ -453,12 +482,13 @@ func (r *Recorder) Run(ctx context.Context) error {
 	// is better served by the commit finishing than by an error, and
 	// shutdown drains anyway.
 	flushCtx := context.WithoutCancel(ctx)
-	// Extra flushers pipeline the commits: while one batch waits for its
-	// commit (an fsync, a network round trip), the next is already being
-	// written. The chain stays one chain: each batch takes the audit head's
-	// lock (store.Tx.AuditHead), so the second waits for the first to
-	// commit before it hashes on top of it. On SQLite, with its single
-	// writer connection, they simply take turns.
+	// Extra flushers wait for their turn: while one batch waits for its
+	// commit (an fsync, a network round trip), the next flusher is ready
+	// to take what queued meanwhile. The chain stays one chain: the second
+	// waits for the first to commit before it hashes on top of it (its
+	// turn at Recorder.chain, or on the locked path the audit head's
+	// lock, store.Tx.AuditHead). On SQLite, with its single writer
+	// connection, they simply take turns.
 	var extra sync.WaitGroup
 	for range r.flushers - 1 {
 		extra.Add(1)
@@ -550,35 +580,25 @@ func (r *Recorder) flushAll(ctx context.Context) error {
 	}
 }
 
-// flush commits one batch in one transaction and tells every waiter how it
-// went; it reports whether it took a batch. The batch commits whole or not
-// at all.
+// flush commits one batch and tells every waiter how it went; it reports
+// whether it took a batch. The batch commits whole or not at all.
 //
-// The batch is taken only once the transaction holds the chain head, that
-// is once the previous batch has committed: everything that queued while
-// that commit waited for the disk goes into this one. (Taken earlier, a
-// second flusher would seize a sliver and make every later waiter wait for
-// two commits.)
+// It commits after the head this process last wrote without reading it
+// (appendOptimistic), unless that head is unknown or moved; then it reads
+// the head under its lock in a transaction (appendLocked), the batch then
+// taken only once the transaction holds the head, that is once the
+// previous batch has committed: everything that queued while that commit
+// waited goes into this one. (Taken earlier, a second flusher would seize
+// a sliver and make every later waiter wait for two commits.)
 func (r *Recorder) flush(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	var batch []*pending
 	start := time.Now()
 	waitedFrom := r.lastEnqueued()
-	err := r.st.Tx(ctx, func(tx store.Tx) error {
-		head, err := tx.AuditHead(ctx)
-		if err != nil {
-			return fmt.Errorf("audit: read chain head: %w", err)
-		}
-		if batch = r.take(r.maxBatch); len(batch) == 0 {
-			return nil
-		}
-		evs := make([]store.AuditEvent, len(batch))
-		for i, p := range batch {
-			evs[i] = p.ev
-		}
-		return appendAfter(ctx, tx, head, evs)
-	})
+	batch, done, err := r.appendOptimistic(ctx)
+	if !done {
+		batch, err = r.appendLocked(ctx, batch)
+	}
 	if err != nil && len(batch) == 0 {
 		// The database failed before a batch was taken: fail the events
 		// that waited through this attempt, so that they learn of the
@@ -610,12 +630,125 @@ func (r *Recorder) flush(ctx context.Context) (bool, error) {
 	return true, err
 }
 
+// maxBackoff bounds the locked commits between two optimistic attempts
+// while other writers keep moving the head: 2^maxBackoff - 2 = 62.
+const maxBackoff = 6
+
+// appendOptimistic commits a batch after the head this process last wrote
+// (Recorder.chain), with store.Store.AppendAudit. It returns done false,
+// and the batch it took if any, when the batch is for appendLocked: the
+// head is not known (the first commit, or after a failure), or another
+// writer moved it (another replica, or audit.Append in a change's
+// transaction), in which case nothing was written and the same batch is
+// chained again on the head read under its lock. Any other error fails
+// the batch: whether it was written is not known, so it is not retried
+// (a retry could write it twice), and the head is read afresh next time.
+func (r *Recorder) appendOptimistic(ctx context.Context) (batch []*pending, done bool, err error) {
+	c := &r.chain
+	select {
+	case c.turn <- struct{}{}:
+	default: // another commit is under way: wait for it, within ctx
+		select {
+		case c.turn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, true, fmt.Errorf("audit: waiting for the commit under way: %w", ctx.Err())
+		}
+	}
+	defer func() { <-c.turn }()
+	c.mu.Lock()
+	head, optimistic := c.head, c.known && c.lockedFor == 0
+	if c.known && c.lockedFor > 0 {
+		c.lockedFor--
+	}
+	c.mu.Unlock()
+	if !optimistic {
+		return nil, false, nil
+	}
+	if batch = r.take(r.maxBatch); len(batch) == 0 {
+		return nil, true, nil
+	}
+	evs, err := completed(ctx, eventsOf(batch))
+	if err != nil {
+		return batch, true, err
+	}
+	for i, p := range batch {
+		p.ev = evs[i] // a retry under the lock keeps the IDs given here
+	}
+	next := chain(head, evs)
+	err = r.st.AppendAudit(ctx, evs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil:
+		c.learn(next)
+		c.conflicts = 0
+		return batch, true, nil
+	case errors.Is(err, store.ErrConflict):
+		r.met.headConflicts.Inc()
+		c.known = false
+		c.conflicts = min(c.conflicts+1, maxBackoff)
+		c.lockedFor = 1<<c.conflicts - 2
+		return batch, false, nil
+	default:
+		c.known = false
+		return batch, true, err
+	}
+}
+
+// appendLocked commits in one transaction that reads the head under its
+// lock and appends after it: batch if appendOptimistic took one, otherwise
+// the batch taken once the lock is held. It then remembers the head for
+// appendOptimistic.
+func (r *Recorder) appendLocked(ctx context.Context, batch []*pending) ([]*pending, error) {
+	var next store.AuditHead
+	err := r.st.Tx(ctx, func(tx store.Tx) error {
+		head, err := tx.AuditHead(ctx)
+		if err != nil {
+			return fmt.Errorf("audit: read chain head: %w", err)
+		}
+		if batch == nil {
+			if batch = r.take(r.maxBatch); len(batch) == 0 {
+				return nil
+			}
+		}
+		next, err = appendAfter(ctx, tx, head, eventsOf(batch))
+		return err
+	})
+	if err != nil || len(batch) == 0 {
+		return batch, err
+	}
+	r.chain.mu.Lock()
+	r.chain.learn(next)
+	r.chain.mu.Unlock()
+	return batch, nil
+}
+
+// learn takes next, where a commit of this process left the head, as the
+// head to chain after, unless a later commit has already gone past it
+// (commits on the locked path may finish in another order than the one
+// in which the database made them).
+func (c *chainState) learn(next store.AuditHead) {
+	if !c.known || next.Seq > c.head.Seq {
+		c.head, c.known = next, true
+	}
+}
+
+// eventsOf returns the events of a batch.
+func eventsOf(batch []*pending) []store.AuditEvent {
+	evs := make([]store.AuditEvent, len(batch))
+	for i, p := range batch {
+		evs[i] = p.ev
+	}
+	return evs
+}
+
 type recorderMetrics struct {
-	depth       prometheus.Gauge
-	batch       prometheus.Histogram
-	flush       prometheus.Histogram
-	sampled     *prometheus.CounterVec
-	writeErrors prometheus.Counter
+	depth         prometheus.Gauge
+	batch         prometheus.Histogram
+	flush         prometheus.Histogram
+	sampled       *prometheus.CounterVec
+	writeErrors   prometheus.Counter
+	headConflicts prometheus.Counter
 }
 
 func newRecorderMetrics(reg prometheus.Registerer) recorderMetrics {
@@ -642,6 +775,10 @@ func newRecorderMetrics(reg prometheus.Registerer) recorderMetrics {
 			Name: "authz_audit_write_errors_total",
 			Help: "Audit group commits that failed; their waiters were refused.",
 		}),
+		headConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "authz_audit_head_conflicts_total",
+			Help: "Audit group commits made after the chain head this replica last wrote that found it moved by another writer, and were made again under the head's lock.",
+		}),
 	}
 	if reg != nil {
 		m.depth = promreg.Register(reg, m.depth)
@@ -649,6 +786,7 @@ func newRecorderMetrics(reg prometheus.Registerer) recorderMetrics {
 		m.flush = promreg.Register(reg, m.flush)
 		m.sampled = promreg.Register(reg, m.sampled)
 		m.writeErrors = promreg.Register(reg, m.writeErrors)
+		m.headConflicts = promreg.Register(reg, m.headConflicts)
 	}
 	return m
 }

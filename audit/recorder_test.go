@@ -239,6 +239,14 @@ type hungStore struct {
 	hang atomic.Bool
 }
 
+func (h *hungStore) AppendAudit(ctx context.Context, evs []store.AuditEvent) error {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return fmt.Errorf("append: %w (%w)", store.ErrUnavailable, ctx.Err())
+	}
+	return h.Store.AppendAudit(context.WithoutCancel(ctx), evs)
+}
+
 func (h *hungStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	if h.hang.Load() {
 		<-ctx.Done()
@@ -277,6 +285,17 @@ func TestRecorderCommitTimeout(t *testing.T) {
 		t.Fatalf("Record after the database answers again: %v", err)
 	}
 	mustVerify(t, b.st, 1)
+
+	// The same when the commit hangs on the head this process last wrote.
+	st.hang.Store(true)
+	if err := r.Record(context.Background(), event("token.issue")); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Record on a hung database = %v, want unavailable after the commit timeout", err)
+	}
+	st.hang.Store(false)
+	if err := r.Record(context.Background(), event("token.issue")); err != nil {
+		t.Fatalf("Record after the database answers again: %v", err)
+	}
+	mustVerify(t, b.st, 2)
 }
 
 func TestRecorderCloseFlushesQueued(t *testing.T) {

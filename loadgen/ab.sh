@@ -24,7 +24,7 @@ hold() {
     B=$BENCH_DIR; mkdir -p "$B"
     export XDG_CACHE_HOME="$B/cache" AUTHZ_MASTER_KEY="$(openssl rand -hex 32)"
     ISSUER=http://127.0.0.1:$PORT PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-    SERVE_ARGS=() DB_PREFIX=authz_ab_$1
+    SERVE_ARGS=() DB_PREFIX=authz_ab_${1,,} # lower case: CREATE DATABASE folds it
     cp "$(dirname "$B")/authz" "$B/authz"
     . loadgen/serve.sh
     echo "$AUTHZ_CLIENT_ID $AUTHZ_CLIENT_SECRET" >"$B/creds"

@@ -511,6 +511,16 @@ type Store interface {
 	// Tx runs fn in one transaction and commits if fn returns nil. If fn
 	// returns an error, or the commit fails, nothing fn wrote remains.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// AppendAudit stores events already chained by the caller after the
+	// head they name (events[0].Seq-1, whose hash is events[0].PrevHash)
+	// and moves the head to the last of them, in a transaction of its own,
+	// without reading or locking the head first: on PostgreSQL one
+	// statement, one round trip. If the head is anywhere else (another
+	// writer appended), it writes nothing and returns an error wrapping
+	// ErrConflict; the caller then reads the head (Tx.AuditHead), chains
+	// again and retries. For a writer that remembers the head it last
+	// wrote (audit.Recorder).
+	AppendAudit(ctx context.Context, events []AuditEvent) error
 	// Changes returns a channel that receives a value soon after any
 	// replica commits a change that moves Generation, for backends that can
 	// push (PostgreSQL LISTEN/NOTIFY), or nil for those that cannot (callers

@@ -57,7 +57,7 @@ func TestConformanceThroughPgBouncer(t *testing.T) {
 		// Issuing a token: the directory's reads, the signing keys and their
 		// lock, the audit chain, the status list, lockouts and usage.
 		"Tenants", "Principals", "Clients", "RolesAndBindings", "Audiences",
-		"SigningKeys", "SigningKeyLock", "Generation", "Audit", "AuditHeadLock",
+		"SigningKeys", "SigningKeyLock", "Generation", "Audit", "AuditHeadLock", "AuditAppend",
 		"AssertionJTI", "RevokedTokens", "StatusList", "AllocateStatusIndexConcurrently",
 		"StatusEntries", "AuthFailures", "HourlyUses", "CredentialNetworks",
 		// Exchanging a legacy key.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/authz/authz/store"
 )
@@ -111,6 +112,22 @@ func (t *txn) AuditHead(ctx context.Context) (store.AuditHead, error) {
 // chain where the head is.
 var errChainBroken = errors.New("events do not continue the audit chain")
 
+// consecutive checks that events are numbered one after another.
+func consecutive(d *Dialect, events []store.AuditEvent) error {
+	for i := 1; i < len(events); i++ {
+		if events[i].Seq != events[i-1].Seq+1 {
+			return fmt.Errorf("%s: insert audit events: seq %d follows %d: %w", d.Name, events[i].Seq, events[i-1].Seq, errChainBroken)
+		}
+	}
+	return nil
+}
+
+// headMoved is the error of an append whose events do not follow the head.
+func headMoved(d *Dialect, events []store.AuditEvent) error {
+	return fmt.Errorf("%s: insert audit events: seq %d does not follow the head: %w (%w)",
+		d.Name, events[0].Seq, store.ErrConflict, errChainBroken)
+}
+
 // InsertAudit implements store.Tx. It checks what it can cheaply: the
 // events are consecutive and the first follows the head (a conditional
 // move of the head), so that two writers can never fork the chain.
@@ -118,11 +135,17 @@ func (t *txn) InsertAudit(ctx context.Context, events []store.AuditEvent) error 
 	if len(events) == 0 {
 		return nil
 	}
-	for i := 1; i < len(events); i++ {
-		if events[i].Seq != events[i-1].Seq+1 {
-			return fmt.Errorf("%s: insert audit events: seq %d follows %d: %w", t.d.Name, events[i].Seq, events[i-1].Seq, errChainBroken)
-		}
+	if err := consecutive(t.d, events); err != nil {
+		return err
 	}
+	if err := t.insertAuditRows(ctx, events); err != nil {
+		return err
+	}
+	return t.moveAuditHead(ctx, events)
+}
+
+// insertAuditRows inserts events, without touching the head.
+func (t *txn) insertAuditRows(ctx context.Context, events []store.AuditEvent) error {
 	if t.d.RowByRowInserts {
 		// One prepared one-row INSERT per event: no statement journal on
 		// SQLite, and no statement text to build or parse per commit.
@@ -131,7 +154,7 @@ func (t *txn) InsertAudit(ctx context.Context, events []store.AuditEvent) error 
 				return err
 			}
 		}
-		return t.moveAuditHead(ctx, events)
+		return nil
 	}
 	per := max(t.d.MaxParams/auditColCount, 1)
 	for chunk := range slices.Chunk(events, per) {
@@ -144,7 +167,103 @@ func (t *txn) InsertAudit(ctx context.Context, events []store.AuditEvent) error 
 			return err
 		}
 	}
-	return t.moveAuditHead(ctx, events)
+	return nil
+}
+
+// AppendAudit implements store.Store. The head is moved first, on the
+// condition that it is exactly where the events follow (seq and hash), and
+// the events are inserted only if it moved: nothing is read before, so an
+// append costs no round trip for the head, and a writer whose idea of the
+// head is stale finds out from the move, never by forking the chain.
+func (s *Store) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := consecutive(s.d, events); err != nil {
+		return err
+	}
+	if s.d.AppendInOneStatement && 4+len(events)*auditColCount <= s.d.MaxParams {
+		return s.appendAuditOne(ctx, events)
+	}
+	first, last := events[0], events[len(events)-1]
+	return s.inTx(ctx, func(t *txn) error {
+		n, err := t.execN(ctx, "move audit head", "", sqlAuditMoveHeadFrom, last.Seq, last.Hash, first.Seq-1, nullBytes(first.PrevHash))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return headMoved(t.d, events)
+		}
+		return t.insertAuditRows(ctx, events)
+	})
+}
+
+// auditColTypes are auditCols' types, for the casts of appendAuditStatement.
+var auditColTypes = [auditColCount]string{"bigint", "text", "timestamptz", "text", "text", "text", "text", "text", "text",
+	"text", "text", "bytea", "bytea", "bytea"}
+
+// appendAuditStatement is AppendAudit in one statement of rows events
+// (AppendInOneStatement, PostgreSQL): the conditional move of the head ($1
+// to $4), and the events inserted only if the head moved. Run on its own it
+// is its own transaction, so the whole append is one round trip, and the
+// head's row is locked only while the statement runs and commits.
+//
+// The rows are a VALUES list, one text per batch size (each prepared, or
+// described behind a pooler, once per connection): the same rows as
+// unnested array parameters (one text for every size) measured 1.2 ms more
+// per commit on PostgreSQL 15, more than the round trips saved.
+func appendAuditStatement(rows int) string {
+	var b strings.Builder
+	b.Grow(400 + rows*auditColCount*16)
+	b.WriteString(`WITH head AS (
+	UPDATE audit_head SET seq = $1, hash = $2
+	WHERE id = 1 AND seq = $3 AND hash IS NOT DISTINCT FROM $4::bytea RETURNING 1)
+INSERT INTO audit_events (` + auditCols + `)
+SELECT v.* FROM (VALUES `)
+	n := 4
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c, typ := range auditColTypes {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			b.WriteString("::")
+			b.WriteString(typ)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(`) AS v
+WHERE EXISTS (SELECT FROM head)`)
+	return b.String()
+}
+
+// appendAuditOne is AppendAudit for AppendInOneStatement.
+func (s *Store) appendAuditOne(ctx context.Context, events []store.AuditEvent) error {
+	first, last := events[0], events[len(events)-1]
+	args := make([]any, 0, 4+len(events)*auditColCount)
+	args = append(args, last.Seq, last.Hash, first.Seq-1, nullBytes(first.PrevHash))
+	for _, e := range events {
+		args = append(args, auditArgs(s.d, e)...)
+	}
+	q := queries{d: s.d, c: s.writer}
+	got, err := q.execN(ctx, "append audit events", "", appendAuditStatement(len(events)), args...)
+	switch {
+	case err != nil:
+		return err
+	case got == 0:
+		return headMoved(s.d, events)
+	case got != int64(len(events)):
+		// Cannot happen (the head moved, so every row was inserted); said
+		// rather than taken for success.
+		return fmt.Errorf("%s: append audit events: %d of %d rows inserted", s.d.Name, got, len(events))
+	}
+	return nil
 }
 
 // auditArgs are the bind arguments of one event, in auditCols' order.
@@ -163,8 +282,7 @@ func (t *txn) moveAuditHead(ctx context.Context, events []store.AuditEvent) erro
 	}
 	if n == 0 {
 		t.queries.tx.failed = true // the events are in; this transaction must not commit
-		return fmt.Errorf("%s: insert audit events: seq %d does not follow the head: %w (%w)",
-			t.d.Name, events[0].Seq, store.ErrConflict, errChainBroken)
+		return headMoved(t.d, events)
 	}
 	return nil
 }

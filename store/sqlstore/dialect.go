@@ -86,6 +86,12 @@ type Dialect struct {
 	// legacy_keys after large bulk inserts (see Store.afterBulkInsert);
 	// KeysEstimate answers the planner's current estimate of its rows.
 	AnalyzeKeys, KeysEstimate string
+	// AppendInOneStatement makes Store.AppendAudit one statement run on
+	// its own, without BEGIN and COMMIT: a data-modifying WITH that moves
+	// the head and inserts the events (PostgreSQL; see
+	// appendAuditStatement). Without it AppendAudit is a transaction of
+	// the conditional move and the inserts.
+	AppendInOneStatement bool
 	// PrepareStatements prepares the audit group commit's statements once
 	// per process (see prepared_tx.go). SQLite parses every statement it is
 	// given anew; pgx caches its prepared statements by itself.

@@ -15,12 +15,15 @@ import (
 const (
 	sqlAuditHead     = `SELECT seq, hash FROM audit_head WHERE id = 1`
 	sqlAuditMoveHead = `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3`
-	sqlAuditInsert1  = `INSERT INTO audit_events (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	// sqlAuditMoveHeadFrom is the move of Store.AppendAudit, which has not
+	// read the head: it checks the hash the events follow too.
+	sqlAuditMoveHeadFrom = `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash IS NOT DISTINCT FROM $4`
+	sqlAuditInsert1      = `INSERT INTO audit_events (` + auditCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 )
 
 // hotStatements are prepared on the writer pool when the dialect asks for
 // it (Dialect.PrepareStatements).
-var hotStatements = []string{sqlAuditHead, sqlAuditMoveHead, sqlAuditInsert1}
+var hotStatements = []string{sqlAuditHead, sqlAuditMoveHead, sqlAuditMoveHeadFrom, sqlAuditInsert1}
 
 // preparedSet holds the writer pool's prepared statements, by text.
 type preparedSet struct {

@@ -231,6 +231,115 @@ func testAuditHeadLock(t *testing.T, s store.Store) {
 	}))
 }
 
+// listAllAudit returns the whole audit log, in seq order.
+func listAllAudit(t *testing.T, s store.Store) []store.AuditEvent {
+	t.Helper()
+	var all []store.AuditEvent
+	p := store.Page{Limit: store.MaxLimit}
+	for {
+		page, next, err := s.ListAudit(ctxOf(t), store.AuditFilter{}, p)
+		must(t, err)
+		all = append(all, page...)
+		if next == "" {
+			return all
+		}
+		p.After = next
+	}
+}
+
+// headOf reads the audit head.
+func headOf(t *testing.T, s store.Store) store.AuditHead {
+	t.Helper()
+	var h store.AuditHead
+	must(t, s.Tx(ctxOf(t), func(tx store.Tx) (err error) {
+		h, err = tx.AuditHead(ctxOf(t))
+		return err
+	}))
+	return h
+}
+
+// testAuditAppend: AppendAudit stores events chained after the head it is
+// told, in a transaction of its own; told a head that is not the head's
+// seq and hash, it writes nothing and says ErrConflict. It mixes with
+// appends under the head's lock.
+func testAuditAppend(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	must(t, s.AppendAudit(ctx, nil))
+	details := json.RawMessage(`{"jti":"j1", "b": "\u00e9"}`)
+	evs := chain(store.AuditHead{}, 3, func(i int, e *store.AuditEvent) {
+		if i == 1 {
+			e.Details, e.ErrorCode, e.Outcome = details, "invalid_scope", "refused"
+		}
+	})
+	must(t, s.AppendAudit(ctx, evs)) // the first events ever: no previous hash
+	evs = append(evs, appendAudit(t, s, 2, nil)...)
+	head := headOf(t, s)
+	if head.Seq != 5 || !slices.Equal(head.Hash, evs[4].Hash) {
+		t.Fatalf("head %d, want 5 and the last hash", head.Seq)
+	}
+	more := chain(head, 1, nil)
+	must(t, s.AppendAudit(ctx, more))
+	evs = append(evs, more...)
+	if d := diff(listAllAudit(t, s), evs); d != "" {
+		t.Fatalf("ListAudit after AppendAudit:%s", d)
+	}
+
+	head = headOf(t, s)
+	for _, c := range []struct {
+		name string
+		evs  []store.AuditEvent
+	}{
+		{"behind the head", chain(store.AuditHead{Seq: head.Seq - 1, Hash: evs[len(evs)-2].Hash}, 2, nil)},
+		{"a gap after the head", chain(store.AuditHead{Seq: head.Seq + 1, Hash: head.Hash}, 1, nil)},
+		{"the head's seq with another hash", chain(store.AuditHead{Seq: head.Seq, Hash: []byte("forked")}, 2, nil)},
+		{"the head's seq with no hash", chain(store.AuditHead{Seq: head.Seq}, 1, nil)},
+	} {
+		wantErr(t, s.AppendAudit(ctx, c.evs), store.ErrConflict, "AppendAudit of events "+c.name)
+	}
+	gap := chain(head, 3, nil)
+	if err := s.AppendAudit(ctx, append(gap[:1], gap[2])); err == nil {
+		t.Error("AppendAudit accepted a gap inside the batch")
+	}
+	if d := diff(listAllAudit(t, s), evs); d != "" {
+		t.Fatalf("refused appends left:%s", d)
+	}
+	if h := headOf(t, s); h.Seq != head.Seq || !slices.Equal(h.Hash, head.Hash) {
+		t.Fatalf("refused appends moved the head to %d", h.Seq)
+	}
+
+	// Writers that all believe the same head: one wins, the others are
+	// told, and the chain stays one.
+	const writers = 8
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			errs[w] = s.AppendAudit(ctx, chain(head, 2, func(_ int, e *store.AuditEvent) { e.ID = fmt.Sprintf("evt_w%d_%d", w, e.Seq) }))
+		})
+	}
+	wg.Wait()
+	won := 0
+	for w, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("writer %d: %v, want success or ErrConflict", w, err)
+		}
+	}
+	all := listAllAudit(t, s)
+	if won != 1 || len(all) != len(evs)+2 {
+		t.Fatalf("%d of %d writers appended after one head; %d events, want %d", won, writers, len(all), len(evs)+2)
+	}
+	var prev []byte
+	for i, e := range all {
+		if e.Seq != int64(i+1) || !slices.Equal(e.PrevHash, prev) {
+			t.Fatalf("event %d (seq %d) does not continue the chain", i, e.Seq)
+		}
+		prev = e.Hash
+	}
+}
+
 func testAssertionJTI(t *testing.T, s store.Store) {
 	ctx := ctxOf(t)
 	must(t, s.InsertAssertionJTI(ctx, "cli_1", "jti-1", at(time.Minute)))

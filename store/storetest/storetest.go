@@ -60,6 +60,8 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Audit", testAudit},
 		{"AuditHeadLock", testAuditHeadLock},
+		// Issue 13: the audit group commit without reading the head.
+		{"AuditAppend", testAuditAppend},
 		// Issue 14: audit retention.
 		{"AuditRetention", testAuditRetention},
 		{"Leases", testLeases},
