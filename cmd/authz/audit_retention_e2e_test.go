@@ -198,8 +198,18 @@ func TestAuditRetentionCLI(t *testing.T) {
 				t.Fatalf("%d segments pruned, %d tokens issued, %d refused during prunes", len(segs), issued.Load(), refused.Load())
 			}
 
-			// The rest, up to now, in one more segment (not pruned).
+			// The rest, up to now, in one more segment (not pruned). A
+			// segment ends at the latest event stamped before --until, and
+			// two requests may be stamped in one order and committed in the
+			// other; one last token, issued alone after the others, is both
+			// the latest stamped and the last committed, so the segment
+			// holds every event before it.
 			time.Sleep(1100 * time.Millisecond)
+			if !issue() {
+				t.Fatal("the last token was refused")
+			}
+			issued.Add(1)
+			time.Sleep(10 * time.Millisecond)
 			var rest exported
 			c.json(&rest, "audit", "export", "--until", time.Now().Add(time.Second).UTC().Format(time.RFC3339), "--out", filepath.Join(dir, "rest.jsonl"))
 			var rep apiv1.AuditReport

@@ -57,11 +57,6 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 				runtime.GOMAXPROCS(2)
 			}
 			ctx := cmd.Context()
-			if gcHeadroomMiB > 0 && !gcpolicy.OperatorSet(os.Getenv) {
-				// Process-wide, so here and not in server.New: tests run
-				// many servers in one process.
-				go gcpolicy.New(gcpolicy.Config{MinHeadroom: uint64(gcHeadroomMiB) << 20, Logger: log}).Run(ctx)
-			}
 			// Every listener is bound before anything is created, so a busy
 			// port fails the start at once and leaves nothing behind.
 			var ls server.Listeners
@@ -100,6 +95,11 @@ rotation period (default 30 days) and watch authz_signing_key_age_seconds.`,
 			if err != nil {
 				closeAll()
 				return err
+			}
+			if gcHeadroomMiB > 0 && !gcpolicy.OperatorSet(os.Getenv) {
+				// Process-wide, so here and not in server.New: tests run
+				// many servers in one process.
+				go gcpolicy.New(gcpolicy.Config{MinHeadroom: uint64(gcHeadroomMiB) << 20, Logger: log}).Run(ctx)
 			}
 			return srv.Serve(ctx, ls)
 		},
