@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -197,7 +198,7 @@ func (d *Detectors) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case j := <-d.queue:
-			d.handle(ctx, j)
+			d.handle(ctx, d.gatherFor(ctx, j, gatherWait))
 		case <-purge.C:
 			now := d.cfg.Now()
 			if _, err := d.st.PurgeAlertState(ctx, now, now.Add(-48*time.Hour)); err != nil && ctx.Err() == nil {
@@ -212,22 +213,73 @@ func (d *Detectors) Drain(ctx context.Context) {
 	for {
 		select {
 		case j := <-d.queue:
-			d.handle(ctx, j)
+			d.handle(ctx, d.gather(j))
 		default:
 			return
 		}
 	}
 }
 
-func (d *Detectors) handle(ctx context.Context, j job) {
-	var err error
-	switch {
-	case j.spike != nil:
-		err = d.fireSpike(ctx, *j.spike)
-	case j.net != nil:
-		err = d.checkNetwork(ctx, *j.net)
+const (
+	// maxGather bounds the jobs the worker takes at once.
+	maxGather = 256
+	// gatherWait is how long the worker waits, after a job arrives, for
+	// others to join it. Alerts come that much later; in exchange, a
+	// burst of credentials never seen before (a migration's first key
+	// exchanges) has their networks recorded a few hundred at a time,
+	// not a commit each (on SQLite a commit costs an fsync and far more
+	// CPU than the rows it carries).
+	gatherWait = 50 * time.Millisecond
+)
+
+// gather returns j and whatever else is queued, up to maxGather jobs.
+func (d *Detectors) gather(j job) []job {
+	jobs := []job{j}
+	for len(jobs) < maxGather {
+		select {
+		case j := <-d.queue:
+			jobs = append(jobs, j)
+		default:
+			return jobs
+		}
 	}
-	if err != nil && ctx.Err() == nil {
+	return jobs
+}
+
+// gatherFor is gather that also waits up to wait for jobs to arrive, until
+// maxGather are taken or ctx ends.
+func (d *Detectors) gatherFor(ctx context.Context, j job, wait time.Duration) []job {
+	jobs := []job{j}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for len(jobs) < maxGather {
+		select {
+		case j := <-d.queue:
+			jobs = append(jobs, j)
+		case <-t.C:
+			return jobs
+		case <-ctx.Done():
+			return jobs
+		}
+	}
+	return jobs
+}
+
+func (d *Detectors) handle(ctx context.Context, jobs []job) {
+	var errs []error
+	var nets []netUse
+	for _, j := range jobs {
+		switch {
+		case j.spike != nil:
+			errs = append(errs, d.fireSpike(ctx, *j.spike))
+		case j.net != nil:
+			nets = append(nets, *j.net)
+		}
+	}
+	if len(nets) > 0 {
+		errs = append(errs, d.checkNetworks(ctx, nets))
+	}
+	if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
 		d.cfg.Logger.ErrorContext(ctx, "alerts: detector failed", "err", err)
 	}
 }

@@ -333,3 +333,60 @@ func TestBoundedState(t *testing.T) {
 	}
 	ds[0].Drain(context.Background())
 }
+
+// txCounter counts the store's transactions.
+type txCounter struct {
+	store.Store
+	mu sync.Mutex
+	n  int
+}
+
+func (c *txCounter) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return c.Store.Tx(ctx, fn)
+}
+
+func (c *txCounter) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// TestNewNetworksInOneCommit: the first uses of many credentials queued
+// together (a migration's first key exchanges) are recorded in one
+// transaction, and a new network among them still alerts, once.
+func TestNewNetworksInOneCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		st := &txCounter{Store: open(t)}
+		ctx := t.Context()
+		c := &clock{now: t0}
+		ds := replicas(t, st, c, 1, nil)
+		d := ds[0]
+		d.Observe(alerts.Observation{Credential: "key:key_old", TenantID: "ten_a", ClientAddr: "192.0.2.10"})
+		d.Drain(ctx)
+		c.Advance(8 * 24 * time.Hour) // key_old has learnt its network
+		before := st.count()
+		const fresh = 100
+		for i := range fresh {
+			d.Observe(alerts.Observation{Credential: fmt.Sprintf("key:key_%d", i), TenantID: "ten_a", ClientAddr: "198.51.100.7"})
+			if i == fresh/2 {
+				d.Observe(alerts.Observation{Credential: "key:key_old", TenantID: "ten_a", ClientAddr: "203.0.113.5"})
+			}
+		}
+		d.Drain(ctx)
+		// One transaction records the 101 prefixes, one raises the alert.
+		if n := st.count() - before; n != 2 {
+			t.Errorf("%d transactions for %d first uses and one alert, want 2", n, fresh+1)
+		}
+		for i := range fresh {
+			cred := fmt.Sprintf("key:key_%d", i)
+			ns, err := st.ListCredentialNetworks(ctx, cred, 10)
+			must(t, err)
+			if len(ns) != 1 || ns[0].Prefix != "198.51.100.0/24" || !ns[0].FirstSeen.Equal(c.Now()) {
+				t.Fatalf("networks of %s: %+v", cred, ns)
+			}
+		}
+		got := alertsSent(t, st, notify.AlertNewNetwork)
+		if len(got) != 1 || got[0]["credential"] != "key:key_old" || got[0]["prefix"] != "203.0.113.0/24" {
+			t.Fatalf("alerts %v, want one for key_old's 203.0.113.0/24", got)
+		}
+	})
+}

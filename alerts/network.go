@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -97,18 +98,50 @@ type networkAlert struct {
 	Remedy        string    `json:"remedy"`
 }
 
-// checkNetwork records the prefix in the store and alerts if it is new
-// and the credential's learning period is over.
-func (d *Detectors) checkNetwork(ctx context.Context, u netUse) error {
-	at := u.at.UTC().Truncate(time.Microsecond)
-	isNew, err := d.st.AddCredentialNetwork(ctx, store.CredentialNetwork{Credential: u.credential, Prefix: u.prefix.String(), FirstSeen: at, LastSeen: at})
-	if err != nil || !isNew {
-		return err
-	}
-	known, err := d.st.ListCredentialNetworks(ctx, u.credential, d.cfg.MaxPrefixes+1)
+// checkNetworks records the uses' prefixes in the store, in one
+// transaction, and alerts for each prefix that is new once its
+// credential's learning period is over. A commit costs far more than the
+// inserts it carries (an fsync on SQLite): one each would make every
+// credential's first use cost a commit of its own.
+//
+// The networks a new prefix is judged against are read in the same
+// transaction: on SQLite its connection's page cache is warm, where a
+// reader connection's is dropped by every commit in between.
+func (d *Detectors) checkNetworks(ctx context.Context, us []netUse) error {
+	known := make([][]store.CredentialNetwork, len(us)) // nil: the prefix was not new
+	err := d.st.Tx(ctx, func(tx store.Tx) error {
+		for i, u := range us {
+			at := u.at.UTC().Truncate(time.Microsecond)
+			isNew, err := tx.AddCredentialNetwork(ctx, store.CredentialNetwork{Credential: u.credential, Prefix: u.prefix.String(), FirstSeen: at, LastSeen: at})
+			if err != nil {
+				return err
+			}
+			if !isNew {
+				continue
+			}
+			if known[i], err = tx.ListCredentialNetworks(ctx, u.credential, d.cfg.MaxPrefixes+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
+	var errs []error
+	for i, u := range us {
+		if known[i] != nil {
+			errs = append(errs, d.newNetwork(ctx, u, known[i]))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newNetwork alerts for a prefix just recorded as new, given the networks
+// its credential is known to use (the new one among them), if the
+// credential's learning period is over.
+func (d *Detectors) newNetwork(ctx context.Context, u netUse, known []store.CredentialNetwork) error {
+	at := u.at.UTC().Truncate(time.Microsecond)
 	if len(known) == 0 || at.Sub(known[0].FirstSeen) < d.cfg.NetworkLearning {
 		return nil // still learning (or this is the first prefix)
 	}

@@ -403,6 +403,13 @@ type Mutations interface {
 	// allocating the smallest free index if it has none; concurrent callers
 	// (on any replica) get the same index.
 	AllocateStatusIndex(ctx context.Context, credential string, now time.Time) (int64, error)
+	// AllocateStatusIndexes is AllocateStatusIndex for several credentials
+	// at once, in one transaction (the group commit of first uses,
+	// statuslist/publisher): out[i] is credentials[i]'s index, a
+	// credential named twice gets one index, and those without a current
+	// index get new ones in the order given, smallest free first. It
+	// allocates all or none: one malformed credential fails the call.
+	AllocateStatusIndexes(ctx context.Context, credentials []string, now time.Time) ([]int64, error)
 	// InvalidateStatusIndex ends the credential's current index (its tokens
 	// are then invalid); the next AllocateStatusIndex gives a new one.
 	// No-op if it has none.

@@ -9,6 +9,7 @@ type metrics struct {
 	size                                prometheus.Gauge
 	claimHits, claimMisses, allocations prometheus.Counter
 	purged, ended                       prometheus.Counter
+	allocBatch                          prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -45,13 +46,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "authz_statuslist_purged_total",
 			Help: "Status list indices freed for reuse.",
 		}),
+		allocBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "authz_statuslist_allocation_batch_size",
+			Help:    "Credentials given their first index per allocation commit (first uses arriving together share one).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10), // 1 … 512
+		}),
 		ended: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "authz_statuslist_epochs_ended_total",
 			Help: "Epochs of credentials that can never issue again (deleted, revoked, expired, owner deleted or missing) ended by builds, so that their indices are reclaimed.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.builds, m.scans, m.duration, m.entries, m.size, claims, m.purged, m.ended)
+		reg.MustRegister(m.builds, m.scans, m.duration, m.entries, m.size, claims, m.purged, m.ended, m.allocBatch)
 	}
 	return m
 }

@@ -21,6 +21,9 @@ type Publisher struct {
 	uri  string
 
 	claims atomic.Pointer[claimCache]
+	// alloc gives credentials their first index, first uses arriving
+	// together in one commit.
+	alloc *allocator
 
 	// cur is the signed list being served; nil until the first build.
 	cur atomic.Pointer[published]
@@ -81,6 +84,7 @@ func New(st store.Store, keys Keys, cfg Config) (*Publisher, error) {
 		wake: make(chan struct{}, 1), since: time.Since, maxEnd: maxEndPerBuild,
 		m: newMetrics(cfg.Registerer),
 	}
+	p.alloc = newAllocator(st, p.now, p.m.allocBatch)
 	p.claims.Store(p.newClaimCache())
 	return p, nil
 }
@@ -132,7 +136,8 @@ func (p *Publisher) forget(credential string, idx int64) {
 // issued to credential ("client:<id>" or "key:<id>"). A cached claim costs
 // a map read; otherwise the credential's current index is read, and
 // allocated the first time the credential is used (one write per
-// credential epoch, never per token). Storage errors are returned: a token
+// credential epoch, never per token; first uses arriving together share
+// one commit, see allocator). Storage errors are returned: a token
 // without its status is never issued.
 //
 // The claim returned is shared and must not be modified.
@@ -148,7 +153,7 @@ func (p *Publisher) StatusClaim(ctx context.Context, credential string) (any, er
 	p.m.claimMisses.Inc()
 	idx, err := p.st.GetStatusIndex(ctx, credential)
 	if errors.Is(err, store.ErrNotFound) {
-		idx, err = p.st.AllocateStatusIndex(ctx, credential, p.now())
+		idx, err = p.alloc.allocate(ctx, credential)
 		if err == nil {
 			p.m.allocations.Inc()
 		}

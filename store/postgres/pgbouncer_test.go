@@ -59,6 +59,7 @@ func TestConformanceThroughPgBouncer(t *testing.T) {
 		"Tenants", "Principals", "Clients", "RolesAndBindings", "Audiences",
 		"SigningKeys", "SigningKeyLock", "Generation", "Audit", "AuditHeadLock", "AuditAppend",
 		"AssertionJTI", "RevokedTokens", "StatusList", "AllocateStatusIndexConcurrently",
+		"AllocateStatusIndexes", "AllocateStatusIndexesConcurrently",
 		"StatusEntries", "AuthFailures", "HourlyUses", "CredentialNetworks",
 		// Exchanging a legacy key.
 		"LegacyKeys", "GetLegacyKeysByHash", "KeyUsage",

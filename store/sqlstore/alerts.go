@@ -33,10 +33,20 @@ func (q *queries) ListCredentialNetworks(ctx context.Context, credential string,
 		n.FirstSeen, n.LastSeen = first.T, last.T
 		out = append(out, n)
 		return nil
-	}, `SELECT prefix, first_seen, last_seen FROM credential_networks WHERE credential = $1
-	    ORDER BY first_seen, prefix LIMIT $2`, credential, limit)
+	}, sqlNetworkList, credential, limit)
 	return out, err
 }
+
+// The statements of the alert detectors' record of credential networks,
+// which runs for every credential's first use (and every new network):
+// on SQLite they are prepared once per process (prepared_tx.go).
+const (
+	sqlNetworkList = `SELECT prefix, first_seen, last_seen FROM credential_networks WHERE credential = $1
+	    ORDER BY first_seen, prefix LIMIT $2`
+	sqlNetworkAdd = `INSERT INTO credential_networks (credential, prefix, first_seen, last_seen) VALUES ($1, $2, $3, $3)
+		 ON CONFLICT (credential, prefix) DO NOTHING`
+	sqlNetworkTouch = `UPDATE credential_networks SET last_seen = $3 WHERE credential = $1 AND prefix = $2 AND last_seen < $3`
+)
 
 // RecordHourlyUse implements store.AlertMutations. It does not move
 // Generation: usage is not something a cache holds.
@@ -66,15 +76,12 @@ func (t *txn) RecordHourlyUse(ctx context.Context, us []store.HourlyUse) error {
 // AddCredentialNetwork implements store.AlertMutations: the insert that
 // does nothing on conflict tells which replica saw the prefix first.
 func (t *txn) AddCredentialNetwork(ctx context.Context, n store.CredentialNetwork) (bool, error) {
-	ins, err := t.execN(ctx, "add credential network", n.Credential,
-		`INSERT INTO credential_networks (credential, prefix, first_seen, last_seen) VALUES ($1, $2, $3, $3)
-		 ON CONFLICT (credential, prefix) DO NOTHING`,
+	ins, err := t.execN(ctx, "add credential network", n.Credential, sqlNetworkAdd,
 		n.Credential, n.Prefix, t.d.encodeTime(n.FirstSeen))
 	if err != nil || ins > 0 {
 		return ins > 0, err
 	}
-	_, err = t.exec(ctx, "touch credential network", n.Credential,
-		`UPDATE credential_networks SET last_seen = $3 WHERE credential = $1 AND prefix = $2 AND last_seen < $3`,
+	_, err = t.exec(ctx, "touch credential network", n.Credential, sqlNetworkTouch,
 		n.Credential, n.Prefix, t.d.encodeTime(n.LastSeen))
 	return false, err
 }

@@ -170,6 +170,11 @@ func (s *Store) AllocateStatusIndex(ctx context.Context, credential string, now 
 	return do(ctx, s, func(x *txn) (int64, error) { return x.AllocateStatusIndex(ctx, credential, now) })
 }
 
+// AllocateStatusIndexes implements store.Mutations in a transaction of its own.
+func (s *Store) AllocateStatusIndexes(ctx context.Context, credentials []string, now time.Time) ([]int64, error) {
+	return do(ctx, s, func(x *txn) ([]int64, error) { return x.AllocateStatusIndexes(ctx, credentials, now) })
+}
+
 // InvalidateStatusIndex implements store.Mutations in a transaction of its own.
 func (s *Store) InvalidateStatusIndex(ctx context.Context, credential string, at time.Time) error {
 	return s.inTx(ctx, func(x *txn) error { return x.InvalidateStatusIndex(ctx, credential, at) })

@@ -22,8 +22,13 @@ const (
 )
 
 // hotStatements are prepared on the writer pool when the dialect asks for
-// it (Dialect.PrepareStatements).
-var hotStatements = []string{sqlAuditHead, sqlAuditMoveHead, sqlAuditMoveHeadFrom, sqlAuditInsert1}
+// it (Dialect.PrepareStatements): the audit group commit's, the
+// status-list allocation's (status.go) and the network record of the
+// alert detectors (alerts.go), all of which run for first uses of
+// credentials.
+var hotStatements = []string{sqlAuditHead, sqlAuditMoveHead, sqlAuditMoveHeadFrom, sqlAuditInsert1,
+	sqlStatusCurrent, sqlStatusFree, sqlStatusTakeFree, sqlStatusBump, sqlStatusInsert1,
+	sqlNetworkAdd, sqlNetworkTouch, sqlNetworkList}
 
 // preparedSet holds the writer pool's prepared statements, by text.
 type preparedSet struct {

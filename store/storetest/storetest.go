@@ -72,6 +72,10 @@ func RunOnly(t *testing.T, open func(t *testing.T) store.Store, names ...string)
 		{"ClaimWebhooksConcurrently", testClaimWebhooksConcurrently},
 		{"StatusList", testStatusList},
 		{"AllocateStatusIndexConcurrently", testAllocateStatusIndexConcurrently},
+		// Issue 13: first uses of credentials allocated in groups.
+		{"AllocateStatusIndexes", testAllocateStatusIndexes},
+		{"AllocateStatusIndexesRolledBack", testAllocateStatusIndexesRolledBack},
+		{"AllocateStatusIndexesConcurrently", testAllocateStatusIndexesConcurrently},
 		{"StatusEntries", testStatusEntries},
 		{"StatusExceptions", testStatusExceptions},
 		{"Ping", testPing},

@@ -224,6 +224,10 @@ func testGeneration(t *testing.T, s store.Store) {
 		{"set setting", false, func() error { return s.SetSetting(ctx, "a", "b") }},
 		{"revoke token", false, func() error { return s.RevokeToken(ctx, "jti-1", t0) }},
 		{"allocate status index", false, func() error { _, err := s.AllocateStatusIndex(ctx, "client:cli_9", t0); return err }},
+		{"allocate status indices", false, func() error {
+			_, err := s.AllocateStatusIndexes(ctx, []string{"client:cli_7", "client:cli_9"}, t0)
+			return err
+		}},
 		// Ending an epoch changes what the status list says and which index
 		// caches may hand out: it must reach every replica at once.
 		{"invalidate status index", true, func() error { return s.InvalidateStatusIndex(ctx, "client:cli_9", t0) }},
